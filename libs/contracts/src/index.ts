@@ -1,0 +1,5 @@
+export * from './lib/topics';
+export * from './lib/domain-event';
+export * from './lib/domain-event-types';
+export * from './lib/audit-event';
+export * from './lib/parse';

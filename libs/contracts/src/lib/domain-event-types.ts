@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { envelopeOf } from './domain-event';
+
+/*
+ * One schema per domain event type. Producers validate before publishing, consumers on receipt,
+ * so a message that does not match its type's schema never becomes an audit event.
+ */
+const id = z.number().int().positive();
+const name = z.string().min(1).max(255);
+const path = z.string().min(1).max(255);
+const fullPath = z.string().min(1).max(1024);
+const tagName = z.string().min(1).max(255);
+const milestoneTitles = z.array(z.string().min(1).max(255)).max(100);
+const change = <T extends z.ZodTypeAny>(value: T) => z.object({ from: value, to: value }).strict();
+
+const releaseRef = { release_id: id, project_id: id, tag_name: tagName, name };
+const linkRef = { link_id: id, link_name: name, url: z.string().min(1).max(2048) };
+
+export const DomainEventSchemas = {
+  GroupCreated: envelopeOf(
+    'GroupCreated',
+    z.object({ group_id: id, path, name, full_path: fullPath, parent_id: id.nullable() }).strict(),
+  ),
+  ProjectCreated: envelopeOf(
+    'ProjectCreated',
+    z.object({ project_id: id, path, name, full_path: fullPath, namespace_id: id }).strict(),
+  ),
+  MilestoneCreated: envelopeOf(
+    'MilestoneCreated',
+    z.object({ milestone_id: id, project_id: id, title: z.string().min(1).max(255) }).strict(),
+  ),
+  ReleaseCreated: envelopeOf(
+    'ReleaseCreated',
+    z
+      .object({ ...releaseRef, description: z.string().max(1_000_000).nullable(), milestones: milestoneTitles })
+      .strict(),
+  ),
+  ReleaseUpdated: envelopeOf(
+    'ReleaseUpdated',
+    z
+      .object({
+        ...releaseRef,
+        changes: z
+          .object({ name: change(name).optional(), description: change(z.string().nullable()).optional() })
+          .strict(),
+      })
+      .strict(),
+  ),
+  ReleaseMilestonesChanged: envelopeOf(
+    'ReleaseMilestonesChanged',
+    z.object({ ...releaseRef, from: milestoneTitles, to: milestoneTitles }).strict(),
+  ),
+  ReleaseDeleted: envelopeOf('ReleaseDeleted', z.object(releaseRef).strict()),
+  ReleaseEvidenceCollected: envelopeOf(
+    'ReleaseEvidenceCollected',
+    z.object({ ...releaseRef, evidence_id: id, sha: z.string().min(1).max(128) }).strict(),
+  ),
+  ReleaseAssetLinkAdded: envelopeOf('ReleaseAssetLinkAdded', z.object({ ...releaseRef, ...linkRef }).strict()),
+  ReleaseAssetLinkRemoved: envelopeOf('ReleaseAssetLinkRemoved', z.object({ ...releaseRef, ...linkRef }).strict()),
+  ReleaseArtifactDownloaded: envelopeOf(
+    'ReleaseArtifactDownloaded',
+    z.object({ ...releaseRef, ...linkRef }).strict(),
+  ),
+} as const;
+
+export type DomainEventType = keyof typeof DomainEventSchemas;
+export const DOMAIN_EVENT_TYPES = Object.keys(DomainEventSchemas) as DomainEventType[];
+
+export type DomainEventOf<T extends DomainEventType> = z.infer<(typeof DomainEventSchemas)[T]>;
+export type DomainEvent = { [T in DomainEventType]: DomainEventOf<T> }[DomainEventType];
+
+export const isDomainEventType = (type: unknown): type is DomainEventType =>
+  typeof type === 'string' && Object.prototype.hasOwnProperty.call(DomainEventSchemas, type);

@@ -1,0 +1,2 @@
+export * from './lib/audit-event-id';
+export * from './lib/to-audit-events';

@@ -1,0 +1,68 @@
+import { AuditEventSchema, DomainEvent, DomainEventSchemas } from '@audit/contracts';
+import { auditEventIdFor } from './audit-event-id';
+import { toAuditEvents } from './to-audit-events';
+
+const meta = {
+  id: '0f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10',
+  schema_version: 1 as const,
+  occurred_at: '2026-11-21T10:15:30.123Z',
+  aggregate: { type: 'Release', id: '7', version: 1 },
+  actor: { id: 1, name: 'alice', ip_address: '203.0.113.7' },
+  scope: { entity_type: 'Project' as const, entity_id: 29, entity_path: 'example-group/example-project' },
+  correlation_id: 'corr-1',
+};
+const release = { release_id: 7, project_id: 29, tag_name: 'v0.3', name: 'New Release' };
+const event = (value: unknown): DomainEvent => {
+  const type = (value as { type: keyof typeof DomainEventSchemas }).type;
+  return DomainEventSchemas[type].parse(value) as DomainEvent;
+};
+
+describe('toAuditEvents', () => {
+  it('maps ReleaseCreated without milestones to the message of seed 000, in the shape of CONTRACTS.md', () => {
+    const [audit] = toAuditEvents(event({ ...meta, type: 'ReleaseCreated', data: { ...release, description: 'secret notes', milestones: [] } }));
+    expect(AuditEventSchema.parse(audit)).toEqual(audit);
+    expect(audit).toMatchObject({
+      id: auditEventIdFor(meta.id, 'release_created'),
+      author_id: 1,
+      author_name: 'alice',
+      entity_id: 29,
+      entity_type: 'Project',
+      entity_path: 'example-group/example-project',
+      target_id: 7,
+      target_type: 'Release',
+      target_details: 'New Release',
+      ip_address: '203.0.113.7',
+      created_at: '2026-11-21T10:15:30.123Z',
+      event_type: 'release_created',
+      details: { custom_message: 'Created Release v0.3', target_details: 'New Release', author_name: 'alice', entity_path: 'example-group/example-project' },
+    });
+    expect(JSON.stringify(audit)).not.toContain('secret notes');
+  });
+
+  it('lists milestones in the order given: "Created Release v0.3 with milestones v1.0, v1.1"', () => {
+    const [audit] = toAuditEvents(event({ ...meta, type: 'ReleaseCreated', data: { ...release, description: null, milestones: ['v1.1', 'v1.0'] } }));
+    expect(audit.details.custom_message).toBe('Created Release v0.3 with milestones v1.1, v1.0');
+  });
+
+  it('names a changed description without its values, and gives old and new values of the name', () => {
+    const [audit] = toAuditEvents(
+      event({ ...meta, type: 'ReleaseUpdated', data: { ...release, changes: { name: { from: 'Old', to: 'New Release' }, description: { from: 'a secret', to: 'another secret' } } } }),
+    );
+    expect(audit.details.custom_message).toBe('Updated Release v0.3');
+    expect(audit.details['changes']).toEqual([{ field: 'name', from: 'Old', to: 'New Release' }, { field: 'description' }]);
+    expect(JSON.stringify(audit)).not.toMatch(/secret/);
+  });
+
+  it('words a milestone change as seed 000 does', () => {
+    const [audit] = toAuditEvents(event({ ...meta, type: 'ReleaseMilestonesChanged', data: { ...release, from: ['v1.0'], to: ['v1.0', 'v1.1'] } }));
+    expect(audit.event_type).toBe('release_milestones_updated');
+    expect(audit.details.custom_message).toBe('Milestones associated with release changed to v1.0, v1.1');
+  });
+
+  it('derives the same id for a redelivered event and different ids for different events', () => {
+    const created = event({ ...meta, type: 'ReleaseCreated', data: { ...release, description: null, milestones: [] } });
+    expect(toAuditEvents(created)[0].id).toBe(toAuditEvents(structuredClone(created))[0].id);
+    const other = event({ ...meta, id: '1f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10', type: 'ReleaseCreated', data: { ...release, description: null, milestones: [] } });
+    expect(toAuditEvents(other)[0].id).not.toBe(toAuditEvents(created)[0].id);
+  });
+});

@@ -1,0 +1,2 @@
+export * from './lib/audit-event-type';
+export * from './lib/load-registry';

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/** Raised at boot when an environment variable is missing or invalid; names the variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: Array<{ variable: string; message: string }>) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+const csv = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const brokerList = z
+  .string()
+  .default('127.0.0.1:9092')
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1));
+const postgresUrl = z
+  .string()
+  .default('postgres://postgres@127.0.0.1:5432/postgres')
+  .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
+
+/** Helpers for the service-specific parts of a configuration schema. */
+export const env = { port, bool, csv, brokerList, postgresUrl };
+
+/** The variables every service has (CONTRACTS.md, "Processes and defaults"). */
+export const baseConfigShape = (defaults: { port: number; database: string }) => ({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port(defaults.port),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl,
+  DATABASE_NAME: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier')
+    .default(defaults.database),
+  KAFKA_BROKERS: brokerList,
+  KAFKA_TOPIC: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid Kafka topic name').default('domain-events'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(25000),
+});
+
+export type BaseConfig = z.infer<z.ZodObject<ReturnType<typeof baseConfigShape>>>;
+
+/**
+ * Validates `source` against `schema`. A production service must be given AUTH_JWT_SECRET; elsewhere
+ * a development secret is used and the caller logs a loud warning.
+ */
+export function loadConfig<S extends z.ZodObject<ReturnType<typeof baseConfigShape> & z.ZodRawShape>>(
+  schema: S,
+  source: NodeJS.ProcessEnv = process.env,
+): z.infer<S> & { AUTH_JWT_SECRET: string; usingDevelopmentSecret: boolean } {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(unknown)'), message: i.message })),
+    );
+  }
+  const config = parsed.data as z.infer<S> & BaseConfig;
+  if (!config.AUTH_JWT_SECRET && config.NODE_ENV === 'production') {
+    throw new ConfigError([{ variable: 'AUTH_JWT_SECRET', message: 'is required when NODE_ENV=production' }]);
+  }
+  return {
+    ...config,
+    AUTH_JWT_SECRET: config.AUTH_JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
+    usingDevelopmentSecret: !config.AUTH_JWT_SECRET,
+  };
+}
+
+export type LoadedConfig = BaseConfig & { AUTH_JWT_SECRET: string; usingDevelopmentSecret: boolean };
+
+/** Injection token of the validated configuration object. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,30 @@
+import { BadRequestException } from '@nestjs/common';
+import { ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError, ValidationError } from './domain-errors';
+import { toProblem } from './problem-details.filter';
+
+describe('toProblem', () => {
+  it.each([
+    [new ValidationError('bad', [{ field: 'tag_name', message: 'must not be empty' }]), 400],
+    [new PermissionDeniedError('no'), 403],
+    [new NotFoundError('gone'), 404],
+    [new ConflictError('twice'), 409],
+    [new UnprocessableError('milestones'), 422],
+  ])('maps %p to %i', (error, status) => {
+    expect(toProblem(error).status).toBe(status);
+  });
+
+  it('keeps the offending fields', () => {
+    expect(toProblem(new ValidationError('bad', [{ field: 'tag_name', message: 'must not be empty' }])).errors).toEqual([{ field: 'tag_name', message: 'must not be empty' }]);
+  });
+
+  it('hides the message of an unexpected error behind a 500', () => {
+    const problem = toProblem(new Error('password=hunter2 at db'));
+    expect(problem.status).toBe(500);
+    expect(JSON.stringify(problem)).not.toContain('hunter2');
+  });
+
+  it('maps unparseable bodies to 400 on the body field', () => {
+    expect(toProblem(new BadRequestException('Unexpected token')).errors).toEqual([{ field: 'body', message: 'Unexpected token' }]);
+    expect(toProblem(Object.assign(new SyntaxError('x'), { status: 400, type: 'entity.parse.failed' })).status).toBe(400);
+  });
+});

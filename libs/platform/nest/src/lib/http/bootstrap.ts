@@ -1,0 +1,78 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { ConfigError, LoadedConfig } from '../config/config';
+
+/**
+ * Validates configuration (exiting with a message naming the variable when it is wrong), then
+ * starts the service. SIGTERM/SIGINT close it gracefully: consumers finish and commit their
+ * in-flight chunk before connections close; a hard deadline stops a shutdown that hangs.
+ */
+export async function runService(
+  serviceName: string,
+  loadConfig: () => LoadedConfig,
+  createModule: (config: LoadedConfig) => unknown,
+): Promise<INestApplication | undefined> {
+  let config: LoadedConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(
+        `${JSON.stringify({ level: 'fatal', service: serviceName, msg: err.message, problems: err.problems })}\n`,
+      );
+      process.exitCode = 78; // EX_CONFIG
+      return undefined;
+    }
+    throw err;
+  }
+  let module: unknown;
+  try {
+    module = createModule(config);
+  } catch (err) {
+    // Invalid static configuration files (e.g. the audit event type registry) stop the boot too.
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: serviceName, msg: (err as Error).message })}\n`);
+    process.exitCode = 78;
+    return undefined;
+  }
+  const app = await NestFactory.create<NestExpressApplication>(module as never, {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(PinoLogger));
+  app.useBodyParser('json', { limit: '1mb' });
+  app.set('trust proxy', false);
+  app.disable('x-powered-by');
+  const logger = new Logger(serviceName);
+  if (config.usingDevelopmentSecret) {
+    logger.warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.');
+  }
+  installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
+  await app.listen(config.PORT, config.HOST);
+  logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);
+  return app;
+}
+
+function installShutdown(app: INestApplication, logger: Logger, timeoutMs: number): void {
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: shutting down`);
+    const deadline = setTimeout(() => {
+      logger.error(`shutdown did not finish within ${timeoutMs} ms: exiting`);
+      process.exit(1);
+    }, timeoutMs);
+    deadline.unref();
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

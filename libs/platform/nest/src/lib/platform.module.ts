@@ -1,0 +1,52 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { KafkaModule } from '@audit/kafka';
+import { LoggerModule } from 'nestjs-pino';
+import { JwtAuthGuard } from './auth/auth.guard';
+import { APP_CONFIG, LoadedConfig } from './config/config';
+import { DatabaseModule, DatabaseOptions } from './database/database.module';
+import { ProblemDetailsFilter } from './errors/problem-details.filter';
+import { HealthController } from './health/health.controller';
+import { pinoParams } from './logging/logging';
+
+export interface PlatformOptions {
+  serviceName: string;
+  config: LoadedConfig;
+  database: DatabaseOptions;
+}
+
+/**
+ * The plumbing every service shares: validated configuration, JSON logs with request ids, the
+ * database with its migrations, Kafka, JWT authentication, problem+json errors, health probes.
+ */
+@Module({})
+export class PlatformModule {
+  static forRoot({ serviceName, config, database }: PlatformOptions): DynamicModule {
+    return {
+      module: PlatformModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot(pinoParams(serviceName, config)),
+        DatabaseModule.forRoot(database),
+        KafkaModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (c: LoadedConfig) => ({
+            brokers: c.KAFKA_BROKERS,
+            clientId: serviceName,
+            topic: c.KAFKA_TOPIC,
+            partitions: c.KAFKA_TOPIC_PARTITIONS,
+          }),
+        }),
+        TerminusModule.forRoot({ logger: false }),
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+      ],
+      exports: [APP_CONFIG],
+    };
+  }
+}

@@ -1,0 +1,6 @@
+export * from './lib/wait-for';
+export * from './lib/unique';
+export * from './lib/tokens';
+export * from './lib/kafka';
+export * from './lib/http-receiver';
+export * from './lib/fixtures';

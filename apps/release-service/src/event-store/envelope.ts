@@ -1,0 +1,33 @@
+import { Actor, AggregateRef, DomainEvent, DomainEventOf, DomainEventSchemas, DomainEventType, Scope } from '@audit/contracts';
+import { randomUUID } from 'node:crypto';
+
+/** Who, from where, when and why: taken from the request at the edge, passed into commands. */
+export interface CommandMetadata {
+  actor: Actor;
+  correlationId: string;
+  now: Date;
+}
+
+/**
+ * Wraps a decided event in the envelope of CONTRACTS.md and validates it against its type's
+ * schema, so nothing malformed is ever appended, let alone published.
+ */
+export function envelope<T extends DomainEventType>(
+  type: T,
+  data: DomainEventOf<T>['data'],
+  aggregate: AggregateRef,
+  scope: Scope,
+  meta: CommandMetadata,
+): DomainEvent {
+  return DomainEventSchemas[type].parse({
+    id: randomUUID(),
+    type,
+    schema_version: 1,
+    occurred_at: meta.now.toISOString(),
+    aggregate,
+    actor: meta.actor,
+    scope,
+    correlation_id: meta.correlationId,
+    data,
+  }) as DomainEvent;
+}

@@ -1,0 +1,8 @@
+import 'reflect-metadata';
+import { runService } from '@audit/platform';
+import { AppModule } from './app/app.module';
+import { loadReleaseServiceConfig, ReleaseServiceConfig } from './app/config';
+
+void runService('release-service', () => loadReleaseServiceConfig(), (config) =>
+  AppModule.forRoot(config as ReleaseServiceConfig),
+);

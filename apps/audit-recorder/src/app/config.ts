@@ -1,0 +1,16 @@
+import { baseConfigShape, loadConfig, LoadedConfig } from '@audit/platform';
+import { z } from 'zod';
+
+export const AuditRecorderConfigSchema = z.object({
+  ...baseConfigShape({ port: 3002, database: 'audit_recorder' }),
+  KAFKA_GROUP_ID: z.string().min(1).max(255).default('audit-recorder'),
+  /** Every stored audit event is appended here as one JSON line after its batch commits. */
+  AUDIT_LOG_FILE: z.string().min(1).default('log/audit_json.log'),
+  AUDIT_EVENT_TYPES_DIR: z.string().min(1).default('config/audit_events/types'),
+  CONSUMER_CHUNK_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
+});
+
+export type AuditRecorderConfig = z.infer<typeof AuditRecorderConfigSchema> & LoadedConfig;
+
+export const loadAuditRecorderConfig = (source: NodeJS.ProcessEnv = process.env): AuditRecorderConfig =>
+  loadConfig(AuditRecorderConfigSchema, source) as AuditRecorderConfig;

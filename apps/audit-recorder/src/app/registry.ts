@@ -1,0 +1,1 @@
+export const AUDIT_EVENT_TYPES = Symbol('AUDIT_EVENT_TYPES');

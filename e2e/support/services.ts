@@ -1,0 +1,66 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { TEST_DATABASE_URL, TEST_JWT_SECRET, waitFor } from '@audit/testing';
+
+const ROOT = join(__dirname, '..', '..');
+
+export type ServiceName = 'release-service' | 'audit-recorder' | 'audit-streamer';
+
+export interface RunningService {
+  name: ServiceName;
+  url: string;
+  logs: string[];
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Builds the deployable JavaScript once per run, as `npm start` and the images do. */
+export function buildServices(): void {
+  execFileSync('npx', ['swc', 'apps', 'libs', '--out-dir', 'dist', '--config-file', '.swcrc', '--ignore', '**/*.spec.ts'], { cwd: ROOT, stdio: 'pipe' });
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** Starts one service as its own process and waits until its /ready answers 200. */
+export async function startService(name: ServiceName, env: Record<string, string>): Promise<RunningService> {
+  const port = await freePort();
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', join('dist', 'apps', name, 'src', 'main.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: TEST_DATABASE_URL, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, 'exit');
+  try {
+    await waitFor(`${name} to be ready`, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${logs.join('').slice(-2000)}`);
+      const res = await fetch(`${url}/ready`).catch(() => undefined);
+      return res?.status === 200;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n--- ${name} logs ---\n${logs.join('').slice(-4000)}`);
+  }
+  return {
+    name,
+    url,
+    logs,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}

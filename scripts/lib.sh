@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Shared set-up of `npm start` and `npm test`: dependencies, Kafka, PostgreSQL, a fresh build.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+ensure_dependencies() {
+  # npm ci when node_modules is missing or older than the lockfile.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+ensure_postgres() {
+  local url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  log "checking PostgreSQL at ${url%%@*}@…"
+  node -e "
+    const { Client } = require('pg');
+    const c = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 5000 });
+    c.connect().then(() => c.end()).catch((e) => { console.error('PostgreSQL is not reachable: ' + e.message); process.exit(1); });
+  " "$url"
+}
+
+ensure_kafka() {
+  if [ -n "${KAFKA_BROKERS:-}" ] && [ "${KAFKA_BROKERS}" != "127.0.0.1:9092" ]; then
+    log "using the Kafka brokers of KAFKA_BROKERS=${KAFKA_BROKERS}"
+    return
+  fi
+  bash deploy/kafka-local/scripts/kafka-start.sh
+}
+
+build() {
+  log "building (SWC)"
+  rm -rf dist
+  npm run --silent build >/dev/null
+}

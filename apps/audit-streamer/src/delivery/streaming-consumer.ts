@@ -1,0 +1,61 @@
+import { toAuditEvents } from '@audit/audit-mapping';
+import { AuditEventTypeRegistry } from '@audit/audit-registry';
+import { BatchConsumer, ConsumedEvent, KAFKA_CLIENT } from '@audit/kafka';
+import { APP_CONFIG } from '@audit/platform';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Kafka } from 'kafkajs';
+import { AUDIT_EVENT_TYPES } from '../app/app.constants';
+import { AuditStreamerConfig } from '../app/config';
+import { namespaceUpserts } from '../namespaces/namespace-projection';
+import { NamespacesRepository } from '../namespaces/namespaces.repository';
+import { DeliveriesRepository } from './deliveries.repository';
+import { DeliverySignal } from './delivery-signal';
+
+/**
+ * Turns domain events into deliveries. Per chunk, in one transaction: the namespaces read model is
+ * updated first (so a group created earlier in the same chunk already resolves), then every streamed
+ * audit event fans out to its matching destinations. Offsets are committed only after that.
+ */
+@Injectable()
+export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(StreamingConsumer.name);
+  private consumer: BatchConsumer | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
+    private readonly em: EntityManager,
+    private readonly namespaces: NamespacesRepository,
+    private readonly deliveries: DeliveriesRepository,
+    private readonly signal: DeliverySignal,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumer = new BatchConsumer(this.kafka, {
+      groupId: this.config.KAFKA_GROUP_ID,
+      topic: this.config.KAFKA_TOPIC,
+      handler: (events) => this.handle(events),
+    });
+    await this.consumer.start();
+  }
+
+  /** Lets the in-flight chunk finish and commit before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  async handle(consumed: ConsumedEvent[]): Promise<void> {
+    const events = consumed.map((c) => c.event);
+    const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
+    const created = await this.em.fork().transactional(async (tx) => {
+      await this.namespaces.upsert(tx, namespaceUpserts(events));
+      return this.deliveries.insertMatching(tx, streamed);
+    });
+    if (created > 0) {
+      this.logger.debug?.({ events: events.length, deliveries: created }, 'deliveries created');
+      this.signal.wake();
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { AuditEventSchema } from '@audit/contracts';
+import { signWebhook } from './webhook-signature';
+
+/** Header names the streamer sets itself; custom headers may not use them (lower case). */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'content-type',
+  'x-gitlab-event-streaming-token',
+  'x-gitlab-audit-event-type',
+]);
+export const RESERVED_HEADER_PREFIX = 'webhook-';
+
+export interface WebhookInput {
+  auditEventId: string;
+  eventType: string;
+  payload: unknown;
+  verificationToken: string;
+  signingSecret: string;
+  customHeaders: ReadonlyArray<{ key: string; value: string }>;
+  nowMs: number;
+}
+
+/**
+ * The exact request of CONTRACTS.md ("a streamed request"). The payload went through jsonb, which
+ * reorders keys; re-parsing restores the contract's field order, so every copy reads the same.
+ */
+export function buildWebhook(input: WebhookInput): { headers: Record<string, string>; body: string } {
+  const parsed = AuditEventSchema.safeParse(input.payload);
+  const body = JSON.stringify(parsed.success ? parsed.data : input.payload);
+  const timestamp = Math.floor(input.nowMs / 1000);
+  const headers: Record<string, string> = {};
+  for (const { key, value } of input.customHeaders) {
+    const lower = key.toLowerCase();
+    if (!RESERVED_HEADERS.has(lower) && !lower.startsWith(RESERVED_HEADER_PREFIX)) headers[key] = value;
+  }
+  return {
+    body,
+    headers: {
+      ...headers,
+      'Content-Type': 'application/json',
+      'X-Gitlab-Event-Streaming-Token': input.verificationToken,
+      'X-Gitlab-Audit-Event-Type': input.eventType,
+      'webhook-id': input.auditEventId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(input.signingSecret, input.auditEventId, timestamp, body),
+    },
+  };
+}

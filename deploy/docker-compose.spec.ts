@@ -1,0 +1,188 @@
+/**
+ * Checks docker-compose.yml without a Docker engine: against the Compose Specification JSON schema (the
+ * upstream compose-spec schema that the `dclint` package ships) and against what the platform needs
+ * (CONTRACTS.md, "Processes and defaults"), including that each service's Dockerfile starts its build.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { parse } from 'yaml';
+
+const ROOT = resolve(__dirname, '..');
+const SERVICES = { 'release-service': 3001, 'audit-recorder': 3002, 'audit-streamer': 3003 } as const;
+type ServiceName = keyof typeof SERVICES;
+const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+const COMMON_ENV = ['PORT', 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'AUTH_JWT_SECRET', 'LOG_LEVEL'];
+const EXTRA_ENV: Record<ServiceName, string[]> = {
+  'release-service': [],
+  'audit-recorder': ['AUDIT_LOG_FILE'],
+  'audit-streamer': ['ENCRYPTION_KEY', 'STREAMING_ALLOW_HTTP', 'STREAMING_ALLOWED_HOSTS'],
+};
+
+type EnvValue = string | number | boolean | null;
+interface ComposeService {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string };
+  environment?: Record<string, EnvValue> | string[];
+  depends_on?: string[] | Record<string, { condition: string }>;
+  ports?: Array<string | { target: number; published?: string | number }>;
+  volumes?: Array<string | { source?: string; target: string }>;
+  healthcheck?: { test?: string | string[] };
+}
+interface ComposeFile {
+  version?: unknown;
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+const loadCompose = (): ComposeFile =>
+  parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
+
+function loadComposeSchema(): Record<string, unknown> {
+  // dclint's package.json "exports" hides schemas/, so locate the file through its package.json.
+  const file = join(dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
+  const schema = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (!/draft-07/.test(String(schema.$schema))) throw new Error(`expected a draft-07 schema in ${file}, got ${String(schema.$schema)}`);
+  // Ajv's default class is draft-07 but knows its meta-schema only as http://json-schema.org/draft-07/schema#,
+  // not the https spelling the compose-spec uses.
+  delete schema.$schema;
+  return schema;
+}
+
+function compileComposeValidator(): ValidateFunction {
+  // Strict, except strictTypes: the upstream schema uses object keywords in branches without "type".
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
+  return ajv.compile(loadComposeSchema());
+}
+
+const describeErrors = (errors: ErrorObject[] | null | undefined): string =>
+  (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`).join('\n');
+
+function environmentOf(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  const entries = Array.isArray(env)
+    ? env.map((line): [string, string] => [line.split('=')[0], line.slice(line.indexOf('=') + 1)])
+    : Object.entries(env).map(([key, value]): [string, string] => [key, value === null ? '' : String(value)]);
+  return Object.fromEntries(entries);
+}
+
+const dependenciesOf = (service: ComposeService): Record<string, string> =>
+  Array.isArray(service.depends_on)
+    ? Object.fromEntries(service.depends_on.map((name) => [name, 'service_started']))
+    : Object.fromEntries(Object.entries(service.depends_on ?? {}).map(([name, dep]) => [name, dep.condition]));
+
+/** The instructions of a Dockerfile, continuation lines joined, comments dropped. */
+function dockerInstructions(file: string): Array<{ keyword: string; args: string }> {
+  const joined = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  return joined
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [keyword, ...rest] = line.split(/\s+/);
+      return { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+describe('docker-compose.yml', () => {
+  const compose = loadCompose();
+  const validate = compileComposeValidator();
+
+  it('is valid against the Compose Specification schema', () => {
+    const valid = validate(compose);
+    expect(describeErrors(validate.errors)).toBe('');
+    expect(valid).toBe(true);
+  });
+
+  it.each([
+    ['an unknown service key', (c: ComposeFile) => Object.assign(c.services['release-service'], { restart_policy: 'always' })],
+    ['an unknown depends_on condition', (c: ComposeFile) => Object.assign(c.services['audit-recorder'], { depends_on: { kafka: { condition: 'service_ready' } } })],
+    ['a nested environment value', (c: ComposeFile) => Object.assign(c.services.postgres, { environment: { POSTGRES_DB: { name: 'postgres' } } })],
+    ['an unknown top-level key', (c: ComposeFile) => Object.assign(c, { service: {} })],
+  ])('rejects a copy with %s (so this check can fail)', (_label, breakIt) => {
+    const broken = structuredClone(compose);
+    breakIt(broken);
+    expect(validate(broken)).toBe(false);
+  });
+
+  it('has no obsolete top-level version key', () => {
+    expect(compose.version).toBeUndefined();
+  });
+
+  it('only depends on services that exist, and waits on health only where a healthcheck is defined', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, condition] of Object.entries(dependenciesOf(service))) {
+        expect({ name, dependency, exists: dependency in compose.services }).toEqual({ name, dependency, exists: true });
+        if (condition === 'service_healthy') expect(compose.services[dependency].healthcheck?.test).toBeDefined();
+      }
+    }
+  });
+
+  it('declares every named volume a service mounts', () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+        if (source && !/^[./~]/.test(source)) expect(Object.keys(compose.volumes ?? {})).toContain(source);
+      }
+    }
+  });
+
+  it('runs Kafka from the official apache/kafka image as a single KRaft node without topic auto-creation', () => {
+    const kafka = compose.services.kafka;
+    expect(kafka.image).toMatch(/^apache\/kafka:\d+\.\d+\.\d+$/);
+    const env = environmentOf(kafka);
+    expect(env.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    expect(env.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
+    expect(env.KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS).toBe('0');
+    expect(kafka.healthcheck?.test).toEqual(expect.arrayContaining([expect.stringContaining('kafka-broker-api-versions.sh')]));
+  });
+
+  it('runs PostgreSQL 16 with a pg_isready healthcheck', () => {
+    expect(compose.services.postgres.image).toMatch(/^postgres:16/);
+    expect(JSON.stringify(compose.services.postgres.healthcheck?.test)).toContain('pg_isready');
+  });
+
+  describe.each(SERVICE_NAMES)('%s', (name) => {
+    const service = compose.services[name];
+    const port = SERVICES[name];
+
+    it('has the environment the service reads, with secrets that must be provided', () => {
+      const env = environmentOf(service);
+      expect(Object.keys(env)).toEqual(expect.arrayContaining([...COMMON_ENV, ...EXTRA_ENV[name]]));
+      expect(env.PORT).toBe(String(port));
+      expect(env.AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?.+\}$/);
+      if (name === 'audit-streamer') expect(env.ENCRYPTION_KEY).toMatch(/^\$\{ENCRYPTION_KEY:\?.+\}$/);
+    });
+
+    it('reaches Kafka on a listener the broker advertises and PostgreSQL through the postgres service', () => {
+      const env = environmentOf(service);
+      const advertised = environmentOf(compose.services.kafka).KAFKA_ADVERTISED_LISTENERS ?? '';
+      for (const broker of env.KAFKA_BROKERS.split(',')) expect(advertised).toContain(`//${broker}`);
+      expect(new URL(env.DATABASE_URL.replace(/\$\{[^}]*\}/g, 'x')).hostname).toBe('postgres');
+      expect(Object.keys(dependenciesOf(service)).sort()).toEqual(['kafka', 'postgres']);
+    });
+
+    it('publishes its port', () => {
+      const targets = (service.ports ?? []).map((p) => (typeof p === 'string' ? Number(p.split(':').pop()) : p.target));
+      expect(targets).toContain(port);
+    });
+
+    it('is built from a Dockerfile that runs dist/apps/<service>/src/main.js as the node user', () => {
+      const build = typeof service.build === 'string' ? { context: service.build } : (service.build ?? {});
+      const dockerfile = resolve(ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile');
+      expect(existsSync(dockerfile)).toBe(true);
+
+      const instructions = dockerInstructions(dockerfile);
+      const last = (keyword: string) => [...instructions].reverse().find((i) => i.keyword === keyword)?.args;
+      expect(JSON.parse(last('CMD') ?? 'null')).toEqual(['node', `dist/apps/${name}/src/main.js`]);
+      expect(last('USER')).toBe('node');
+      expect(last('EXPOSE')).toBe(String(port));
+      expect(last('HEALTHCHECK')).toContain('/health');
+      expect(instructions.filter((i) => i.keyword === 'FROM').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+});

@@ -1,5 +1,7 @@
 import { AuditEvent } from '@audit/contracts';
 import { bearer, startReceiver, uniqueSuffix, waitFor } from '@audit/testing';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import request from 'supertest';
 import { buildServices, RunningService, startService } from './support/services';
 
@@ -102,5 +104,22 @@ describe('walking skeleton', () => {
     expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
     const reporter = bearer({ sub: '5', name: 'rita', groups: { [groupPath]: 'reporter' } });
     await request(recorder()).get(`/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events`).set('Authorization', reporter).expect(403);
+  });
+});
+
+describe('configuration errors', () => {
+  it.each([
+    ['audit-recorder', { PORT: 'eighty' }, 'PORT'],
+    ['release-service', { KAFKA_BROKERS: 'no-port-here' }, 'KAFKA_BROKERS'],
+    ['audit-streamer', { NODE_ENV: 'production', ENCRYPTION_KEY: '' }, 'AUTH_JWT_SECRET'],
+  ] as const)('stops %s at boot on %j, naming the variable', async (name, env, variable) => {
+    const result = spawnSync(process.execPath, [join('dist', 'apps', name, 'src', 'main.js')], {
+      cwd: join(__dirname, '..'),
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(`${variable}:`);
   });
 });

@@ -25,6 +25,6 @@ MSG
 # and each shuts down gracefully (consumers commit their in-flight chunk first).
 exec npx concurrently --kill-others-on-fail --names release-service,audit-recorder,audit-streamer \
   --prefix-colors blue,green,magenta --prefix '[{name}]' \
-  "PORT=${RS_PORT} node --enable-source-maps dist/apps/release-service/src/main.js" \
-  "PORT=${AR_PORT} node --enable-source-maps dist/apps/audit-recorder/src/main.js" \
-  "PORT=${AS_PORT} node --enable-source-maps dist/apps/audit-streamer/src/main.js"
+  "PORT=${RS_PORT} exec node --enable-source-maps dist/apps/release-service/src/main.js" \
+  "PORT=${AR_PORT} exec node --enable-source-maps dist/apps/audit-recorder/src/main.js" \
+  "PORT=${AS_PORT} exec node --enable-source-maps dist/apps/audit-streamer/src/main.js"

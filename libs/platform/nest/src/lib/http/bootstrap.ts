@@ -73,6 +73,7 @@ function installShutdown(app: INestApplication, logger: Logger, timeoutMs: numbe
         process.exit(1);
       });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a second signal (Ctrl-C reaches both concurrently and its children) must not kill a graceful shutdown.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }

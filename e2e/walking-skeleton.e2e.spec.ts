@@ -1,5 +1,5 @@
 import { AuditEvent } from '@audit/contracts';
-import { bearer, startReceiver, uniqueSuffix, waitFor } from '@audit/testing';
+import { bearer, dropDatabase, startReceiver, uniqueSuffix, waitFor } from '@audit/testing';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -39,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const codes = await Promise.all(services.map((s) => s.stop()));
   await receiver?.close();
+  await Promise.all(['release', 'recorder', 'streamer'].map((s) => dropDatabase(`e2e_${s}_${suffix}`)));
   // Graceful shutdown is part of the contract: every service exits 0 on SIGTERM.
   expect(codes).toEqual(services.map(() => 0));
 });

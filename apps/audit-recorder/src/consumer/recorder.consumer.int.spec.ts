@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DLQ_HEADERS, dlqTopicFor, DomainEvent, messageKeyFor } from '@audit/contracts';
-import { collectTopic, releaseCreatedEvent, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { collectTopic, dropDatabase, releaseCreatedEvent, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,14 +18,19 @@ jest.setTimeout(120_000);
 
 const kafka = testKafka('recorder-int');
 let producer: Producer;
+const databases: string[] = [];
 
 beforeAll(async () => {
   producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
 });
-afterAll(() => producer.disconnect());
+afterAll(async () => {
+  await producer.disconnect();
+  await Promise.all(databases.map(dropDatabase));
+});
 
 function environment(suffix: string) {
+  databases.push(`it_recorder_${suffix}`);
   return {
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_NAME: `it_recorder_${suffix}`,

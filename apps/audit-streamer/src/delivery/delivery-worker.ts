@@ -20,18 +20,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly logger = new Logger(DeliveryWorker.name);
   private running = false;
   private loop: Promise<void> | null = null;
-  private pendingWake = false;
-  private wakeSleeper: (() => void) | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
     private readonly deliveries: DeliveriesRepository,
     private readonly sender: WebhookSender,
     private readonly secrets: SecretBox,
-    signal: DeliverySignal,
-  ) {
-    signal.onWake(() => this.wake());
-  }
+    private readonly signal: DeliverySignal,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.running = true;
@@ -41,13 +37,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Stops claiming and waits for the requests in flight to be sent and recorded. */
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
-    this.wake();
+    this.signal.wake();
     await this.loop;
-  }
-
-  wake(): void {
-    this.pendingWake = true;
-    this.wakeSleeper?.();
   }
 
   private async run(): Promise<void> {
@@ -58,13 +49,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       } catch (err) {
         this.logger.error({ err }, 'delivery round failed');
       }
-      if (claimed < CLAIM_BATCH) await this.sleep(this.config.DELIVERY_POLL_INTERVAL_MS);
+      if (claimed < CLAIM_BATCH && this.running) await this.signal.wait(this.config.DELIVERY_POLL_INTERVAL_MS);
     }
   }
 
   /** One round; returns how many deliveries it claimed. */
   private async deliverDue(): Promise<number> {
-    this.pendingWake = false;
     const claimed = await this.deliveries.claimDue(CLAIM_BATCH, this.leaseMs());
     if (claimed.length === 0) return 0;
     const targets = await this.deliveries.loadTargets(claimed.map((d) => d.destinationId));
@@ -100,20 +90,5 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Longer than a send can take (connect + headers + body timeouts), so a live send is never re-claimed. */
   private leaseMs(): number {
     return this.config.DELIVERY_TIMEOUT_MS * 3 + 5_000;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.pendingWake || !this.running) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeSleeper = () => {
-        this.wakeSleeper = null;
-        done();
-      };
-    });
   }
 }

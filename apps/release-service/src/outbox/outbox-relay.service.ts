@@ -1,7 +1,7 @@
 import { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { createIdempotentProducer, KAFKA_CLIENT } from '@audit/kafka';
-import { APP_CONFIG } from '@audit/platform';
+import { APP_CONFIG, Wakeup } from '@audit/platform';
 import { Kafka, Producer } from 'kafkajs';
 import type { ReleaseServiceConfig } from '../app/config';
 
@@ -20,9 +20,10 @@ const BATCH = 500;
 export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
   private readonly producer: Producer;
+  private readonly wakeup = new Wakeup();
+  /** Backoff after a failure ends early only for shutdown, not for new writes. */
+  private readonly stopping = new Wakeup();
   private running = false;
-  private wakeUp: (() => void) | null = null;
-  private pending = false;
   private loop: Promise<void> | null = null;
 
   constructor(
@@ -40,13 +41,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
 
   /** Called after a transaction that wrote to the outbox has committed. */
   wake(): void {
-    this.pending = true;
-    this.wakeUp?.();
+    this.wakeup.wake();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.wakeup.wake();
+    this.stopping.wake();
     await this.loop;
     await this.producer.disconnect();
   }
@@ -55,16 +56,14 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     let failures = 0;
     while (this.running) {
       try {
-        this.pending = false;
         const published = await this.publishBatch();
         failures = 0;
-        if (published === BATCH || this.pending) continue;
-        await this.sleep(this.config.OUTBOX_POLL_INTERVAL_MS);
+        if (published < BATCH) await this.wakeup.wait(this.config.OUTBOX_POLL_INTERVAL_MS);
       } catch (err) {
         failures += 1;
         const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
         this.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'outbox publish failed; will retry');
-        await this.sleep(delay);
+        await this.stopping.wait(delay);
       }
     }
   }
@@ -89,20 +88,6 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       });
       await em.execute('update outbox set published_at = now() where id in (?)', [rows.map((r) => r.id)]);
       return rows.length;
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = null;
-        done();
-      };
     });
   }
 }

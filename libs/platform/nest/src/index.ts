@@ -11,3 +11,4 @@ export * from './lib/http/validation';
 export * from './lib/http/bootstrap';
 export * from './lib/platform.module';
 export * from './lib/http/request-context';
+export * from './lib/runtime/wakeup';

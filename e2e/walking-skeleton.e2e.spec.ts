@@ -123,4 +123,16 @@ describe('configuration errors', () => {
     expect(result.status).toBe(78);
     expect(result.stderr).toContain(`${variable}:`);
   });
+
+  it('stops with one fatal line and exit code 1 when PostgreSQL cannot be reached', () => {
+    const result = spawnSync(process.execPath, [join('dist', 'apps', 'audit-recorder', 'src', 'main.js')], {
+      cwd: join(__dirname, '..'),
+      env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres', PORT: '39999' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    const fatal = result.stderr.trim().split('\n').map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } }).find((l) => l.level === 'fatal');
+    expect(fatal?.msg).toMatch(/ECONNREFUSED/);
+  });
 });

@@ -15,27 +15,33 @@ export async function runService(
   createModule: (config: LoadedConfig) => unknown,
 ): Promise<INestApplication | undefined> {
   let config: LoadedConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(
-        `${JSON.stringify({ level: 'fatal', service: serviceName, msg: err.message, problems: err.problems })}\n`,
-      );
-      process.exitCode = 78; // EX_CONFIG
-      return undefined;
-    }
-    throw err;
-  }
   let module: unknown;
   try {
+    config = loadConfig();
+    // Static configuration files (e.g. the audit event type registry) are validated here too.
     module = createModule(config);
   } catch (err) {
-    // Invalid static configuration files (e.g. the audit event type registry) stop the boot too.
-    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: serviceName, msg: (err as Error).message })}\n`);
-    process.exitCode = 78;
+    fatal(serviceName, err);
+    process.exitCode = 78; // EX_CONFIG
     return undefined;
   }
+  try {
+    return await start(serviceName, config, module);
+  } catch (err) {
+    // Database or Kafka unreachable, a failed migration: open connections must not keep it alive.
+    fatal(serviceName, err);
+    process.exit(1);
+  }
+}
+
+/** One readable JSON line on stderr instead of a stack trace or an unhandled rejection. */
+function fatal(serviceName: string, err: unknown): void {
+  const error = err as Error;
+  const problems = err instanceof ConfigError ? { problems: err.problems } : {};
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', service: serviceName, msg: error.message, name: error.name, ...problems })}\n`);
+}
+
+async function start(serviceName: string, config: LoadedConfig, module: unknown): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module as never, {
     bufferLogs: true,
     abortOnError: false,

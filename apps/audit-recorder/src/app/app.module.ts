@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { loadAuditEventTypes } from '@audit/audit-registry';
+import { AUDIT_EVENT_TYPES, loadAuditEventTypes } from '@audit/audit-registry';
 import { PlatformModule } from '@audit/platform';
 import { AuditEventsController } from '../audit-events/audit-events.controller';
 import { AuditEventsRepository } from '../audit-events/audit-events.repository';
@@ -8,7 +8,6 @@ import { RecorderConsumer } from '../consumer/recorder.consumer';
 import { migrations } from '../migrations';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import type { AuditRecorderConfig } from './config';
-import { AUDIT_EVENT_TYPES } from './registry';
 
 @Module({})
 export class AppModule {

@@ -1,13 +1,12 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditEventTypeRegistry } from '@audit/audit-registry';
+import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { toAuditEvents } from '@audit/audit-mapping';
 import { AuditEvent } from '@audit/contracts';
 import { BatchConsumer, ConsumedEvent, HandlerRejection, KAFKA_CLIENT } from '@audit/kafka';
 import { APP_CONFIG } from '@audit/platform';
 import { Kafka } from 'kafkajs';
 import type { AuditRecorderConfig } from '../app/config';
-import { AUDIT_EVENT_TYPES } from '../app/registry';
 import { AuditEventsRepository } from '../audit-events/audit-events.repository';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import { AuditJsonLog } from './audit-json-log';

@@ -1,11 +1,10 @@
-import { AuditEventTypeRegistry, loadAuditEventTypes } from '@audit/audit-registry';
+import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry, loadAuditEventTypes } from '@audit/audit-registry';
 import { APP_CONFIG, PlatformModule } from '@audit/platform';
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { SecretBox } from '../crypto/secret-box';
 import { DeliveryModule } from '../delivery/delivery.module';
 import { DestinationsModule } from '../destinations/destinations.module';
 import { migrations } from '../migrations';
-import { AUDIT_EVENT_TYPES } from './app.constants';
 import { AuditStreamerConfig } from './config';
 
 /** What several features share and config decides: the audit event types and the key of secrets at rest. */

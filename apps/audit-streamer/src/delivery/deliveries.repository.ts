@@ -2,7 +2,7 @@ import type { AuditEvent } from '@audit/contracts';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { json, toNumber } from '../app/sql';
-import { rootPathOf } from '../namespaces/namespace-projection';
+import { rootPathOf } from '@audit/audit-mapping';
 
 /** A delivery the worker has claimed (leased) and must now attempt. */
 export interface ClaimedDelivery {

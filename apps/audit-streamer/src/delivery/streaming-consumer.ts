@@ -1,13 +1,11 @@
-import { toAuditEvents } from '@audit/audit-mapping';
-import { AuditEventTypeRegistry } from '@audit/audit-registry';
+import { namespaceUpserts, toAuditEvents } from '@audit/audit-mapping';
+import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { BatchConsumer, ConsumedEvent, KAFKA_CLIENT } from '@audit/kafka';
 import { APP_CONFIG } from '@audit/platform';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Kafka } from 'kafkajs';
-import { AUDIT_EVENT_TYPES } from '../app/app.constants';
 import { AuditStreamerConfig } from '../app/config';
-import { namespaceUpserts } from '../namespaces/namespace-projection';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliverySignal } from './delivery-signal';

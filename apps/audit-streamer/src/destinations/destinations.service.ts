@@ -1,8 +1,7 @@
-import { AuditEventTypeRegistry } from '@audit/audit-registry';
+import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { ConflictError, NotFoundError, Principal, ValidationError } from '@audit/platform';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AUDIT_EVENT_TYPES } from '../app/app.constants';
 import { SecretBox } from '../crypto/secret-box';
 import {
   CreateDestinationInput, CreateHeaderInput, DeliveriesQuery, DeliveryView, DestinationView, HeaderView,

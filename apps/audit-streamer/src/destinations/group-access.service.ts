@@ -1,6 +1,6 @@
 import { NotFoundError, PermissionDeniedError, Principal, ValidationError } from '@audit/platform';
 import { Injectable } from '@nestjs/common';
-import { NamespaceRow, rootPathOf } from '../namespaces/namespace-projection';
+import { NamespaceRow, rootPathOf } from '@audit/audit-mapping';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 
 /** Resolves `:id` to a top-level group the caller owns, or throws the matching domain error. */

@@ -1,7 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { json, toNumber } from '../app/sql';
-import { NamespaceRow } from './namespace-projection';
+import { NamespaceRow } from '@audit/audit-mapping';
 
 /** The `namespaces` read model (see app/sql.ts for why raw SQL). */
 @Injectable()

@@ -38,3 +38,6 @@ export class AuditEventTypeRegistry {
     return this.byName.get(name)?.streamed === true;
   }
 }
+
+/** Injection token under which a service provides the registry it loaded at boot. */
+export const AUDIT_EVENT_TYPES = Symbol('AUDIT_EVENT_TYPES');

@@ -1,5 +1,5 @@
 import type { DomainEvent } from '@audit/contracts';
-import { namespaceUpserts, rootPathOf } from './namespace-projection';
+import { namespaceUpserts, rootPathOf } from './namespaces';
 
 const envelope = {
   schema_version: 1 as const,

@@ -1,3 +1,4 @@
+/** The groups-and-projects read model both consumers keep: which namespace a domain event creates. */
 import type { DomainEvent } from '@audit/contracts';
 
 /** A row of the `namespaces` read model. */

@@ -1,1 +1,0 @@
-export const AUDIT_EVENT_TYPES = Symbol('AUDIT_EVENT_TYPES');

@@ -12,7 +12,7 @@ export interface AuditEventQuery {
 /**
  * Storage of audit events. Inserts are the consumer's hot path, so they go as one statement per
  * chunk through `json_to_recordset` with `on conflict do nothing`: a redelivered event is a no-op,
- * and `returning id` tells which events are new (only those go to the JSON log).
+ * and `returning id` tells which events are new.
  */
 @Injectable()
 export class AuditEventsRepository {

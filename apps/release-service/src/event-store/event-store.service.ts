@@ -4,6 +4,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainEvent, messageKeyFor } from '@audit/contracts';
 import { APP_CONFIG, ConflictError, LoadedConfig } from '@audit/platform';
 
+/** The NOTIFY channel an append signals on; the outbox relay LISTENs to it. */
+export const OUTBOX_CHANNEL = 'outbox_appended';
+
 /**
  * Append-only event streams with optimistic concurrency. The same transaction writes the outbox,
  * so an event is published if and only if it was stored. Raw SQL here: an append is two plain
@@ -30,6 +33,8 @@ export class EventStore {
           JSON.stringify(event),
         ]);
       }
+      // Delivered at commit to every relay listening, in any instance: the publisher wakes at once.
+      await em.execute(`select pg_notify('${OUTBOX_CHANNEL}', '')`);
     } catch (err) {
       if (err instanceof UniqueConstraintViolationException) {
         throw new ConflictError(`${streamId} was changed concurrently (expected version ${expectedVersion}); retry`);

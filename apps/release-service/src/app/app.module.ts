@@ -1,32 +1,36 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@audit/platform';
 import { EventStore } from '../event-store/event-store.service';
-import { GroupEntity, ProjectEntity } from '../groups/namespace.entities';
 import { GroupsController } from '../groups/groups.controller';
+import { GroupEntity, ProjectEntity } from '../groups/namespace.entities';
 import { NamespacesService } from '../groups/namespaces.service';
 import { migrations } from '../migrations';
+import { MilestoneEntity } from '../milestones/milestone.entity';
+import { MilestonesController } from '../milestones/milestones.controller';
+import { MilestonesService } from '../milestones/milestones.service';
 import { OutboxRelay } from '../outbox/outbox-relay.service';
-import { MilestonesService } from '../releases/milestones.service';
-import { MilestoneEntity, ReleaseEntity } from '../releases/release.entities';
+import { ReleaseAssetsController } from '../releases/release-assets.controller';
+import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from '../releases/release.entities';
 import { ReleasesController } from '../releases/releases.controller';
 import { ReleasesService } from '../releases/releases.service';
 import type { ReleaseServiceConfig } from './config';
-import { CLOCK } from './request-metadata';
+import { Clock, CLOCK, CommandMetadataFactory } from './request-metadata';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ReleaseServiceConfig): DynamicModule {
+  /** `clock` is injectable so tests can pin `occurred_at`; production reads the system time. */
+  static forRoot(config: ReleaseServiceConfig, clock: Clock = () => new Date()): DynamicModule {
     return {
       module: AppModule,
       imports: [
         PlatformModule.forRoot({
           serviceName: 'release-service',
           config,
-          database: { entities: [GroupEntity, ProjectEntity, MilestoneEntity, ReleaseEntity], migrations },
+          database: { entities: [GroupEntity, ProjectEntity, MilestoneEntity, ReleaseEntity, ReleaseLinkEntity, ReleaseEvidenceEntity], migrations },
         }),
       ],
-      controllers: [GroupsController, ReleasesController],
-      providers: [{ provide: CLOCK, useValue: () => new Date() }, EventStore, OutboxRelay, NamespacesService, ReleasesService, MilestonesService],
+      controllers: [GroupsController, MilestonesController, ReleasesController, ReleaseAssetsController],
+      providers: [{ provide: CLOCK, useValue: clock }, CommandMetadataFactory, EventStore, OutboxRelay, NamespacesService, ReleasesService, MilestonesService],
     };
   }
 }

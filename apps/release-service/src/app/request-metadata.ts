@@ -1,5 +1,6 @@
+import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { clientIp, correlationId, Principal } from '@audit/platform';
+import { APP_CONFIG, clientIp, correlationId, Principal } from '@audit/platform';
 import type { CommandMetadata } from '../event-store/envelope';
 import type { ReleaseServiceConfig } from './config';
 
@@ -7,9 +8,23 @@ import type { ReleaseServiceConfig } from './config';
 export const CLOCK = Symbol('CLOCK');
 export type Clock = () => Date;
 
-/** Envelope metadata of a command: who, from which IP, when, and the request's correlation id. */
-export const commandMetadata = (req: Request, principal: Principal, clock: Clock, config: ReleaseServiceConfig): CommandMetadata => ({
-  actor: { id: principal.userId, name: principal.username, ip_address: clientIp(req, config.TRUSTED_PROXIES) },
-  correlationId: correlationId(req),
-  now: clock(),
-});
+/**
+ * Envelope metadata of a command: who (the token's `sub` and `name`), from which IP (with
+ * X-Forwarded-For believed only from trusted proxies), when (the injected clock), and the
+ * request's correlation id (X-Correlation-Id or a fresh one).
+ */
+@Injectable()
+export class CommandMetadataFactory {
+  constructor(
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: ReleaseServiceConfig,
+  ) {}
+
+  of(req: Request, principal: Principal): CommandMetadata {
+    return {
+      actor: { id: principal.userId, name: principal.username, ip_address: clientIp(req, this.config.TRUSTED_PROXIES) },
+      correlationId: correlationId(req),
+      now: this.clock(),
+    };
+  }
+}

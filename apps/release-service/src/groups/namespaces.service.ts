@@ -1,14 +1,16 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { Scope } from '@audit/contracts';
 import { NotFoundError, PermissionDeniedError, Principal, Role, ValidationError } from '@audit/platform';
-import { CommandMetadata, envelope } from '../event-store/envelope';
+import { raw } from '@mikro-orm/core';
+import { CommandMetadata } from '../event-store/envelope';
 import { EventStore } from '../event-store/event-store.service';
 import { OutboxRelay } from '../outbox/outbox-relay.service';
 import { GroupEntity, ProjectEntity } from './namespace.entities';
+import { decideNamespace, evolveNamespace, initialNamespaceState, NamespaceCommand } from './namespace.decider';
 
-/** `:id` of the API: a numeric id or a (URL-decoded) full path. */
-const byIdOrPath = (idOrPath: string) =>
-  /^\d{1,9}$/.test(idOrPath) ? { id: Number(idOrPath) } : { fullPath: { $ilike: idOrPath.replace(/[\\%_]/g, '\\$&') } };
+/** `:id` of the API: a numeric id or a (URL-decoded) full path, matched case-insensitively by the unique index on lower(full_path). */
+const byIdOrPath = (idOrPath: string) => (/^\d{1,9}$/.test(idOrPath) ? { id: Number(idOrPath) } : { [raw('lower(full_path)')]: idOrPath.toLowerCase() });
 
 @Injectable()
 export class NamespacesService {
@@ -39,11 +41,9 @@ export class NamespacesService {
       const fullPath = parent ? `${parent.fullPath}/${input.path}` : input.path;
       await this.assertPathFree(em, fullPath);
       const id = await this.store.nextId(em, 'group_ids');
-      const event = envelope('GroupCreated', { group_id: id, path: input.path, name: input.name, full_path: fullPath, parent_id: parent?.id ?? null },
-        { type: 'Group', id: String(id), version: 1 }, { entity_type: 'Group', entity_id: id, entity_path: fullPath }, meta);
-      await this.store.append(em, `Group-${id}`, 0, [event]);
+      await this.decide(em, 'Group', id, { entity_type: 'Group', entity_id: id, entity_path: fullPath }, { type: 'CreateGroup', data: { groupId: id, path: input.path, name: input.name, parent } }, meta);
       const entity = new GroupEntity({ id, path: input.path, name: input.name, fullPath, parentId: parent?.id ?? null, createdAt: meta.now });
-      em.persist(entity);
+      await em.insert(GroupEntity, entity);
       return entity;
     });
     this.relay.wake();
@@ -58,15 +58,17 @@ export class NamespacesService {
       const fullPath = `${group.fullPath}/${input.path}`;
       await this.assertPathFree(em, fullPath);
       const id = await this.store.nextId(em, 'project_ids');
-      const event = envelope('ProjectCreated', { project_id: id, path: input.path, name: input.name, full_path: fullPath, namespace_id: group.id },
-        { type: 'Project', id: String(id), version: 1 }, { entity_type: 'Project', entity_id: id, entity_path: fullPath }, meta);
-      await this.store.append(em, `Project-${id}`, 0, [event]);
+      await this.decide(em, 'Project', id, { entity_type: 'Project', entity_id: id, entity_path: fullPath }, { type: 'CreateProject', data: { projectId: id, path: input.path, name: input.name, namespace: group } }, meta);
       const entity = new ProjectEntity({ id, path: input.path, name: input.name, fullPath, namespaceId: group.id, createdAt: meta.now });
-      em.persist(entity);
+      await em.insert(ProjectEntity, entity);
       return entity;
     });
     this.relay.wake();
     return project;
+  }
+
+  private decide(em: EntityManager, type: 'Group' | 'Project', id: number, scope: Scope, command: NamespaceCommand, meta: CommandMetadata) {
+    return this.store.handle(em, { type, id, scope, initial: initialNamespaceState, evolve: evolveNamespace, decide: decideNamespace, fresh: true }, command, meta);
   }
 
   /** Groups and projects share one path space, as they do in the URLs that name them. */

@@ -1,21 +1,5 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
-/** Read model of a project's milestones. */
-@Entity({ tableName: 'milestones' })
-export class MilestoneEntity {
-  @PrimaryKey({ type: 'integer', autoincrement: false }) id: number;
-  @Property({ type: 'integer', fieldName: 'project_id' }) projectId: number;
-  @Property({ type: 'text' }) title: string;
-  @Property({ type: 'datetime', fieldName: 'created_at' }) createdAt: Date;
-
-  constructor(init: { id: number; projectId: number; title: string; createdAt: Date }) {
-    this.id = init.id;
-    this.projectId = init.projectId;
-    this.title = init.title;
-    this.createdAt = init.createdAt;
-  }
-}
-
 /** Read model of releases, updated in the transaction that appends their events. */
 @Entity({ tableName: 'releases' })
 export class ReleaseEntity {
@@ -49,5 +33,39 @@ export class ReleaseEntity {
     this.version = init.version;
     this.createdAt = init.createdAt;
     this.updatedAt = init.createdAt;
+  }
+}
+
+/** Read model of a release's asset links; a removed link's row is deleted, its events stay. */
+@Entity({ tableName: 'release_links' })
+export class ReleaseLinkEntity {
+  @PrimaryKey({ type: 'integer', autoincrement: false }) id: number;
+  @Property({ type: 'integer', fieldName: 'release_id' }) releaseId: number;
+  @Property({ type: 'text' }) name: string;
+  @Property({ type: 'text' }) url: string;
+  @Property({ type: 'datetime', fieldName: 'created_at' }) createdAt: Date;
+
+  constructor(init: { id: number; releaseId: number; name: string; url: string; createdAt: Date }) {
+    this.id = init.id;
+    this.releaseId = init.releaseId;
+    this.name = init.name;
+    this.url = init.url;
+    this.createdAt = init.createdAt;
+  }
+}
+
+/** Read model of collected release evidence. */
+@Entity({ tableName: 'release_evidences' })
+export class ReleaseEvidenceEntity {
+  @PrimaryKey({ type: 'integer', autoincrement: false }) id: number;
+  @Property({ type: 'integer', fieldName: 'release_id' }) releaseId: number;
+  @Property({ type: 'text' }) sha: string;
+  @Property({ type: 'datetime', fieldName: 'collected_at' }) collectedAt: Date;
+
+  constructor(init: { id: number; releaseId: number; sha: string; collectedAt: Date }) {
+    this.id = init.id;
+    this.releaseId = init.releaseId;
+    this.sha = init.sha;
+    this.collectedAt = init.collectedAt;
   }
 }

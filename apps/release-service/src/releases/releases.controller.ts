@@ -1,72 +1,65 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import type { Request } from 'express';
-import { APP_CONFIG, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
-import { z } from 'zod';
-import type { ReleaseServiceConfig } from '../app/config';
-import { CLOCK, Clock, commandMetadata } from '../app/request-metadata';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { CommandMetadataFactory } from '../app/request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
-import { MilestonesService } from './milestones.service';
-import { MilestoneEntity, ReleaseEntity } from './release.entities';
+import { CreateReleaseBody, PageQuery, UpdateReleaseBody } from './release.schemas';
+import { releaseView } from './release.views';
 import { ReleasesService } from './releases.service';
 
-const title = z.string().trim().min(1).max(255);
-const CreateReleaseBody = z
-  .object({
-    tag_name: z.string().min(1, 'must not be empty').max(255).refine((t) => !/[\s~^:?*[\\]|\.\.|^\/|\/$/.test(t), 'is not a valid tag name'),
-    name: z.string().trim().min(1).max(255).optional(),
-    description: z.string().max(1_000_000).nullable().optional(),
-    milestones: z.array(title).max(100).refine((m) => new Set(m).size === m.length, 'must not repeat a milestone').optional(),
-  })
-  .strict();
-const CreateMilestoneBody = z.object({ title }).strict();
-
-const releaseView = (r: ReleaseEntity) => ({
-  id: r.id,
-  tag_name: r.tagName,
-  name: r.name,
-  description: r.description,
-  milestones: r.milestones.map((t) => ({ title: t })),
-  created_at: r.createdAt.toISOString(),
-  updated_at: r.updatedAt.toISOString(),
-});
-const milestoneView = (m: MilestoneEntity) => ({ id: m.id, project_id: m.projectId, title: m.title, created_at: m.createdAt.toISOString() });
-
-@Controller('api/v4/projects/:id')
+/**
+ * The release API. Permissions: reading needs reporter, writing developer, deleting maintainer
+ * (a role on a group holds for everything under it). `:id` is a numeric id or a URL-encoded path.
+ */
+@Controller('api/v4/projects/:id/releases')
 export class ReleasesController {
   constructor(
     private readonly namespaces: NamespacesService,
     private readonly releases: ReleasesService,
-    private readonly milestones: MilestonesService,
-    @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(APP_CONFIG) private readonly config: ReleaseServiceConfig,
+    private readonly metadata: CommandMetadataFactory,
   ) {}
 
-  @Post('releases')
+  @Post()
   @HttpCode(201)
   async create(@Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateReleaseBody, body);
-    const release = await this.releases.create(project, input, commandMetadata(req, principal, this.clock, this.config));
-    return releaseView(release);
+    return releaseView(await this.releases.create(project, input, this.metadata.of(req, principal)));
   }
 
-  @Get('releases')
-  async list(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+  /** Newest first; `per_page` (max 100) and `page`, with the next page in a `Link` header. */
+  @Get()
+  async list(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const project = await this.namespaces.findProject(id, principal, 'reporter');
-    return (await this.releases.list(project)).map(releaseView);
+    const page = parseInput(PageQuery, query, 'query');
+    const found = await this.releases.list(project, { perPage: page.per_page + 1, page: page.page, offsetPerPage: page.per_page });
+    if (found.length > page.per_page) {
+      const next = new URL(req.originalUrl, 'http://local');
+      next.searchParams.set('page', String(page.page + 1));
+      next.searchParams.set('per_page', String(page.per_page));
+      res.setHeader('Link', `<${next.pathname}${next.search}>; rel="next"`);
+    }
+    return found.slice(0, page.per_page).map(releaseView);
   }
 
-  @Post('milestones')
-  @HttpCode(201)
-  async createMilestone(@Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  @Get(':tag_name')
+  async get(@Param('id') id: string, @Param('tag_name') tag: string, @CurrentPrincipal() principal: Principal) {
+    const project = await this.namespaces.findProject(id, principal, 'reporter');
+    return releaseView(await this.releases.get(project, tag));
+  }
+
+  /** Changes only what differs; an update that changes nothing records nothing. */
+  @Put(':tag_name')
+  async update(@Param('id') id: string, @Param('tag_name') tag: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
-    const input = parseInput(CreateMilestoneBody, body);
-    return milestoneView(await this.milestones.create(project, input.title, commandMetadata(req, principal, this.clock, this.config)));
+    const input = parseInput(UpdateReleaseBody, body);
+    return releaseView(await this.releases.update(project, tag, input, this.metadata.of(req, principal)));
   }
 
-  @Get('milestones')
-  async listMilestones(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
-    const project = await this.namespaces.findProject(id, principal, 'reporter');
-    return (await this.milestones.list(project)).map(milestoneView);
+  /** The release leaves the read model; its stream keeps it, and its tag can be used again. */
+  @Delete(':tag_name')
+  async delete(@Param('id') id: string, @Param('tag_name') tag: string, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+    const project = await this.namespaces.findProject(id, principal, 'maintainer');
+    return releaseView(await this.releases.delete(project, tag, this.metadata.of(req, principal)));
   }
 }

@@ -1,21 +1,39 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { DomainEvent } from '@audit/contracts';
-import { UnprocessableError } from '@audit/platform';
-import { CommandMetadata, envelope } from '../event-store/envelope';
-import { EventStore } from '../event-store/event-store.service';
+import { ConflictError, NotFoundError, UnprocessableError } from '@audit/platform';
+import { CommandMetadata } from '../event-store/envelope';
+import { Aggregate, EventStore, VersionConflictError } from '../event-store/event-store.service';
 import { ProjectEntity } from '../groups/namespace.entities';
+import { MilestoneEntity } from '../milestones/milestone.entity';
 import { OutboxRelay } from '../outbox/outbox-relay.service';
-import { decide, evolve, initialReleaseState, ReleaseEvent } from './release.decider';
-import { MilestoneEntity, ReleaseEntity } from './release.entities';
+import { decide, ReleaseCommand } from './release.decider';
+import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
+import { evolve, initialReleaseState, ReleaseEvent, ReleaseState, STATELESS_RELEASE_EVENTS } from './release.events';
+import { projectReleaseEvents } from './release.projection';
 
-export interface CreateReleaseInput {
-  tag_name: string;
+export interface ReleaseInput {
   name?: string;
   description?: string | null;
   milestones?: string[];
 }
 
+/** A release as the GET endpoints show it: the row and its links and evidence. */
+export interface ReleaseDetails {
+  release: ReleaseEntity;
+  links: ReleaseLinkEntity[];
+  evidences: ReleaseEvidenceEntity[];
+}
+
+/** Recording a download or collecting evidence depends on nothing another writer could change meaningfully. */
+const SAFE_RETRIES = 5;
+
+/**
+ * Runs release commands: one transaction each, which resolves the live release by tag, rebuilds
+ * its state from the stream, appends what `decide` returns (outbox included) and updates the read
+ * models. A concurrent writer makes the append fail with a version conflict: 409, never a lost update.
+ */
 @Injectable()
 export class ReleasesService {
   constructor(
@@ -24,39 +42,126 @@ export class ReleasesService {
     private readonly relay: OutboxRelay,
   ) {}
 
-  async list(project: ProjectEntity): Promise<ReleaseEntity[]> {
-    return this.em.fork().find(ReleaseEntity, { projectId: project.id, deletedAt: null }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+  async create(project: ProjectEntity, input: ReleaseInput & { tag_name: string }, meta: CommandMetadata): Promise<ReleaseDetails> {
+    try {
+      const releaseId = await this.em.fork().transactional(async (em) => {
+        const milestones = input.milestones ?? [];
+        await this.assertMilestonesExist(em, project.id, milestones);
+        const id = await this.store.nextId(em, 'release_ids');
+        const command: ReleaseCommand = { type: 'CreateRelease', data: { releaseId: id, projectId: project.id, tagName: input.tag_name, name: input.name, description: input.description, milestones } };
+        // The partial unique index on live tags, not a read beforehand, settles a duplicate tag.
+        await projectReleaseEvents(em, await this.store.handle(em, this.aggregate(project, id, true), command, meta));
+        return id;
+      });
+      this.relay.wake();
+      return this.details(releaseId);
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException && /releases_live_tag/.test(err.message)) {
+        throw new ConflictError(`Release ${input.tag_name} already exists`, [{ field: 'tag_name', message: 'has already been taken' }]);
+      }
+      throw err;
+    }
   }
 
-  async create(project: ProjectEntity, input: CreateReleaseInput, meta: CommandMetadata): Promise<ReleaseEntity> {
-    const release = await this.em.fork().transactional(async (em) => {
-      const milestones = input.milestones ?? [];
-      await this.assertMilestonesExist(em, project.id, milestones);
-      const live = await em.findOne(ReleaseEntity, { projectId: project.id, tagName: input.tag_name, deletedAt: null });
-      const releaseId = live?.id ?? (await this.store.nextId(em, 'release_ids'));
-      const streamId = `Release-${releaseId}`;
-      const past = (await this.store.read(em, streamId)) as Array<DomainEvent & ReleaseEvent>;
-      const state = past.reduce(evolve, initialReleaseState());
-      const decided = decide(
-        { type: 'CreateRelease', data: { releaseId, projectId: project.id, tagName: input.tag_name, name: input.name, description: input.description, milestones } },
-        state,
-      );
-      const events = decided.map((e) =>
-        envelope(e.type, e.data, { type: 'Release', id: String(releaseId), version: past.length + 1 }, { entity_type: 'Project', entity_id: project.id, entity_path: project.fullPath }, meta),
-      );
-      const version = await this.store.append(em, streamId, past.length, events);
-      const [created] = decided;
-      const entity = new ReleaseEntity({ id: releaseId, projectId: project.id, tagName: created.data.tag_name, name: created.data.name, description: created.data.description, milestones, version, createdAt: meta.now });
-      em.persist(entity);
-      return entity;
+  update(project: ProjectEntity, tag: string, input: ReleaseInput, meta: CommandMetadata): Promise<ReleaseDetails> {
+    return this.onRelease(project, tag, meta, async (em) => {
+      if (input.milestones) await this.assertMilestonesExist(em, project.id, input.milestones);
+      return { type: 'UpdateRelease', data: input };
     });
-    this.relay.wake();
-    return release;
+  }
+
+  delete(project: ProjectEntity, tag: string, meta: CommandMetadata): Promise<ReleaseDetails> {
+    return this.onRelease(project, tag, meta, async () => ({ type: 'DeleteRelease' }));
+  }
+
+  async collectEvidence(project: ProjectEntity, tag: string, meta: CommandMetadata): Promise<ReleaseEvidenceEntity> {
+    let evidenceId = 0;
+    await this.onRelease(project, tag, meta, async (em) => {
+      evidenceId = await this.store.nextId(em, 'evidence_ids');
+      return { type: 'CollectEvidence', data: { evidenceId, collectedAt: meta.now } };
+    }, SAFE_RETRIES);
+    return this.em.fork().findOneOrFail(ReleaseEvidenceEntity, { id: evidenceId });
+  }
+
+  async addLink(project: ProjectEntity, tag: string, link: { name: string; url: string }, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
+    let linkId = 0;
+    await this.onRelease(project, tag, meta, async (em) => {
+      linkId = await this.store.nextId(em, 'link_ids');
+      return { type: 'AddAssetLink', data: { linkId, ...link } };
+    });
+    return this.em.fork().findOneOrFail(ReleaseLinkEntity, { id: linkId });
+  }
+
+  async removeLink(project: ProjectEntity, tag: string, linkId: number, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
+    const link = await this.em.fork().findOne(ReleaseLinkEntity, { id: linkId });
+    await this.onRelease(project, tag, meta, async () => ({ type: 'RemoveAssetLink', data: { linkId } }));
+    return link as ReleaseLinkEntity; // the decider proved it existed in this release
+  }
+
+  /** Records who downloaded which link (a streaming-only audit event), then hands back the link. */
+  async recordDownload(project: ProjectEntity, tag: string, linkId: number, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
+    await this.onRelease(project, tag, meta, async () => ({ type: 'RecordDownload', data: { linkId } }), SAFE_RETRIES);
+    return this.em.fork().findOneOrFail(ReleaseLinkEntity, { id: linkId });
+  }
+
+  /** `perPage` rows from the start of page `page` of `offsetPerPage`-row pages (asking one extra tells whether there is a next page). */
+  async list(project: ProjectEntity, page: { perPage: number; page: number; offsetPerPage: number }): Promise<ReleaseDetails[]> {
+    const em = this.em.fork();
+    const releases = await em.find(ReleaseEntity, { projectId: project.id, deletedAt: null }, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: page.perPage, offset: (page.page - 1) * page.offsetPerPage });
+    return this.withChildren(em, releases);
+  }
+
+  async get(project: ProjectEntity, tag: string): Promise<ReleaseDetails> {
+    const em = this.em.fork();
+    return this.details(await this.liveReleaseId(em, project.id, tag), em);
+  }
+
+  private async onRelease(project: ProjectEntity, tag: string, meta: CommandMetadata, command: (em: EntityManager) => Promise<ReleaseCommand>, retries = 0): Promise<ReleaseDetails> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const { releaseId, events } = await this.em.fork().transactional(async (em) => {
+          const id = await this.liveReleaseId(em, project.id, tag);
+          const appended: DomainEvent[] = await this.store.handle(em, this.aggregate(project, id), await command(em), meta);
+          await projectReleaseEvents(em, appended);
+          return { releaseId: id, events: appended };
+        });
+        if (events.length > 0) this.relay.wake();
+        return this.details(releaseId);
+      } catch (err) {
+        if (!(err instanceof VersionConflictError) || attempt >= retries) throw err;
+      }
+    }
+  }
+
+  private aggregate(project: ProjectEntity, releaseId: number, fresh = false): Aggregate<ReleaseState, ReleaseEvent, ReleaseCommand> {
+    const scope = { entity_type: 'Project' as const, entity_id: project.id, entity_path: project.fullPath };
+    return { type: 'Release', id: releaseId, scope, initial: initialReleaseState, evolve, decide, skipTypes: STATELESS_RELEASE_EVENTS, fresh };
+  }
+
+  private async liveReleaseId(em: EntityManager, projectId: number, tag: string): Promise<number> {
+    const release = await em.findOne(ReleaseEntity, { projectId, tagName: tag, deletedAt: null }, { fields: ['id'] });
+    if (!release) throw new NotFoundError(`Release ${tag} not found`);
+    return release.id;
+  }
+
+  private async details(releaseId: number, em = this.em.fork()): Promise<ReleaseDetails> {
+    const [details] = await this.withChildren(em, [await em.findOneOrFail(ReleaseEntity, { id: releaseId })]);
+    return details;
+  }
+
+  private async withChildren(em: EntityManager, releases: ReleaseEntity[]): Promise<ReleaseDetails[]> {
+    if (releases.length === 0) return [];
+    const ids = releases.map((r) => r.id);
+    const [links, evidences] = await Promise.all([
+      em.find(ReleaseLinkEntity, { releaseId: { $in: ids } }, { orderBy: { id: 'asc' } }),
+      em.find(ReleaseEvidenceEntity, { releaseId: { $in: ids } }, { orderBy: { id: 'asc' } }),
+    ]);
+    return releases.map((release) => ({ release, links: links.filter((l) => l.releaseId === release.id), evidences: evidences.filter((e) => e.releaseId === release.id) }));
   }
 
   private async assertMilestonesExist(em: EntityManager, projectId: number, titles: string[]): Promise<void> {
     if (titles.length === 0) return;
-    const found = await em.find(MilestoneEntity, { projectId, title: { $in: titles } });
+    const found = await em.find(MilestoneEntity, { projectId, title: { $in: titles } }, { fields: ['title'] });
     const missing = titles.filter((t) => !found.some((m) => m.title === t));
     if (missing.length > 0) {
       throw new UnprocessableError(`Milestone(s) not found: ${missing.join(', ')}`, [{ field: 'milestones', message: `not found in the project: ${missing.join(', ')}` }]);

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+/*
+ * Request bodies and queries of the release API: parsed at the HTTP edge (400 naming the field)
+ * and rendered into the OpenAPI document, so the docs cannot drift from what is enforced.
+ */
+const title = z.string().trim().min(1).max(255);
+/** A milestone's title, as releases name their milestones. */
+export const MilestoneTitle = title;
+const milestones = z.array(title).max(100).refine((m) => new Set(m).size === m.length, 'must not repeat a milestone');
+const description = z.string().max(1_000_000).nullable();
+const releaseName = z.string().trim().min(1).max(255);
+
+/** Git's rules for a ref name, which a release tag must be. */
+const tagName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255)
+  .refine((t) => !/[\s~^:?*[\\\u0000-\u001f\u007f]|\.\.|@\{|^[/.-]|\/$|\.lock$|\.$|\/\./.test(t), 'is not a valid tag name');
+
+export const CreateReleaseBody = z.object({ tag_name: tagName, name: releaseName.optional(), description: description.optional(), milestones: milestones.optional() }).strict();
+export const UpdateReleaseBody = z.object({ name: releaseName.optional(), description: description.optional(), milestones: milestones.optional() }).strict();
+export const CreateLinkBody = z
+  .object({
+    name: z.string().trim().min(1).max(255),
+    url: z.string().max(2048).url().refine((u) => /^(https?|ftp):\/\//i.test(u), 'must be an http, https or ftp URL'),
+  })
+  .strict();
+export const LinkParams = z.object({ link_id: z.coerce.number().int().positive().max(2_147_483_647) });
+export const PageQuery = z.object({
+  per_page: z.coerce.number().int().min(1).max(100).default(20),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+});

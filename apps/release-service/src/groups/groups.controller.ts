@@ -1,10 +1,12 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import type { Request } from 'express';
-import { CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
 import { CommandMetadataFactory } from '../app/request-metadata';
 import { CreateGroupBody, CreateProjectBody } from './namespace.schemas';
 import { NamespacesService } from './namespaces.service';
 
+@ApiTags('groups and projects')
 @Controller('api/v4')
 export class GroupsController {
   constructor(
@@ -15,6 +17,7 @@ export class GroupsController {
   /** A top-level group needs an administrator; a subgroup needs the owner role on its parent. */
   @Post('groups')
   @HttpCode(201)
+  @ApiZodBody(CreateGroupBody)
   async createGroup(@Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const input = parseInput(CreateGroupBody, body);
     const g = await this.namespaces.createGroup(input, principal, this.metadata.of(req, principal));
@@ -24,6 +27,7 @@ export class GroupsController {
   /** Needs the owner role on the group the project goes into. */
   @Post('projects')
   @HttpCode(201)
+  @ApiZodBody(CreateProjectBody)
   async createProject(@Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const input = parseInput(CreateProjectBody, body);
     const p = await this.namespaces.createProject(input, principal, this.metadata.of(req, principal));

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { Request } from 'express';
-import { CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
 import { CommandMetadataFactory } from '../app/request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateMilestoneBody } from './milestone.schemas';
@@ -9,6 +10,7 @@ import { MilestonesService } from './milestones.service';
 
 const milestoneView = (m: MilestoneEntity) => ({ id: m.id, project_id: m.projectId, title: m.title, created_at: m.createdAt.toISOString() });
 
+@ApiTags('milestones')
 @Controller('api/v4/projects/:id/milestones')
 export class MilestonesController {
   constructor(
@@ -19,6 +21,7 @@ export class MilestonesController {
 
   @Post()
   @HttpCode(201)
+  @ApiZodBody(CreateMilestoneBody)
   async create(@Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateMilestoneBody, body);

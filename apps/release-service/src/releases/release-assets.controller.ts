@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
 import { CommandMetadataFactory } from '../app/request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateLinkBody, LinkParams } from './release.schemas';
@@ -8,6 +9,7 @@ import { evidenceView, linkView } from './release.views';
 import { ReleasesService } from './releases.service';
 
 /** Evidence, asset links and recorded downloads of one release. */
+@ApiTags('releases')
 @Controller('api/v4/projects/:id/releases/:tag_name')
 export class ReleaseAssetsController {
   constructor(
@@ -32,6 +34,7 @@ export class ReleaseAssetsController {
 
   @Post('assets/links')
   @HttpCode(201)
+  @ApiZodBody(CreateLinkBody)
   async addLink(@Param('id') id: string, @Param('tag_name') tag: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateLinkBody, body);

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiZodBody, ApiZodQuery, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
 import { CommandMetadataFactory } from '../app/request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateReleaseBody, PageQuery, UpdateReleaseBody } from './release.schemas';
@@ -11,6 +12,7 @@ import { ReleasesService } from './releases.service';
  * The release API. Permissions: reading needs reporter, writing developer, deleting maintainer
  * (a role on a group holds for everything under it). `:id` is a numeric id or a URL-encoded path.
  */
+@ApiTags('releases')
 @Controller('api/v4/projects/:id/releases')
 export class ReleasesController {
   constructor(
@@ -21,6 +23,7 @@ export class ReleasesController {
 
   @Post()
   @HttpCode(201)
+  @ApiZodBody(CreateReleaseBody)
   async create(@Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateReleaseBody, body);
@@ -29,6 +32,7 @@ export class ReleasesController {
 
   /** Newest first; `per_page` (max 100) and `page`, with the next page in a `Link` header. */
   @Get()
+  @ApiZodQuery(PageQuery)
   async list(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const project = await this.namespaces.findProject(id, principal, 'reporter');
     const page = parseInput(PageQuery, query, 'query');
@@ -50,6 +54,7 @@ export class ReleasesController {
 
   /** Changes only what differs; an update that changes nothing records nothing. */
   @Put(':tag_name')
+  @ApiZodBody(UpdateReleaseBody)
   async update(@Param('id') id: string, @Param('tag_name') tag: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(UpdateReleaseBody, body);

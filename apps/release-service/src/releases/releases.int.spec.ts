@@ -4,6 +4,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import request from 'supertest';
 import { DomainEvent, parseDomainEvent } from '@audit/contracts';
 import { bearer, collectTopic, dropDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { installOpenApi } from '@audit/platform';
 import { AppModule } from '../app/app.module';
 import { loadReleaseServiceConfig } from '../app/config';
 
@@ -28,6 +29,7 @@ const as = (role: string, path = 'acme') => bearer({ sub: '42', name: `${role}-u
 beforeAll(async () => {
   const config = loadReleaseServiceConfig({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_NAME: database, KAFKA_TOPIC: topic, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', TRUSTED_PROXIES: '127.0.0.1,::1' });
   app = await NestFactory.create(AppModule.forRoot(config, () => NOW), { logger: false });
+  installOpenApi(app, 'release-service', 'test');
   await app.listen(0, '127.0.0.1');
   http = request(app.getHttpServer());
   received = await collectTopic(kafka, topic, `release-int-${suffix}`);
@@ -177,5 +179,16 @@ describe('release-service API (real PostgreSQL and Kafka)', () => {
     const second = await http.get(next as string).set('Authorization', dev).expect(200);
     expect(second.body.map((r: { tag_name: string }) => r.tag_name)).toEqual(['a1']);
     expect(second.headers['link']).toBeUndefined();
+  });
+
+  it('serves OpenAPI documentation at /docs, generated from the schemas that validate requests', async () => {
+    await http.get('/docs').expect(200).expect('Content-Type', /html/);
+    const doc = (await http.get('/docs-json').expect(200)).body;
+    const paths = Object.keys(doc.paths);
+    for (const path of ['/api/v4/groups', '/api/v4/projects/{id}/releases', '/api/v4/projects/{id}/releases/{tag_name}', '/api/v4/projects/{id}/releases/{tag_name}/assets/links/{link_id}', '/api/v4/projects/{id}/releases/{tag_name}/downloads/{link_id}']) {
+      expect(paths).toContain(path);
+    }
+    const body = doc.paths['/api/v4/projects/{id}/releases'].post.requestBody.content['application/json'].schema;
+    expect(body).toMatchObject({ required: ['tag_name'], additionalProperties: false, properties: { tag_name: { type: 'string', maxLength: 255 } } });
   });
 });

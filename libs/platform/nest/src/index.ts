@@ -12,3 +12,4 @@ export * from './lib/http/bootstrap';
 export * from './lib/platform.module';
 export * from './lib/http/request-context';
 export * from './lib/runtime/wakeup';
+export * from './lib/openapi/openapi';

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConfigError, LoadedConfig } from '../config/config';
+import { installOpenApi } from '../openapi/openapi';
 
 /**
  * Validates configuration (exiting with a message naming the variable when it is wrong), then
@@ -54,6 +55,7 @@ async function start(serviceName: string, config: LoadedConfig, module: unknown)
   if (config.usingDevelopmentSecret) {
     logger.warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.');
   }
+  installOpenApi(app, serviceName, `The ${serviceName} HTTP API. Every route takes Authorization: Bearer <JWT>; errors are application/problem+json.`);
   installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
   await app.listen(config.PORT, config.HOST);
   logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);

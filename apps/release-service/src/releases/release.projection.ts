@@ -1,5 +1,5 @@
 import { EntityManager } from '@mikro-orm/postgresql';
-import { DomainEvent } from '@audit/contracts';
+import { DomainEvent, DomainEventOf } from '@audit/contracts';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 
 /**
@@ -11,15 +11,19 @@ export async function projectReleaseEvents(em: EntityManager, events: DomainEven
   for (const event of events) await project(em, event);
 }
 
+/** The read-model row a ReleaseCreated starts; also the body of the 201, with no second read. */
+export function releaseRowOf(event: DomainEventOf<'ReleaseCreated'>): ReleaseEntity {
+  const d = event.data;
+  return new ReleaseEntity({ id: d.release_id, projectId: d.project_id, tagName: d.tag_name, name: d.name, description: d.description, milestones: d.milestones, version: event.aggregate.version, createdAt: new Date(event.occurred_at) });
+}
+
 async function project(em: EntityManager, event: DomainEvent): Promise<void> {
   const at = new Date(event.occurred_at);
   const version = event.aggregate.version;
   switch (event.type) {
-    case 'ReleaseCreated': {
-      const d = event.data;
-      await em.insert(ReleaseEntity, new ReleaseEntity({ id: d.release_id, projectId: d.project_id, tagName: d.tag_name, name: d.name, description: d.description, milestones: d.milestones, version, createdAt: at }));
+    case 'ReleaseCreated':
+      await em.insert(ReleaseEntity, releaseRowOf(event));
       return;
-    }
     case 'ReleaseUpdated': {
       const { name, description } = event.data.changes;
       await em.nativeUpdate(ReleaseEntity, { id: event.data.release_id }, { ...(name && { name: name.to }), ...(description && { description: description.to }), version, updatedAt: at });

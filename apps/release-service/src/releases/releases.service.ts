@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { DomainEvent } from '@audit/contracts';
+import { DomainEvent, DomainEventOf } from '@audit/contracts';
 import { ConflictError, NotFoundError, UnprocessableError } from '@audit/platform';
 import { CommandMetadata } from '../event-store/envelope';
 import { Aggregate, EventStore, VersionConflictError } from '../event-store/event-store.service';
@@ -11,7 +11,7 @@ import { OutboxRelay } from '../outbox/outbox-relay.service';
 import { decide, ReleaseCommand } from './release.decider';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 import { evolve, initialReleaseState, ReleaseEvent, ReleaseState, STATELESS_RELEASE_EVENTS } from './release.events';
-import { projectReleaseEvents } from './release.projection';
+import { projectReleaseEvents, releaseRowOf } from './release.projection';
 
 export interface ReleaseInput {
   name?: string;
@@ -44,17 +44,18 @@ export class ReleasesService {
 
   async create(project: ProjectEntity, input: ReleaseInput & { tag_name: string }, meta: CommandMetadata): Promise<ReleaseDetails> {
     try {
-      const releaseId = await this.em.fork().transactional(async (em) => {
+      const created = await this.em.fork().transactional(async (em) => {
         const milestones = input.milestones ?? [];
         await this.assertMilestonesExist(em, project.id, milestones);
         const id = await this.store.nextId(em, 'release_ids');
         const command: ReleaseCommand = { type: 'CreateRelease', data: { releaseId: id, projectId: project.id, tagName: input.tag_name, name: input.name, description: input.description, milestones } };
         // The partial unique index on live tags, not a read beforehand, settles a duplicate tag.
-        await projectReleaseEvents(em, await this.store.handle(em, this.aggregate(project, id, true), command, meta));
-        return id;
+        const events = await this.store.handle(em, this.aggregate(project, id, true), command, meta);
+        await projectReleaseEvents(em, events);
+        return events[0] as DomainEventOf<'ReleaseCreated'>;
       });
       this.relay.wake();
-      return this.details(releaseId);
+      return { release: releaseRowOf(created), links: [], evidences: [] };
     } catch (err) {
       if (err instanceof UniqueConstraintViolationException && /releases_live_tag/.test(err.message)) {
         throw new ConflictError(`Release ${input.tag_name} already exists`, [{ field: 'tag_name', message: 'has already been taken' }]);

@@ -1,41 +1,32 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditEvent } from '@audit/contracts';
-import { CurrentPrincipal, NotFoundError, parseInput, PermissionDeniedError, Principal, Req } from '@audit/platform';
+import { APP_CONFIG, ApiZodQuery, CurrentPrincipal, LoadedConfig, NotFoundError, Principal, Req } from '@audit/platform';
 import { z } from 'zod';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
-import { AuditEventQuery, AuditEventsRepository } from './audit-events.repository';
-
-const Cursor = z
-  .string()
-  .max(200)
-  .transform((raw, ctx) => {
-    const [createdAt, id] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
-    if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)) || !z.string().uuid().safeParse(id).success) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not a valid cursor' });
-      return z.NEVER;
-    }
-    return { createdAt, id };
-  });
-const ListQuery = z.object({
-  per_page: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: Cursor.optional(),
-});
-
-const encodeCursor = (c: { createdAt: string; id: string }) => Buffer.from(`${c.createdAt}|${c.id}`).toString('base64url');
+import { cursorKey, encodeCursor } from './audit-event-cursor';
+import { ListQuerySchema, parseListQuery } from './audit-event-filters';
+import { AuditEventsRepository } from './audit-events.repository';
+import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';
 
 /** Read-only by design: there is no route that changes or deletes an audit event. */
+@ApiTags('audit events')
 @Controller('api/v4')
 export class AuditEventsController {
+  private readonly cursorKey: Buffer;
+
   constructor(
     private readonly auditEvents: AuditEventsRepository,
-    private readonly namespaces: NamespacesRepository,
-  ) {}
+    private readonly scopes: AuditScopeResolver,
+    @Inject(APP_CONFIG) config: LoadedConfig,
+  ) {
+    this.cursorKey = cursorKey(config.AUTH_JWT_SECRET);
+  }
 
   @Get('audit_events')
+  @ApiZodQuery(ListQuerySchema)
   async instance(@Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    if (!principal.admin && !principal.auditor) throw new PermissionDeniedError('Instance audit events are for administrators and auditors');
-    return this.page({ kind: 'instance' }, query, req, res);
+    return this.page(this.scopes.instance(principal), query, req, res);
   }
 
   @Get('audit_events/:event_id')
@@ -48,28 +39,25 @@ export class AuditEventsController {
   }
 
   @Get('groups/:id/audit_events')
+  @ApiZodQuery(ListQuerySchema)
   async group(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    const group = await this.namespaces.find('Group', id);
-    if (!group) throw new NotFoundError(`Group ${id} not found`);
-    if (!principal.auditor && !principal.hasRole(group.full_path, 'owner')) throw new PermissionDeniedError(`Requires the owner role on ${group.full_path}`);
-    return this.page({ kind: 'tree', path: group.full_path }, query, req, res);
+    return this.page(await this.scopes.group(id, principal), query, req, res);
   }
 
   @Get('projects/:id/audit_events')
+  @ApiZodQuery(ListQuerySchema)
   async project(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    const project = await this.namespaces.find('Project', id);
-    if (!project) throw new NotFoundError(`Project ${id} not found`);
-    if (!principal.auditor && !principal.hasRole(project.full_path, 'maintainer')) throw new PermissionDeniedError(`Requires the maintainer role on ${project.full_path}`);
-    return this.page({ kind: 'entity', entityType: 'Project', entityId: project.id }, query, req, res);
+    return this.page(await this.scopes.project(id, principal), query, req, res);
   }
 
-  private async page(scope: AuditEventQuery['scope'], rawQuery: unknown, req: Request, res: Response): Promise<AuditEvent[]> {
-    const query = parseInput(ListQuery, rawQuery, 'query');
-    const { events, next } = await this.auditEvents.find({ scope, perPage: query.per_page, after: query.cursor });
+  private async page({ scope }: ResolvedScope, rawQuery: unknown, req: Request, res: Response): Promise<AuditEvent[]> {
+    const query = parseListQuery(rawQuery, this.cursorKey);
+    const { events, next } = await this.auditEvents.findPage({ scope, filters: query.filters, sort: query.sort, limit: query.perPage, after: query.after });
     if (next) {
+      // The request's own URL keeps every filter (repeated event_type included) and the sort.
       const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
-      url.searchParams.set('cursor', encodeCursor(next));
-      url.searchParams.set('per_page', String(query.per_page));
+      url.searchParams.set('cursor', encodeCursor({ ...next, sort: query.sort }, this.cursorKey));
+      url.searchParams.set('per_page', String(query.perPage));
       res.setHeader('Link', `<${url.toString()}>; rel="next"`);
     }
     return events;

@@ -1,12 +1,13 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { AuditEvent } from '@audit/contracts';
+import { CursorPosition } from './audit-event-cursor';
+import { AuditEventSearch, AuditScope, searchStatement } from './audit-events.sql';
 
-export interface AuditEventQuery {
-  /** Restricts to one entity, to a group's tree (path prefix), or nothing (instance). */
-  scope: { kind: 'instance' } | { kind: 'entity'; entityType: string; entityId: number } | { kind: 'tree'; path: string };
-  perPage: number;
-  after?: { createdAt: string; id: string };
+/** One page in order; `next` is the position after its last row when more rows match. */
+export interface AuditEventPage {
+  events: AuditEvent[];
+  next?: CursorPosition;
 }
 
 /**
@@ -50,32 +51,35 @@ export class AuditEventsRepository {
     return rows[0]?.payload ?? null;
   }
 
-  /** Newest first, keyset-paginated on (created_at, id); fetches one extra row to know if more exist. */
-  async find(query: AuditEventQuery): Promise<{ events: AuditEvent[]; next?: { createdAt: string; id: string } }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.scope.kind === 'entity') {
-      where.push('entity_type = ? and entity_id = ?');
-      params.push(query.scope.entityType, query.scope.entityId);
-    } else if (query.scope.kind === 'tree') {
-      where.push("(entity_path = ? or entity_path like ? escape '\\')");
-      params.push(query.scope.path, `${query.scope.path.replace(/[\\%_]/g, '\\$&')}/%`);
-    }
-    if (query.after) {
-      where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
-      params.push(query.after.createdAt, query.after.id);
-    }
-    const rows = await this.em.fork().execute<Array<{ payload: AuditEvent; cursor_at: string; id: string }>>(
-      `select payload, to_char(created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at, id from audit_events
-       ${where.length ? `where ${where.join(' and ')}` : ''}
-       order by created_at desc, id desc limit ?`,
-      [...params, query.perPage + 1],
+  /**
+   * A group and everything under it in the namespaces read model, by parent links (ids, so the
+   * case or a later change of a path does not matter).
+   */
+  async treeOf(groupId: number): Promise<Extract<AuditScope, { kind: 'entities' }>> {
+    const rows = await this.em.fork().execute<Array<{ kind: 'Group' | 'Project'; id: string }>>(
+      `with recursive tree_groups(id) as (
+         select ?::bigint
+         union
+         select n.id from namespaces n join tree_groups g on n.parent_id = g.id where n.kind = 'Group'
+       )
+       select 'Group' as kind, id from tree_groups
+       union all
+       select 'Project', n.id from namespaces n join tree_groups g on n.parent_id = g.id where n.kind = 'Project'`,
+      [groupId],
     );
-    const page = rows.slice(0, query.perPage);
+    const ids = (kind: string) => rows.filter((r) => r.kind === kind).map((r) => Number(r.id));
+    return { kind: 'entities', groupIds: ids('Group'), projectIds: ids('Project') };
+  }
+
+  /** The first `search.limit` matching rows after `search.after`; one extra row is read to know if more exist. */
+  async findPage(search: AuditEventSearch): Promise<AuditEventPage> {
+    const { sql, params } = searchStatement({ ...search, limit: search.limit + 1 });
+    const rows = await this.em.fork().execute<Array<{ payload: AuditEvent; cursor_at: string; id: string }>>(sql, params);
+    const page = rows.slice(0, search.limit);
     const last = page[page.length - 1];
     return {
       events: page.map((r) => r.payload),
-      next: rows.length > query.perPage && last ? { createdAt: last.cursor_at, id: last.id } : undefined,
+      next: rows.length > search.limit && last ? { createdAt: last.cursor_at, id: last.id } : undefined,
     };
   }
 }

@@ -1,3 +1,7 @@
 import { Migration20261121000001 } from './Migration20261121000001';
+import { Migration20261121000002 } from './Migration20261121000002';
 
-export const migrations = [{ name: 'Migration20261121000001', class: Migration20261121000001 }];
+export const migrations = [
+  { name: 'Migration20261121000001', class: Migration20261121000001 },
+  { name: 'Migration20261121000002', class: Migration20261121000002 },
+];

@@ -1,0 +1,165 @@
+import { FieldProblem, parseInput, ValidationError } from '@audit/platform';
+import { EntityType } from '@audit/contracts';
+import { z } from 'zod';
+import { AuditEventCursor, CursorPosition, decodeCursor, SortOrder } from './audit-event-cursor';
+
+/*
+ * The query parameters of the audit event routes (CONTRACTS.md, audit-recorder). Parsing is strict:
+ * an unknown parameter, a parameter given twice where it may be given once, or a value that would
+ * silently widen the result (an unparseable date, a date-time without offset) is a 400 naming it.
+ */
+
+export interface AuditEventFilters {
+  /** Inclusive bounds, ISO 8601 UTC with milliseconds. */
+  createdAfter?: string;
+  createdBefore?: string;
+  eventTypes?: string[];
+  authorId?: number;
+  entityType?: EntityType;
+  entityId?: number;
+  targetType?: string;
+  targetId?: number;
+}
+
+export interface ListQuery {
+  filters: AuditEventFilters;
+  sort: SortOrder;
+  perPage: number;
+  after?: CursorPosition;
+}
+
+export interface ExportQuery {
+  filters: AuditEventFilters;
+  sort: SortOrder;
+}
+
+export const MAX_EVENT_TYPES = 50;
+const ONCE = { invalid_type_error: 'must be given once' };
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+// Milliseconds at most: the platform's timestamps have that precision, so nothing finer can match differently.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+
+/**
+ * An ISO 8601 instant as UTC with milliseconds, or null. A date alone is the start of that day in
+ * UTC; a date-time must carry its offset, because a local time would shift the window by hours.
+ */
+export function parseInstant(value: string): string | null {
+  const date = DATE_ONLY.exec(value);
+  const time = date ? null : DATE_TIME.exec(value);
+  const parts = date ?? time;
+  if (!parts) return null;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0', , sign, oh = '0', om = '0'] = parts;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
+  if (hour > 23 || minute > 59 || second > 59 || Number(oh) > 23 || Number(om) > 59) return null;
+  const instant = new Date(0);
+  instant.setUTCFullYear(year, month - 1, day);
+  instant.setUTCHours(hour, minute, second, Number(frac.padEnd(3, '0')));
+  // setUTCFullYear rolls 2026-02-30 over into March: a rolled date was not a real one.
+  if (instant.getUTCFullYear() !== year || instant.getUTCMonth() !== month - 1 || instant.getUTCDate() !== day) return null;
+  const offsetMinutes = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  return new Date(instant.getTime() - offsetMinutes * 60_000).toISOString();
+}
+
+// zod refuses invalid_type_error together with an error map, so enums word both cases here.
+const oneOf =
+  (allowed: string): z.ZodErrorMap =>
+  (issue) => ({ message: issue.code === z.ZodIssueCode.invalid_type ? ONCE.invalid_type_error : `must be ${allowed}` });
+
+const instant = z.string(ONCE).transform((value, ctx) => {
+  const parsed = parseInstant(value);
+  if (parsed) return parsed;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an ISO 8601 date (2026-11-21) or date-time with offset (2026-11-21T10:15:30Z)' });
+  return z.NEVER;
+});
+
+const integerId = z
+  .string(ONCE)
+  .regex(/^\d{1,15}$/, 'must be a non-negative integer')
+  .transform(Number);
+
+const EVENT_TYPE = /^[a-z][a-z0-9_]{0,99}$/;
+
+// Repeatable: one value arrives as a string, several as an array. Checked here rather than per
+// element so a problem names the parameter, not an index into it.
+const eventTypes = z.union([z.string(), z.array(z.string())]).transform((value, ctx) => {
+  const list = [...new Set(Array.isArray(value) ? value : [value])];
+  const bad = list.findIndex((type) => !EVENT_TYPE.test(type));
+  if (bad >= 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be audit event types such as release_created (value ${bad + 1} is not)` });
+  if (list.length > MAX_EVENT_TYPES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `may be given at most ${MAX_EVENT_TYPES} times` });
+  return list;
+});
+
+const filterShape = {
+  created_after: instant.describe('Events created at or after this instant: ISO 8601 date (start of the day, UTC) or date-time with offset').optional(),
+  created_before: instant.describe('Events created at or before this instant: ISO 8601 date (start of the day, UTC) or date-time with offset').optional(),
+  event_type: eventTypes.describe(`Audit event type, e.g. release_created; repeat for several (at most ${MAX_EVENT_TYPES})`).optional(),
+  author_id: integerId.describe('Id of the user who caused the event').optional(),
+  entity_type: z.enum(['Group', 'Project'], { errorMap: oneOf('Group or Project') }).describe('Group or Project').optional(),
+  entity_id: integerId.describe('Id of the group or project (requires entity_type)').optional(),
+  target_type: z.string(ONCE).min(1).max(255).describe('Type of the object acted on, e.g. Release').optional(),
+  target_id: integerId.describe('Id of the object acted on').optional(),
+  sort: z.enum(['asc', 'desc'], { errorMap: oneOf('asc or desc') }).default('desc').describe('Order by creation time (ties by id)'),
+};
+
+/** The export takes the filters and the order, and returns every matching row: no page, no cursor. */
+export const ExportQuerySchema = z.object(filterShape).strict();
+
+export const ListQuerySchema = z
+  .object({
+    ...filterShape,
+    per_page: z
+      .string(ONCE)
+      .regex(/^(?:100|[1-9]\d?)$/, 'must be an integer between 1 and 100')
+      .default('20')
+      .transform(Number)
+      .describe('Events per page, 1 to 100'),
+    cursor: z.string(ONCE).min(1).max(512).describe('Opaque position from the Link rel="next" URL; only valid with the same sort').optional(),
+  })
+  .strict();
+
+type ParsedFilters = z.infer<typeof ExportQuerySchema>;
+
+/** Checks that need more than one parameter; every problem is reported, not just the first. */
+function toFilters(query: ParsedFilters): AuditEventFilters {
+  const problems: FieldProblem[] = [];
+  if (query.created_after && query.created_before && query.created_after > query.created_before) {
+    problems.push({ field: 'created_after', message: 'must not be later than created_before' });
+  }
+  // Ids are per type (group 5 and project 5 are different entities), so an id alone means nothing.
+  if (query.entity_id !== undefined && !query.entity_type) {
+    problems.push({ field: 'entity_id', message: 'requires entity_type' });
+  }
+  if (problems.length > 0) throw invalid(problems);
+  return {
+    createdAfter: query.created_after,
+    createdBefore: query.created_before,
+    eventTypes: query.event_type?.length ? query.event_type : undefined,
+    authorId: query.author_id,
+    entityType: query.entity_type,
+    entityId: query.entity_id,
+    targetType: query.target_type,
+    targetId: query.target_id,
+  };
+}
+
+const invalid = (problems: FieldProblem[]) =>
+  new ValidationError(`Invalid query: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+
+export function parseExportQuery(raw: unknown): ExportQuery {
+  const query = parseInput(ExportQuerySchema, raw, 'query');
+  return { filters: toFilters(query), sort: query.sort };
+}
+
+/** `cursorKey` authenticates cursors, so an edited cursor is refused rather than followed. */
+export function parseListQuery(raw: unknown, cursorKey: Buffer): ListQuery {
+  const query = parseInput(ListQuerySchema, raw, 'query');
+  const filters = toFilters(query);
+  let cursor: AuditEventCursor | null = null;
+  if (query.cursor !== undefined) {
+    cursor = decodeCursor(query.cursor, cursorKey);
+    if (!cursor) throw invalid([{ field: 'cursor', message: 'is not a valid cursor' }]);
+    // A position in one order is a different, meaningless place in the other.
+    if (cursor.sort !== query.sort) throw invalid([{ field: 'cursor', message: `was issued for sort=${cursor.sort}, not sort=${query.sort}` }]);
+  }
+  return { filters, sort: query.sort, perPage: query.per_page, after: cursor ? { createdAt: cursor.createdAt, id: cursor.id } : undefined };
+}

@@ -1,0 +1,61 @@
+import { Controller, Get, Logger, Param, Query, Res } from '@nestjs/common';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { pipeline } from 'node:stream';
+import { ApiZodQuery, CurrentPrincipal, Principal } from '@audit/platform';
+import { ExportQuerySchema, parseExportQuery } from './audit-event-filters';
+import { AuditEventsExportService } from './audit-events-export.service';
+import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';
+
+/**
+ * CSV exports, same permissions and filters as the lists. Registered before AuditEventsController,
+ * whose `audit_events/:event_id` would otherwise take `audit_events/export.csv`.
+ */
+@ApiTags('audit events')
+@Controller('api/v4')
+export class AuditEventsExportController {
+  private readonly logger = new Logger(AuditEventsExportController.name);
+
+  constructor(
+    private readonly exports: AuditEventsExportService,
+    private readonly scopes: AuditScopeResolver,
+  ) {}
+
+  @Get('audit_events/export.csv')
+  @ApiProduces('text/csv')
+  @ApiZodQuery(ExportQuerySchema)
+  async instance(@Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
+    await this.export(this.scopes.instance(principal), query, principal, res);
+  }
+
+  @Get('groups/:id/audit_events/export.csv')
+  @ApiProduces('text/csv')
+  @ApiZodQuery(ExportQuerySchema)
+  async group(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
+    await this.export(await this.scopes.group(id, principal), query, principal, res);
+  }
+
+  @Get('projects/:id/audit_events/export.csv')
+  @ApiProduces('text/csv')
+  @ApiZodQuery(ExportQuerySchema)
+  async project(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
+    await this.export(await this.scopes.project(id, principal), query, principal, res);
+  }
+
+  /** Everything that can fail with a clean error (permissions, filters, the first query) happens before the first byte. */
+  private async export({ scope, label }: ResolvedScope, rawQuery: unknown, principal: Principal, res: Response): Promise<void> {
+    const { filters, sort } = parseExportQuery(rawQuery);
+    const csv = await this.exports.open({ scope, filters, sort });
+    const stamp = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    res.status(200);
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="audit_events_${label}_${stamp}.csv"`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // pipeline honours backpressure, and destroys the CSV stream (ending its reads) when the client goes away.
+    pipeline(csv.stream, res, (err) => {
+      if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ err, scope }, 'audit event export failed after it started');
+      this.exports.onExported(principal, scope, filters, csv.rowCount(), !err).catch((hookErr: unknown) => this.logger.error({ err: hookErr }, 'recording the export failed'));
+    });
+  }
+}

@@ -1,0 +1,169 @@
+import request from 'supertest';
+import { get } from 'node:http';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { AuditEvent } from '@audit/contracts';
+import { bearer, uniqueSuffix, waitFor } from '@audit/testing';
+import { AuditEventsExportService, EXPORT_BATCH_SIZE } from './audit-events-export.service';
+import { AuditEventsRepository } from './audit-events.repository';
+import { auditEvent, insertEvents, insertNamespaces, Namespace, RecorderUnderTest, sorted, startRecorder } from './audit-events.int-support';
+
+/*
+ * The CSV exports against the real PostgreSQL: exact content and escaping, filters, permissions,
+ * errors before the first byte, a large export streamed whole, and a client that goes away.
+ */
+jest.setTimeout(180_000);
+
+const HEADER = 'ID,Author ID,Author Name,Entity ID,Entity Type,Entity Path,Target ID,Target Type,Target Details,Action,IP Address,Created At (UTC)';
+const acme: Namespace = { kind: 'Group', id: 100, full_path: 'acme', parent_id: null };
+const web: Namespace = { kind: 'Project', id: 10, full_path: 'acme/web', parent_id: 100 };
+const other: Namespace = { kind: 'Group', id: 200, full_path: 'other', parent_id: null };
+const big: Namespace = { kind: 'Project', id: 30, full_path: 'other/big', parent_id: 200 };
+const huge: Namespace = { kind: 'Project', id: 31, full_path: 'other/huge', parent_id: 200 };
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 21, 10, minute)).toISOString();
+const plain = auditEvent({ entity: web, createdAt: at(1), authorId: 5, authorName: 'alice', targetId: 7, targetDetails: 'v0.3', message: 'Created Release v0.3' });
+const hostile = auditEvent({
+  entity: web,
+  createdAt: at(2),
+  eventType: 'release_updated',
+  authorId: 6,
+  authorName: '=HYPERLINK("http://evil.example","click")',
+  targetId: null,
+  targetDetails: '+1, "quoted"',
+  message: '@SUM(A1)\nsecond line',
+  ipAddress: null,
+});
+const inGroup = auditEvent({ entity: acme, createdAt: at(3), eventType: 'group_created', targetType: 'Group', targetDetails: '-acme\tx', message: '\t=cmd' });
+const elsewhere = auditEvent({ entity: other, createdAt: at(4), eventType: 'group_created', message: 'Created group other' });
+
+const admin = bearer({ sub: '1', name: 'root', admin: true });
+const as = (role: string, path: string) => bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
+
+let recorder: RecorderUnderTest;
+let http: ReturnType<typeof request>;
+
+beforeAll(async () => {
+  recorder = await startRecorder(uniqueSuffix());
+  http = request(recorder.app.getHttpServer());
+  await insertNamespaces(recorder.app, [acme, web, other, big, huge]);
+  await insertEvents(recorder.app, [plain, hostile, inGroup, elsewhere]);
+});
+afterAll(async () => {
+  await recorder?.close();
+});
+
+/** `count` release events of `project`, three per millisecond so batches end inside a tie; fast, in SQL. */
+async function insertMany(project: Namespace, count: number): Promise<void> {
+  await recorder.app.get(EntityManager).fork().execute(
+    `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
+     select id, 'release_created', 1, 'alice', 'Project', ?, ?, 'Release', i, ts, json_build_object(
+       'id', id, 'author_id', 1, 'entity_id', ?::bigint, 'entity_type', 'Project',
+       'details', json_build_object('author_name', 'alice', 'target_id', i, 'target_type', 'Release', 'target_details', 'v' || i,
+         'custom_message', 'Created Release v' || i, 'ip_address', '203.0.113.7', 'entity_path', ?::text),
+       'ip_address', '203.0.113.7', 'author_name', 'alice', 'entity_path', ?::text, 'target_details', 'v' || i,
+       'created_at', to_char(ts at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'target_type', 'Release', 'target_id', i, 'event_type', 'release_created')
+     from (select gen_random_uuid() as id, i, timestamptz '2026-01-01T00:00:00Z' + (i / 3) * interval '1 millisecond' as ts from generate_series(1, ?) i) x`,
+    [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
+  );
+}
+
+const lines = (body: string) => body.split('\r\n').slice(0, -1);
+const rowOf = (e: AuditEvent, fields: string[]) => [e.id, ...fields, e.created_at].join(',');
+const csv = (path: string, token = admin) => http.get(path).set('Authorization', token).buffer(true).parse((res, done) => {
+  let text = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => (text += chunk));
+  res.on('end', () => done(null, text));
+});
+
+describe('audit event CSV export (real PostgreSQL)', () => {
+  it('writes the header and every row, RFC 4180 quoted and neutralised against formulas', async () => {
+    const res = await csv('/api/v4/projects/acme%2Fweb/audit_events/export.csv').expect(200);
+    expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="audit_events_project_10_\d{8}T\d{6}Z\.csv"$/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(lines(res.body as string)).toEqual([
+      HEADER,
+      rowOf(hostile, ['6', `"'=HYPERLINK(""http://evil.example"",""click"")"`, '10', 'Project', 'acme/web', '', 'Release', `"'+1, ""quoted"""`, `"'@SUM(A1)\nsecond line"`, '']),
+      rowOf(plain, ['5', 'alice', '10', 'Project', 'acme/web', '7', 'Release', 'v0.3', 'Created Release v0.3', '203.0.113.7']),
+    ]);
+  });
+
+  it('applies the filters and the sort', async () => {
+    const res = await csv('/api/v4/audit_events/export.csv?event_type=group_created&event_type=release_created&sort=asc&created_after=2026-11-21&created_before=2026-11-21T10:03:00Z').expect(200);
+    const ids = lines(res.body as string).slice(1).map((l) => l.split(',')[0]);
+    expect(ids).toEqual([plain.id, inGroup.id]);
+    const neutralised = lines(res.body as string)[2];
+    expect(neutralised).toContain(`,Group,'-acme\tx,'\t=cmd,`);
+  });
+
+  it('exports a group tree to its owner, and only the tree', async () => {
+    const res = await csv('/api/v4/groups/acme/audit_events/export.csv', as('owner', 'acme')).expect(200);
+    const ids = lines(res.body as string).slice(1).map((l) => l.split(',')[0]);
+    expect(ids).toEqual(sorted([plain, hostile, inGroup], 'desc').map((e) => e.id));
+  });
+
+  it('answers errors before the first byte as problem+json', async () => {
+    const cases: Array<[string, string | undefined, number]> = [
+      ['/api/v4/audit_events/export.csv', undefined, 401],
+      ['/api/v4/audit_events/export.csv', as('owner', 'acme'), 403],
+      ['/api/v4/groups/acme/audit_events/export.csv', as('maintainer', 'acme'), 403],
+      ['/api/v4/projects/10/audit_events/export.csv', as('developer', 'acme'), 403],
+      ['/api/v4/projects/999/audit_events/export.csv', admin, 404],
+      ['/api/v4/audit_events/export.csv?created_after=nope', admin, 400],
+      ['/api/v4/audit_events/export.csv?per_page=10', admin, 400],
+      ['/api/v4/groups/acme/audit_events/export.csv?sort=random', admin, 400],
+    ];
+    for (const [path, token, status] of cases) {
+      const req = http.get(path);
+      const res = await (token ? req.set('Authorization', token) : req).expect(status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+  });
+
+  it('streams a large export completely, in order, across batch boundaries, and reports it', async () => {
+    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'onExported');
+    await insertMany(big, 20_000);
+    const res = await csv('/api/v4/projects/other%2Fbig/audit_events/export.csv?sort=asc').expect(200);
+    expect(res.headers['content-length']).toBeUndefined(); // chunked: nothing was buffered to count it
+    const rows = lines(res.body as string).slice(1);
+    expect(rows).toHaveLength(20_000);
+    expect(new Set(rows.map((r) => r.split(',')[0])).size).toBe(20_000);
+    expect(new Set(rows.map((r) => Number(r.split(',')[6])))).toEqual(new Set(Array.from({ length: 20_000 }, (_, i) => i + 1)));
+    const keys = rows.map((r) => [r.split(',')[11], r.split(',')[0]]);
+    const outOfOrder = keys.findIndex(([at, id], i) => i > 0 && (at < keys[i - 1][0] || (at === keys[i - 1][0] && id <= keys[i - 1][1])));
+    expect(outOfOrder).toBe(-1);
+    await waitFor('the export to be reported', () => exported.mock.calls.length > 0);
+    expect(exported.mock.calls[0].slice(1)).toEqual([{ kind: 'entity', entityType: 'Project', entityId: 30 }, {}, 20_000, true]);
+    exported.mockRestore();
+  });
+
+  it('stops reading when the client goes away', async () => {
+    const total = 12 * EXPORT_BATCH_SIZE;
+    await insertMany(huge, total);
+    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'onExported');
+    const reads = jest.spyOn(recorder.app.get(AuditEventsRepository), 'findPage');
+    const { port } = recorder.app.getHttpServer().address() as { port: number };
+    await new Promise<void>((resolve, reject) => {
+      const req = get({ host: '127.0.0.1', port, path: '/api/v4/projects/31/audit_events/export.csv', headers: { Authorization: admin } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', reject);
+    });
+    await waitFor('the aborted export to be reported', () => exported.mock.calls.length > 0);
+    const [, , , rowCount, completed] = exported.mock.calls[0];
+    expect(completed).toBe(false);
+    expect(rowCount).toBeLessThan(total);
+    expect(reads.mock.calls.length).toBeLessThan(total / EXPORT_BATCH_SIZE);
+    reads.mockRestore();
+    exported.mockRestore();
+  });
+
+  it('leaves /audit_events/:event_id working beside export.csv', async () => {
+    const res = await http.get(`/api/v4/audit_events/${plain.id}`).set('Authorization', admin).expect(200);
+    expect(res.body).toEqual(plain);
+  });
+});

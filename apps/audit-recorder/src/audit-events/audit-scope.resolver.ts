@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { NotFoundError, PermissionDeniedError, Principal } from '@audit/platform';
+import { NamespacesRepository } from '../namespaces/namespaces.repository';
+import { AuditEventsRepository } from './audit-events.repository';
+import { AuditScope } from './audit-events.sql';
+
+/** A resolved scope and a name for it (used in export file names). */
+export interface ResolvedScope {
+  scope: AuditScope;
+  label: string;
+}
+
+/**
+ * Who may read which audit events (CONTRACTS.md, "Identity and permissions"), shared by the list
+ * routes and the exports so both answer the same 401/403/404 before anything is read. Admins pass
+ * `hasRole` everywhere; auditors read everything.
+ */
+@Injectable()
+export class AuditScopeResolver {
+  constructor(
+    private readonly namespaces: NamespacesRepository,
+    private readonly auditEvents: AuditEventsRepository,
+  ) {}
+
+  instance(principal: Principal): ResolvedScope {
+    if (!principal.admin && !principal.auditor) throw new PermissionDeniedError('Instance audit events are for administrators and auditors');
+    return { scope: { kind: 'instance' }, label: 'instance' };
+  }
+
+  /** The group and everything under it (resolved once, so an export sees one tree throughout), for owners of the group or of an ancestor. */
+  async group(idOrPath: string, principal: Principal): Promise<ResolvedScope> {
+    const group = await this.namespaces.find('Group', idOrPath);
+    if (!group) throw new NotFoundError(`Group ${idOrPath} not found`);
+    if (!principal.auditor && !principal.hasRole(group.full_path, 'owner')) throw new PermissionDeniedError(`Requires the owner role on ${group.full_path}`);
+    return { scope: await this.auditEvents.treeOf(group.id), label: `group_${group.id}` };
+  }
+
+  async project(idOrPath: string, principal: Principal): Promise<ResolvedScope> {
+    const project = await this.namespaces.find('Project', idOrPath);
+    if (!project) throw new NotFoundError(`Project ${idOrPath} not found`);
+    if (!principal.auditor && !principal.hasRole(project.full_path, 'maintainer')) throw new PermissionDeniedError(`Requires the maintainer role on ${project.full_path}`);
+    return { scope: { kind: 'entity', entityType: 'Project', entityId: project.id }, label: `project_${project.id}` };
+  }
+}

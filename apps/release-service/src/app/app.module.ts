@@ -1,6 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@audit/platform';
 import { EventStore } from '../event-store/event-store.service';
+import { IdAllocator } from '../event-store/id-allocator';
+import { WriteDatabase } from '../event-store/write-database';
 import { GroupsController } from '../groups/groups.controller';
 import { GroupEntity, ProjectEntity } from '../groups/namespace.entities';
 import { NamespacesService } from '../groups/namespaces.service';
@@ -30,7 +32,7 @@ export class AppModule {
         }),
       ],
       controllers: [GroupsController, MilestonesController, ReleasesController, ReleaseAssetsController],
-      providers: [{ provide: CLOCK, useValue: clock }, CommandMetadataFactory, EventStore, OutboxRelay, NamespacesService, ReleasesService, MilestonesService],
+      providers: [{ provide: CLOCK, useValue: clock }, CommandMetadataFactory, WriteDatabase, IdAllocator, EventStore, OutboxRelay, NamespacesService, ReleasesService, MilestonesService],
     };
   }
 }

@@ -1,15 +1,20 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainEvent, DomainEventType, messageKeyFor, Scope } from '@audit/contracts';
 import { APP_CONFIG, ConflictError, LoadedConfig } from '@audit/platform';
 import { CommandMetadata, envelope } from './envelope';
+import { isUniqueViolation, Sql } from './write-database';
 
 /** The NOTIFY channel an append signals on; the outbox relay LISTENs to it. */
 export const OUTBOX_CHANNEL = 'outbox_appended';
 
 /** Another writer appended to the stream first: the caller's decision was made on stale state. */
 export class VersionConflictError extends ConflictError {}
+
+/** A read-model write that rides in the append's statement; `?` placeholders, numbered on composition. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
 
 /** What an event-sourced command needs: its stream, the aggregate's pure functions, the scope. */
 export interface Aggregate<S, E extends { type: DomainEventType }, C> {
@@ -19,43 +24,61 @@ export interface Aggregate<S, E extends { type: DomainEventType }, C> {
   initial: () => S;
   evolve: (state: S, event: E) => S;
   decide: (command: C, state: S) => E[];
+  /** Read-model writes for the appended events, given the state after them. */
+  project: (events: DomainEvent[], state: S) => Statement[];
   /** Events `evolve` ignores; they are not loaded (see `load`). */
   skipTypes?: readonly string[];
   /** A stream just given a fresh id has no past: skip reading it. */
   fresh?: boolean;
 }
 
-export type IdSequence = 'group_ids' | 'project_ids' | 'milestone_ids' | 'release_ids' | 'link_ids' | 'evidence_ids';
-
 /**
- * Append-only event streams with optimistic concurrency. The same statement writes the outbox,
- * so an event is published if and only if it was stored. Raw SQL here: an append is one round
- * trip whose unique violations carry meaning (version conflict), which the unit of work hides.
+ * Append-only event streams with optimistic concurrency. One statement appends the events, queues
+ * them in the outbox, applies the read-model writes and NOTIFYs the relay: an event is published
+ * if and only if it was stored, and readers never see a read model ahead of or behind its stream.
  */
 @Injectable()
 export class EventStore {
   constructor(@Inject(APP_CONFIG) private readonly config: LoadedConfig) {}
 
+  /**
+   * The event-sourcing loop: rebuild state from the stream, decide, wrap each event in its
+   * envelope (validated against the shared schema), append with the expected version.
+   */
+  async handle<S, E extends { type: DomainEventType; data: unknown }, C>(sql: Sql, aggregate: Aggregate<S, E, C>, command: C, meta: CommandMetadata): Promise<{ events: DomainEvent[]; state: S }> {
+    const streamId = `${aggregate.type}-${aggregate.id}`;
+    const past = aggregate.fresh ? { version: 0, events: [] } : await this.load(sql, streamId, aggregate.skipTypes);
+    const state = (past.events as unknown as E[]).reduce(aggregate.evolve, aggregate.initial());
+    const decided = aggregate.decide(command, state);
+    const events = decided.map((e, i) =>
+      envelope(e.type, e.data as never, { type: aggregate.type, id: String(aggregate.id), version: past.version + i + 1 }, aggregate.scope, meta),
+    );
+    const after = decided.reduce(aggregate.evolve, state);
+    await this.append(sql, streamId, past.version, events, aggregate.project(events, after));
+    return { events, state: after };
+  }
+
   /** Appends `events` to `streamId` if its current version is `expectedVersion`; else VersionConflictError. */
-  async append(em: EntityManager, streamId: string, expectedVersion: number, events: DomainEvent[]): Promise<number> {
+  async append(sql: Sql, streamId: string, expectedVersion: number, events: DomainEvent[], alsoWrite: Statement[] = []): Promise<number> {
     if (events.length === 0) return expectedVersion;
-    const rows = events.map(() => '(?, ?, ?, ?, ?)').join(', ');
-    const outboxRows = events.map(() => '(?, ?, ?, ?)').join(', ');
-    const bindings = [
-      ...events.flatMap((e, i) => [streamId, expectedVersion + i + 1, e.id, e.type, JSON.stringify(e)]),
-      ...events.flatMap((e) => [e.id, this.config.KAFKA_TOPIC, messageKeyFor(e.scope), JSON.stringify(e)]),
+    const payloads = events.map((e) => JSON.stringify(e));
+    const statements: Statement[] = [
+      {
+        sql: `insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ${events.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+        params: events.flatMap((e, i) => [streamId, expectedVersion + i + 1, e.id, e.type, payloads[i]]),
+      },
+      {
+        sql: `insert into outbox (event_id, topic, message_key, payload) values ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        params: events.flatMap((e, i) => [e.id, this.config.KAFKA_TOPIC, messageKeyFor(e.scope), payloads[i]]),
+      },
+      ...alsoWrite,
     ];
     try {
-      // Data-modifying CTEs all run, in one statement; the NOTIFY is delivered at commit to every
-      // relay listening, in any instance, so the publisher wakes at once.
-      await em.execute(
-        `with appended as (insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ${rows}),
-              queued as (insert into outbox (event_id, topic, message_key, payload) values ${outboxRows})
-         select pg_notify('${OUTBOX_CHANNEL}', '')`,
-        bindings,
-      );
+      // Data-modifying CTEs all run, atomically, in one round trip; the NOTIFY is delivered at
+      // commit to every relay listening, in any instance, so the publisher wakes at once.
+      await sql.query(...compose(statements, `select pg_notify('${OUTBOX_CHANNEL}', '')`));
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException && /event_store_stream_version/.test(err.message)) {
+      if (isUniqueViolation(err, 'event_store_stream_version')) {
         throw new VersionConflictError(`${streamId} was changed concurrently (expected version ${expectedVersion}); retry`);
       }
       throw err;
@@ -67,33 +90,20 @@ export class EventStore {
    * A stream's current version and its events in order, for rebuilding state with `evolve`.
    * `skipTypes` are events `evolve` ignores: they count for the version but are not loaded.
    */
-  async load(em: EntityManager, streamId: string, skipTypes: readonly string[] = []): Promise<{ version: number; events: DomainEvent[] }> {
-    const [row] = await em.execute<Array<{ version: number; events: DomainEvent[] }>>(
+  async load(sql: Sql, streamId: string, skipTypes: readonly string[] = []): Promise<{ version: number; events: DomainEvent[] }> {
+    const [row] = await sql.query<{ version: number; events: DomainEvent[] }>(
       `select coalesce(max(stream_version), 0)::int as version,
-              coalesce(jsonb_agg(payload order by stream_version) filter (where event_type <> all (string_to_array(?, ','))), '[]'::jsonb) as events
-         from event_store where stream_id = ?`,
-      [skipTypes.join(','), streamId],
+              coalesce(jsonb_agg(payload order by stream_version) filter (where event_type <> all ($2::text[])), '[]'::jsonb) as events
+         from event_store where stream_id = $1`,
+      [streamId, skipTypes],
     );
     return row;
   }
+}
 
-  /**
-   * The event-sourcing loop: rebuild state from the stream, decide, wrap each event in its
-   * envelope (validated against the shared schema), append with the expected version.
-   */
-  async handle<S, E extends { type: DomainEventType; data: unknown }, C>(em: EntityManager, aggregate: Aggregate<S, E, C>, command: C, meta: CommandMetadata): Promise<DomainEvent[]> {
-    const streamId = `${aggregate.type}-${aggregate.id}`;
-    const past = aggregate.fresh ? { version: 0, events: [] } : await this.load(em, streamId, aggregate.skipTypes);
-    const state = (past.events as unknown as E[]).reduce(aggregate.evolve, aggregate.initial());
-    const events = aggregate.decide(command, state).map((e, i) =>
-      envelope(e.type, e.data as never, { type: aggregate.type, id: String(aggregate.id), version: past.version + i + 1 }, aggregate.scope, meta),
-    );
-    await this.append(em, streamId, past.version, events);
-    return events;
-  }
-
-  async nextId(em: EntityManager, sequence: IdSequence): Promise<number> {
-    const [row] = await em.execute<Array<{ id: string }>>(`select nextval('${sequence}') as id`);
-    return Number(row.id);
-  }
+/** `with s1 as (...), s2 as (...) <final>`, with every `?` renumbered to `$n` across the statements. */
+function compose(statements: Statement[], final: string): [string, unknown[]] {
+  let n = 0;
+  const ctes = statements.map((s, i) => `s${i} as (${s.sql.replace(/\?/g, () => `$${++n}`)})`);
+  return [`with ${ctes.join(', ')} ${final}`, statements.flatMap((s) => s.params)];
 }

@@ -1,17 +1,17 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { DomainEvent, DomainEventOf } from '@audit/contracts';
 import { ConflictError, NotFoundError, UnprocessableError } from '@audit/platform';
 import { CommandMetadata } from '../event-store/envelope';
 import { Aggregate, EventStore, VersionConflictError } from '../event-store/event-store.service';
+import { IdAllocator } from '../event-store/id-allocator';
+import { isUniqueViolation, Sql, WriteDatabase } from '../event-store/write-database';
 import { ProjectEntity } from '../groups/namespace.entities';
-import { MilestoneEntity } from '../milestones/milestone.entity';
 import { OutboxRelay } from '../outbox/outbox-relay.service';
 import { decide, ReleaseCommand } from './release.decider';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 import { evolve, initialReleaseState, ReleaseEvent, ReleaseState, STATELESS_RELEASE_EVENTS } from './release.events';
-import { projectReleaseEvents, releaseRowOf } from './release.projection';
+import { projectRelease, releaseRowOf } from './release.projection';
 
 export interface ReleaseInput {
   name?: string;
@@ -39,34 +39,34 @@ export class ReleasesService {
   constructor(
     private readonly em: EntityManager,
     private readonly store: EventStore,
+    private readonly db: WriteDatabase,
+    private readonly ids: IdAllocator,
     private readonly relay: OutboxRelay,
   ) {}
 
+  /**
+   * The hot path: one autocommitted statement (event, outbox, read model, NOTIFY), plus one read
+   * when milestones are named. Milestones are never deleted, so checking them first is safe.
+   */
   async create(project: ProjectEntity, input: ReleaseInput & { tag_name: string }, meta: CommandMetadata): Promise<ReleaseDetails> {
+    const milestones = input.milestones ?? [];
+    await this.assertMilestonesExist(this.db.autocommit, project.id, milestones);
+    const id = await this.ids.next('release_ids');
+    const command: ReleaseCommand = { type: 'CreateRelease', data: { releaseId: id, projectId: project.id, tagName: input.tag_name, name: input.name, description: input.description, milestones } };
     try {
-      const created = await this.em.fork().transactional(async (em) => {
-        const milestones = input.milestones ?? [];
-        await this.assertMilestonesExist(em, project.id, milestones);
-        const id = await this.store.nextId(em, 'release_ids');
-        const command: ReleaseCommand = { type: 'CreateRelease', data: { releaseId: id, projectId: project.id, tagName: input.tag_name, name: input.name, description: input.description, milestones } };
-        // The partial unique index on live tags, not a read beforehand, settles a duplicate tag.
-        const events = await this.store.handle(em, this.aggregate(project, id, true), command, meta);
-        await projectReleaseEvents(em, events);
-        return events[0] as DomainEventOf<'ReleaseCreated'>;
-      });
+      // The partial unique index on live tags, not a read beforehand, settles a duplicate tag.
+      const { events } = await this.store.handle(this.db.autocommit, this.aggregate(project, id, true), command, meta);
       this.relay.wake();
-      return { release: releaseRowOf(created), links: [], evidences: [] };
+      return { release: releaseRowOf(events[0] as DomainEventOf<'ReleaseCreated'>), links: [], evidences: [] };
     } catch (err) {
-      if (err instanceof UniqueConstraintViolationException && /releases_live_tag/.test(err.message)) {
-        throw new ConflictError(`Release ${input.tag_name} already exists`, [{ field: 'tag_name', message: 'has already been taken' }]);
-      }
+      if (isUniqueViolation(err, 'releases_live_tag')) throw new ConflictError(`Release ${input.tag_name} already exists`, [{ field: 'tag_name', message: 'has already been taken' }]);
       throw err;
     }
   }
 
   update(project: ProjectEntity, tag: string, input: ReleaseInput, meta: CommandMetadata): Promise<ReleaseDetails> {
-    return this.onRelease(project, tag, meta, async (em) => {
-      if (input.milestones) await this.assertMilestonesExist(em, project.id, input.milestones);
+    return this.onRelease(project, tag, meta, async (sql) => {
+      if (input.milestones) await this.assertMilestonesExist(sql, project.id, input.milestones);
       return { type: 'UpdateRelease', data: input };
     });
   }
@@ -77,8 +77,8 @@ export class ReleasesService {
 
   async collectEvidence(project: ProjectEntity, tag: string, meta: CommandMetadata): Promise<ReleaseEvidenceEntity> {
     let evidenceId = 0;
-    await this.onRelease(project, tag, meta, async (em) => {
-      evidenceId = await this.store.nextId(em, 'evidence_ids');
+    await this.onRelease(project, tag, meta, async () => {
+      evidenceId = await this.ids.next('evidence_ids');
       return { type: 'CollectEvidence', data: { evidenceId, collectedAt: meta.now } };
     }, SAFE_RETRIES);
     return this.em.fork().findOneOrFail(ReleaseEvidenceEntity, { id: evidenceId });
@@ -86,8 +86,8 @@ export class ReleasesService {
 
   async addLink(project: ProjectEntity, tag: string, link: { name: string; url: string }, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
     let linkId = 0;
-    await this.onRelease(project, tag, meta, async (em) => {
-      linkId = await this.store.nextId(em, 'link_ids');
+    await this.onRelease(project, tag, meta, async () => {
+      linkId = await this.ids.next('link_ids');
       return { type: 'AddAssetLink', data: { linkId, ...link } };
     });
     return this.em.fork().findOneOrFail(ReleaseLinkEntity, { id: linkId });
@@ -114,16 +114,17 @@ export class ReleasesService {
 
   async get(project: ProjectEntity, tag: string): Promise<ReleaseDetails> {
     const em = this.em.fork();
-    return this.details(await this.liveReleaseId(em, project.id, tag), em);
+    const release = await em.findOne(ReleaseEntity, { projectId: project.id, tagName: tag, deletedAt: null });
+    if (!release) throw new NotFoundError(`Release ${tag} not found`);
+    return (await this.withChildren(em, [release]))[0];
   }
 
-  private async onRelease(project: ProjectEntity, tag: string, meta: CommandMetadata, command: (em: EntityManager) => Promise<ReleaseCommand>, retries = 0): Promise<ReleaseDetails> {
+  private async onRelease(project: ProjectEntity, tag: string, meta: CommandMetadata, command: (sql: Sql) => Promise<ReleaseCommand>, retries = 0): Promise<ReleaseDetails> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const { releaseId, events } = await this.em.fork().transactional(async (em) => {
-          const id = await this.liveReleaseId(em, project.id, tag);
-          const appended: DomainEvent[] = await this.store.handle(em, this.aggregate(project, id), await command(em), meta);
-          await projectReleaseEvents(em, appended);
+        const { releaseId, events } = await this.db.transaction(async (sql) => {
+          const id = await this.liveReleaseId(sql, project.id, tag);
+          const appended: DomainEvent[] = (await this.store.handle(sql, this.aggregate(project, id), await command(sql), meta)).events;
           return { releaseId: id, events: appended };
         });
         if (events.length > 0) this.relay.wake();
@@ -136,11 +137,11 @@ export class ReleasesService {
 
   private aggregate(project: ProjectEntity, releaseId: number, fresh = false): Aggregate<ReleaseState, ReleaseEvent, ReleaseCommand> {
     const scope = { entity_type: 'Project' as const, entity_id: project.id, entity_path: project.fullPath };
-    return { type: 'Release', id: releaseId, scope, initial: initialReleaseState, evolve, decide, skipTypes: STATELESS_RELEASE_EVENTS, fresh };
+    return { type: 'Release', id: releaseId, scope, initial: initialReleaseState, evolve, decide, project: projectRelease, skipTypes: STATELESS_RELEASE_EVENTS, fresh };
   }
 
-  private async liveReleaseId(em: EntityManager, projectId: number, tag: string): Promise<number> {
-    const release = await em.findOne(ReleaseEntity, { projectId, tagName: tag, deletedAt: null }, { fields: ['id'] });
+  private async liveReleaseId(sql: Sql, projectId: number, tag: string): Promise<number> {
+    const [release] = await sql.query<{ id: number }>('select id from releases where project_id = $1 and tag_name = $2 and deleted_at is null', [projectId, tag]);
     if (!release) throw new NotFoundError(`Release ${tag} not found`);
     return release.id;
   }
@@ -160,9 +161,9 @@ export class ReleasesService {
     return releases.map((release) => ({ release, links: links.filter((l) => l.releaseId === release.id), evidences: evidences.filter((e) => e.releaseId === release.id) }));
   }
 
-  private async assertMilestonesExist(em: EntityManager, projectId: number, titles: string[]): Promise<void> {
+  private async assertMilestonesExist(sql: Sql, projectId: number, titles: string[]): Promise<void> {
     if (titles.length === 0) return;
-    const found = await em.find(MilestoneEntity, { projectId, title: { $in: titles } }, { fields: ['title'] });
+    const found = await sql.query<{ title: string }>('select title from milestones where project_id = $1 and title = any ($2::text[])', [projectId, titles]);
     const missing = titles.filter((t) => !found.some((m) => m.title === t));
     if (missing.length > 0) {
       throw new UnprocessableError(`Milestone(s) not found: ${missing.join(', ')}`, [{ field: 'milestones', message: `not found in the project: ${missing.join(', ')}` }]);

@@ -1,3 +1,4 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AuthenticationError } from '../errors/domain-errors';
 import { Principal, TokenClaims, TokenClaimsSchema } from './principal';
@@ -7,11 +8,22 @@ export function signToken(claims: TokenClaims, secret: string, expiresIn: jwt.Si
   return jwt.sign(TokenClaimsSchema.parse(claims), secret, { algorithm: 'HS256', expiresIn });
 }
 
+/**
+ * jsonwebtoken given a string secret first tries to parse it as a public key, which throws and
+ * costs ~0.45 ms per request; a secret KeyObject skips that (~10 µs). One key per secret, cached.
+ */
+const secretKeys = new Map<string, KeyObject>();
+const secretKeyOf = (secret: string): KeyObject => {
+  let key = secretKeys.get(secret);
+  if (!key) secretKeys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  return key;
+};
+
 /** Verifies signature (HS256 only), expiry and claim shapes; every failure is a 401. */
 export function verifyToken(token: string, secret: string): Principal {
   let payload: unknown;
   try {
-    payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+    payload = jwt.verify(token, secretKeyOf(secret), { algorithms: ['HS256'] });
   } catch (err) {
     throw new AuthenticationError(`Invalid token: ${(err as Error).message}`);
   }

@@ -1,37 +1,62 @@
-import { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { createIdempotentProducer, KAFKA_CLIENT } from '@audit/kafka';
-import { APP_CONFIG, Wakeup } from '@audit/platform';
-import { Kafka, Producer } from 'kafkajs';
+import { KAFKA_OPTIONS, KafkaOptions } from '@audit/kafka';
+import { APP_CONFIG, databaseUrl, Wakeup } from '@audit/platform';
 import type { ReleaseServiceConfig } from '../app/config';
+import { BATCH_ROWS, OLDEST_UNPUBLISHED, OutboxBatch, OutboxRow, takeBatch } from './outbox-batch';
+import { RelayProducer } from './relay-producer';
+import { RelaySession } from './relay-session';
 
-/** Arbitrary but fixed: the advisory lock that lets only one relay publish at a time. */
-const RELAY_LOCK_KEY = 7_301_001;
-const BATCH = 500;
+/** Short enough that publication resumes within seconds of Kafka (or PostgreSQL) coming back. */
+const MAX_BACKOFF_MS = 5000;
+const FIRST_BACKOFF_MS = 250;
 
 /**
- * Publishes the outbox to Kafka in append order. Woken right after each committed write, with a
- * slow poll as a safety net. Each pass holds a transaction-scoped advisory lock, so with several
- * instances exactly one publishes; rows are marked published only after Kafka acknowledged them
- * (acks from all replicas, idempotent producer). With Kafka down nothing is marked and the same
- * rows are retried, oldest first, so order per key is kept.
+ * Publishes the outbox to Kafka in append (id) order, from one instance at a time.
+ *
+ * Every instance runs this loop; the one holding a session-level advisory lock on its own
+ * PostgreSQL session is the leader and publishes, the others retry the lock every poll interval
+ * (or on a NOTIFY) and take over when the leader's session ends. The leader wakes on NOTIFY from
+ * any instance's commit, on `wake()` from this one, and on a slow poll in case a wake-up is missed.
+ *
+ * A pass sends the oldest unpublished rows and marks them only after Kafka acknowledged them. With
+ * Kafka down nothing is marked and the same batch is resent whole, oldest first, so order per key
+ * holds; delivery is at least once and consumers deduplicate by event id. (Id order is the order
+ * of committed rows: two concurrent transactions may commit out of id order, and a row that
+ * commits late is published late. Writes that depend on each other are always in order.)
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
-  private readonly producer: Producer;
+  private readonly producer: RelayProducer;
+  private readonly session: RelaySession;
   private readonly wakeup = new Wakeup();
   /** Backoff after a failure ends early only for shutdown, not for new writes. */
   private readonly stopping = new Wakeup();
   private running = false;
-  private loop: Promise<void> | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private outage: { since: number; attempts: number } | null = null;
+  /**
+   * The current pass's batch until its rows are marked, kept across failures and resent exactly as
+   * it was: kafkajs rolls back the sequence numbers of a failed send, so an identical resend after
+   * a lost ack is deduplicated by the broker (a batch grown meanwhile would be refused as out of
+   * sequence). Once Kafka acknowledged it, only the marking is retried.
+   */
+  private pending: { batch: OutboxBatch; acknowledged: boolean } | null = null;
 
   constructor(
-    private readonly orm: MikroORM,
-    @Inject(KAFKA_CLIENT) kafka: Kafka,
     @Inject(APP_CONFIG) private readonly config: ReleaseServiceConfig,
+    @Inject(KAFKA_OPTIONS) kafka: KafkaOptions,
   ) {
-    this.producer = createIdempotentProducer(kafka);
+    this.producer = new RelayProducer(kafka.brokers, `${kafka.clientId}-outbox-relay`);
+    this.session = new RelaySession(databaseUrl(config.DATABASE_URL, config.DATABASE_NAME), {
+      onNotify: () => this.wakeup.wake(),
+      onLost: (err, wasLeader) => this.sessionLost(err, wasLeader),
+    });
+  }
+
+  /** Whether this instance currently publishes (holds the relay lock). */
+  get isLeader(): boolean {
+    return this.session.isLeader;
   }
 
   onApplicationBootstrap(): void {
@@ -44,56 +69,102 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.wakeup.wake();
   }
 
+  /**
+   * Lets the current pass finish within a grace period, then ends the session, which releases the
+   * lock and stops an unfinished pass from marking anything (its rows are resent by the next
+   * leader). Every step is bounded, so a Kafka outage cannot hold the shutdown.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
     this.wakeup.wake();
     this.stopping.wake();
-    await this.loop;
-    await this.producer.disconnect();
+    const graceMs = Math.min(5000, Math.floor(this.config.SHUTDOWN_TIMEOUT_MS / 4));
+    if (!(await settlesWithin(this.loop, graceMs))) {
+      this.logger.warn({ graceMs }, 'outbox pass still running at shutdown; aborting it, its rows stay unpublished for the next leader');
+    }
+    await settlesWithin(this.session.close(), graceMs);
+    await settlesWithin(this.producer.disconnect(), graceMs);
   }
 
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      const attemptStarted = Date.now();
       try {
-        const published = await this.publishBatch();
+        const more = await this.step();
         failures = 0;
-        if (published < BATCH) await this.wakeup.wait(this.config.OUTBOX_POLL_INTERVAL_MS);
+        if (!more) await this.wakeup.wait(this.config.OUTBOX_POLL_INTERVAL_MS);
       } catch (err) {
+        if (!this.running) break;
         failures += 1;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-        this.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'outbox publish failed; will retry');
-        await this.stopping.wait(delay);
+        this.outage ??= { since: attemptStarted, attempts: 0 };
+        this.outage.attempts += 1;
+        const retryInMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 1));
+        // The message only: errors of pg and kafkajs name hosts and ports, never credentials.
+        this.logger.warn({ err: (err as Error).message, attempt: failures, retryInMs, leader: this.isLeader }, 'outbox relay pass failed; unpublished rows are retried oldest first');
+        await this.stopping.wait(retryInMs);
       }
     }
   }
 
-  /** One pass: lock, read the oldest unpublished rows, send them, mark them. Returns the count. */
-  async publishBatch(): Promise<number> {
-    return this.orm.em.fork().transactional(async (em: EntityManager) => {
-      const [lock] = await em.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(?) as locked', [RELAY_LOCK_KEY]);
-      if (!lock.locked) return 0;
-      const rows = await em.execute<Array<{ id: string; topic: string; message_key: string; payload: unknown }>>(
-        'select id, topic, message_key, payload from outbox where published_at is null order by id limit ?',
-        [BATCH],
-      );
-      if (rows.length === 0) return 0;
-      await this.producer.connect();
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: groupByTopic(rows).map(([topic, messages]) => ({
-          topic,
-          messages: messages.map((r) => ({ key: r.message_key, value: JSON.stringify(r.payload) })),
-        })),
-      });
-      await em.execute('update outbox set published_at = now() where id in (?)', [rows.map((r) => r.id)]);
-      return rows.length;
-    });
+  /** Session up, leadership tried, one batch published if leading. True if more rows may be waiting. */
+  private async step(): Promise<boolean> {
+    await this.session.open();
+    const wasLeader = this.session.isLeader;
+    if (!(await this.session.tryLead())) {
+      this.recovered(null);
+      return false;
+    }
+    if (!wasLeader) this.logger.log('this instance now leads the outbox relay');
+    const { more, oldestAgeMs } = await this.publishPass();
+    this.recovered(oldestAgeMs);
+    return more;
+  }
+
+  /** The oldest unpublished rows (or the batch that failed), marked only once Kafka acknowledged all. */
+  private async publishPass(): Promise<{ more: boolean; oldestAgeMs: number | null }> {
+    if (!this.pending) {
+      const batch = takeBatch(await this.session.query<OutboxRow>(OLDEST_UNPUBLISHED, [BATCH_ROWS]));
+      if (!batch) return { more: false, oldestAgeMs: null };
+      this.pending = { batch, acknowledged: false };
+    }
+    const pending = this.pending; // a lost session may drop this.pending while we wait on Kafka
+    const { batch } = pending;
+    if (!pending.acknowledged) {
+      await this.producer.send(batch.messages);
+      pending.acknowledged = true;
+    }
+    // On the session that holds the lock: a relay that lost leadership mid-pass cannot mark rows.
+    await this.session.query('update outbox set published_at = now() where id = any($1::bigint[])', [batch.ids]);
+    this.pending = null;
+    return { more: batch.more, oldestAgeMs: batch.oldestAgeMs + (Date.now() - batch.readAt) };
+  }
+
+  /** After failures, one line saying the relay works again and how far behind the outbox was. */
+  private recovered(oldestAgeMs: number | null): void {
+    if (!this.outage) return;
+    const { since, attempts } = this.outage;
+    this.outage = null;
+    this.logger.log({ failedAttempts: attempts, outageMs: Date.now() - since, outboxLagMs: oldestAgeMs }, 'outbox relay recovered');
+  }
+
+  private sessionLost(err: Error, wasLeader: boolean): void {
+    if (!this.running) return;
+    this.pending = null; // whoever leads next, maybe another instance, starts from the table again
+    this.logger.warn({ err: err.message, wasLeader }, 'outbox relay lost its PostgreSQL session; reconnecting');
+    this.wakeup.wake(); // reconnect now rather than at the next poll
   }
 }
 
-function groupByTopic<T extends { topic: string }>(rows: T[]): Array<[string, T[]]> {
-  const byTopic = new Map<string, T[]>();
-  for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
-  return [...byTopic.entries()];
+/** Waits for `work` at most `ms`; true if it settled in time. Never rejects. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

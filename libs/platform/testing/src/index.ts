@@ -4,3 +4,4 @@ export * from './lib/tokens';
 export * from './lib/kafka';
 export * from './lib/http-receiver';
 export * from './lib/fixtures';
+export * from './lib/broker';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DESCRIPTION_LENGTH } from '@audit/contracts';
 
 /*
  * Request bodies and queries of the release API: parsed at the HTTP edge (400 naming the field)
@@ -8,7 +9,7 @@ const title = z.string().trim().min(1).max(255);
 /** A milestone's title, as releases name their milestones. */
 export const MilestoneTitle = title;
 const milestones = z.array(title).max(100).refine((m) => new Set(m).size === m.length, 'must not repeat a milestone');
-const description = z.string().max(1_000_000).nullable();
+const description = z.string().max(MAX_DESCRIPTION_LENGTH).nullable();
 const releaseName = z.string().trim().min(1).max(255);
 
 /** Git's rules for a ref name, which a release tag must be. */

@@ -129,6 +129,7 @@ describe('release-service API (real PostgreSQL and Kafka)', () => {
       [{ tag_name: 'v2', colour: 'red' }, 400, 'colour'],
       [{ tag_name: 42 }, 400, 'tag_name'],
       [{ tag_name: 'v2', milestones: 'v1.0' }, 400, 'milestones'],
+      [{ tag_name: 'v2', description: 'x'.repeat(50_001) }, 400, 'description'],
       [{ tag_name: 'v1' }, 409, 'tag_name'],
       [{ tag_name: 'v2', milestones: ['v1.0', 'nope'] }, 422, 'milestones'],
     ];

@@ -11,6 +11,13 @@ const path = z.string().min(1).max(255);
 const fullPath = z.string().min(1).max(1024);
 const tagName = z.string().min(1).max(255);
 const milestoneTitles = z.array(z.string().min(1).max(255)).max(100);
+/**
+ * A description travels in events (ReleaseUpdated carries the old and the new one). 50,000
+ * characters keeps the worst case (two descriptions of escaped control characters, 6 bytes each)
+ * under Kafka's default 1 MiB message limit, so the outbox can never hold an event the broker refuses.
+ */
+export const MAX_DESCRIPTION_LENGTH = 50_000;
+const description = z.string().max(MAX_DESCRIPTION_LENGTH).nullable();
 const change = <T extends z.ZodTypeAny>(value: T) => z.object({ from: value, to: value }).strict();
 
 const releaseRef = { release_id: id, project_id: id, tag_name: tagName, name };
@@ -32,7 +39,7 @@ export const DomainEventSchemas = {
   ReleaseCreated: envelopeOf(
     'ReleaseCreated',
     z
-      .object({ ...releaseRef, description: z.string().max(1_000_000).nullable(), milestones: milestoneTitles })
+      .object({ ...releaseRef, description, milestones: milestoneTitles })
       .strict(),
   ),
   ReleaseUpdated: envelopeOf(
@@ -41,7 +48,7 @@ export const DomainEventSchemas = {
       .object({
         ...releaseRef,
         changes: z
-          .object({ name: change(name).optional(), description: change(z.string().nullable()).optional() })
+          .object({ name: change(name).optional(), description: change(description).optional() })
           .strict(),
       })
       .strict(),

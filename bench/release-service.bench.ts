@@ -2,7 +2,7 @@
  * Release-create benchmark: the built release-service over HTTP against a bare `pg` baseline doing
  * the same writes, plus commit→Kafka latency of the outbox relay, in one run.
  *   npm run bench:release-service
- * Knobs (env): BENCH_CONCURRENCY (8: on 2 cores, 16 in flight saturates the service and p99 is queueing), BENCH_DURATION_S (15) or BENCH_REQUESTS, BENCH_WARMUP_S (2),
+ * Knobs (env): BENCH_CONCURRENCY (16), BENCH_DURATION_S (15) or BENCH_REQUESTS, BENCH_WARMUP_S (2),
  * BENCH_PROJECTS (8), BENCH_PARTITIONS (3), BENCH_LOG_LEVEL (warn), BENCH_BASELINE (bare|mirror|none),
  * BENCH_SERVICE_NODE_ARGS (extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
  * DATABASE_URL, KAFKA_BROKERS. Figures go to stdout and bench/results/release-service.json.
@@ -33,7 +33,7 @@ const num = (name: string, fallback: number, min = 1): number => {
 const baselineMode = (process.env['BENCH_BASELINE'] ?? 'bare') as BaselineMode | 'none';
 if (!['bare', 'mirror', 'none'].includes(baselineMode)) throw new Error('BENCH_BASELINE must be bare, mirror or none');
 const cfg = {
-  concurrency: num('BENCH_CONCURRENCY', 8),
+  concurrency: num('BENCH_CONCURRENCY', 16),
   durationS: num('BENCH_DURATION_S', 15),
   requests: process.env['BENCH_REQUESTS'] ? num('BENCH_REQUESTS', 0) : undefined,
   warmupS: num('BENCH_WARMUP_S', 2, 0),

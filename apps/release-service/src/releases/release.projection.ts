@@ -1,6 +1,7 @@
 import { DomainEvent, DomainEventOf } from '@audit/contracts';
 import type { Statement } from '../event-store/event-store.service';
-import { ReleaseEntity } from './release.entities';
+import type { Sql } from '../event-store/write-database';
+import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 import { ReleaseState } from './release.events';
 
 /**
@@ -57,4 +58,30 @@ export function projectRelease(events: DomainEvent[], state: ReleaseState): Stat
 export function releaseRowOf(event: DomainEventOf<'ReleaseCreated'>): ReleaseEntity {
   const d = event.data;
   return new ReleaseEntity({ id: d.release_id, projectId: d.project_id, tagName: d.tag_name, name: d.name, description: d.description, milestones: d.milestones, version: event.aggregate.version, createdAt: new Date(event.occurred_at) });
+}
+
+interface DetailsRow {
+  id: number; project_id: number; tag_name: string; name: string; description: string | null; milestones: string[]; version: number;
+  created_at: Date; updated_at: Date; deleted_at: Date | null;
+  links: Array<{ id: number; name: string; url: string; created_at: string }>;
+  evidences: Array<{ id: number; sha: string; collected_at: string }>;
+}
+
+/** A release with its links and evidence in one round trip, on the command's own connection. */
+export async function readReleaseDetails(sql: Sql, releaseId: number): Promise<{ release: ReleaseEntity; links: ReleaseLinkEntity[]; evidences: ReleaseEvidenceEntity[] }> {
+  const [row] = await sql.query<DetailsRow>(
+    `select r.*,
+            coalesce((select json_agg(l order by l.id) from release_links l where l.release_id = r.id), '[]') as links,
+            coalesce((select json_agg(e order by e.id) from release_evidences e where e.release_id = r.id), '[]') as evidences
+       from releases r where r.id = $1`,
+    [releaseId],
+  );
+  const release = new ReleaseEntity({ id: row.id, projectId: row.project_id, tagName: row.tag_name, name: row.name, description: row.description, milestones: row.milestones, version: row.version, createdAt: row.created_at });
+  release.updatedAt = row.updated_at;
+  release.deletedAt = row.deleted_at;
+  return {
+    release,
+    links: row.links.map((l) => new ReleaseLinkEntity({ id: l.id, releaseId, name: l.name, url: l.url, createdAt: new Date(l.created_at) })),
+    evidences: row.evidences.map((e) => new ReleaseEvidenceEntity({ id: e.id, releaseId, sha: e.sha, collectedAt: new Date(e.collected_at) })),
+  };
 }

@@ -11,7 +11,7 @@ import { OutboxRelay } from '../outbox/outbox-relay.service';
 import { decide, ReleaseCommand } from './release.decider';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 import { evolve, initialReleaseState, ReleaseEvent, ReleaseState, STATELESS_RELEASE_EVENTS } from './release.events';
-import { projectRelease, releaseRowOf } from './release.projection';
+import { projectRelease, readReleaseDetails, releaseRowOf } from './release.projection';
 
 export interface ReleaseInput {
   name?: string;
@@ -77,32 +77,35 @@ export class ReleasesService {
 
   async collectEvidence(project: ProjectEntity, tag: string, meta: CommandMetadata): Promise<ReleaseEvidenceEntity> {
     let evidenceId = 0;
-    await this.onRelease(project, tag, meta, async () => {
+    const { evidences } = await this.onRelease(project, tag, meta, async () => {
       evidenceId = await this.ids.next('evidence_ids');
       return { type: 'CollectEvidence', data: { evidenceId, collectedAt: meta.now } };
     }, SAFE_RETRIES);
-    return this.em.fork().findOneOrFail(ReleaseEvidenceEntity, { id: evidenceId });
+    return evidences.find((e) => e.id === evidenceId) as ReleaseEvidenceEntity; // read in the transaction that added it
   }
 
   async addLink(project: ProjectEntity, tag: string, link: { name: string; url: string }, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
     let linkId = 0;
-    await this.onRelease(project, tag, meta, async () => {
+    const { links } = await this.onRelease(project, tag, meta, async () => {
       linkId = await this.ids.next('link_ids');
       return { type: 'AddAssetLink', data: { linkId, ...link } };
     });
-    return this.em.fork().findOneOrFail(ReleaseLinkEntity, { id: linkId });
+    return links.find((l) => l.id === linkId) as ReleaseLinkEntity; // read in the transaction that added it
   }
 
   async removeLink(project: ProjectEntity, tag: string, linkId: number, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
-    const link = await this.em.fork().findOne(ReleaseLinkEntity, { id: linkId });
-    await this.onRelease(project, tag, meta, async () => ({ type: 'RemoveAssetLink', data: { linkId } }));
-    return link as ReleaseLinkEntity; // the decider proved it existed in this release
+    let removed: ReleaseLinkEntity | undefined;
+    await this.onRelease(project, tag, meta, async (sql) => {
+      removed = (await readReleaseDetails(sql, await this.liveReleaseId(sql, project.id, tag))).links.find((l) => l.id === linkId);
+      return { type: 'RemoveAssetLink', data: { linkId } };
+    });
+    return removed as ReleaseLinkEntity; // the decider proved it was part of this release
   }
 
   /** Records who downloaded which link (a streaming-only audit event), then hands back the link. */
   async recordDownload(project: ProjectEntity, tag: string, linkId: number, meta: CommandMetadata): Promise<ReleaseLinkEntity> {
-    await this.onRelease(project, tag, meta, async () => ({ type: 'RecordDownload', data: { linkId } }), SAFE_RETRIES);
-    return this.em.fork().findOneOrFail(ReleaseLinkEntity, { id: linkId });
+    const { links } = await this.onRelease(project, tag, meta, async () => ({ type: 'RecordDownload', data: { linkId } }), SAFE_RETRIES);
+    return links.find((l) => l.id === linkId) as ReleaseLinkEntity; // the decider proved it is part of this release
   }
 
   /** `perPage` rows from the start of page `page` of `offsetPerPage`-row pages (asking one extra tells whether there is a next page). */
@@ -122,13 +125,14 @@ export class ReleasesService {
   private async onRelease(project: ProjectEntity, tag: string, meta: CommandMetadata, command: (sql: Sql) => Promise<ReleaseCommand>, retries = 0): Promise<ReleaseDetails> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const { releaseId, events } = await this.db.transaction(async (sql) => {
+        const { details, events } = await this.db.transaction(async (sql) => {
           const id = await this.liveReleaseId(sql, project.id, tag);
           const appended: DomainEvent[] = (await this.store.handle(sql, this.aggregate(project, id), await command(sql), meta)).events;
-          return { releaseId: id, events: appended };
+          // Read inside the transaction: the response shows what this write produced, not a later writer's state.
+          return { details: await readReleaseDetails(sql, id), events: appended };
         });
         if (events.length > 0) this.relay.wake();
-        return this.details(releaseId);
+        return details;
       } catch (err) {
         if (!(err instanceof VersionConflictError) || attempt >= retries) throw err;
       }
@@ -144,11 +148,6 @@ export class ReleasesService {
     const [release] = await sql.query<{ id: number }>('select id from releases where project_id = $1 and tag_name = $2 and deleted_at is null', [projectId, tag]);
     if (!release) throw new NotFoundError(`Release ${tag} not found`);
     return release.id;
-  }
-
-  private async details(releaseId: number, em = this.em.fork()): Promise<ReleaseDetails> {
-    const [details] = await this.withChildren(em, [await em.findOneOrFail(ReleaseEntity, { id: releaseId })]);
-    return details;
   }
 
   private async withChildren(em: EntityManager, releases: ReleaseEntity[]): Promise<ReleaseDetails[]> {

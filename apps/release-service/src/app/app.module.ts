@@ -10,7 +10,7 @@ import { migrations } from '../migrations';
 import { MilestoneEntity } from '../milestones/milestone.entity';
 import { MilestonesController } from '../milestones/milestones.controller';
 import { MilestonesService } from '../milestones/milestones.service';
-import { OutboxRelay } from '../outbox/outbox-relay.service';
+import { OutboxRelay } from '@audit/outbox';
 import { ReleaseAssetsController } from '../releases/release-assets.controller';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from '../releases/release.entities';
 import { ReleasesController } from '../releases/releases.controller';

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainEvent, DomainEventType, messageKeyFor, Scope } from '@audit/contracts';
+import { DomainEvent, DomainEventType, Scope } from '@audit/contracts';
+import { OUTBOX_CHANNEL, outboxInsert } from '@audit/outbox';
 import { APP_CONFIG, ConflictError, LoadedConfig } from '@audit/platform';
 import { CommandMetadata, envelope } from './envelope';
 import { isUniqueViolation, Sql } from './write-database';
-
-/** The NOTIFY channel an append signals on; the outbox relay LISTENs to it. */
-export const OUTBOX_CHANNEL = 'outbox_appended';
 
 /** Another writer appended to the stream first: the caller's decision was made on stale state. */
 export class VersionConflictError extends ConflictError {}
@@ -67,10 +65,7 @@ export class EventStore {
         sql: `insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ${events.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
         params: events.flatMap((e, i) => [streamId, expectedVersion + i + 1, e.id, e.type, payloads[i]]),
       },
-      {
-        sql: `insert into outbox (event_id, topic, message_key, payload) values ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
-        params: events.flatMap((e, i) => [e.id, this.config.KAFKA_TOPIC, messageKeyFor(e.scope), payloads[i]]),
-      },
+      outboxInsert(this.config.KAFKA_TOPIC, events, payloads),
       ...alsoWrite,
     ];
     try {

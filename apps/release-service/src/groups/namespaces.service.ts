@@ -8,7 +8,7 @@ import { CommandMetadata } from '../event-store/envelope';
 import { EventStore, Statement } from '../event-store/event-store.service';
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, WriteDatabase } from '../event-store/write-database';
-import { OutboxRelay } from '../outbox/outbox-relay.service';
+import { OutboxRelay } from '@audit/outbox';
 import { GroupEntity, ProjectEntity } from './namespace.entities';
 import { decideNamespace, evolveNamespace, initialNamespaceState, NamespaceCommand } from './namespace.decider';
 

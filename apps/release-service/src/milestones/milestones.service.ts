@@ -6,7 +6,7 @@ import { EventStore } from '../event-store/event-store.service';
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, WriteDatabase } from '../event-store/write-database';
 import { ProjectEntity } from '../groups/namespace.entities';
-import { OutboxRelay } from '../outbox/outbox-relay.service';
+import { OutboxRelay } from '@audit/outbox';
 import { decideMilestone, evolveMilestone, initialMilestoneState } from './milestone.decider';
 import { MilestoneEntity } from './milestone.entity';
 

@@ -7,8 +7,7 @@ import {
 } from '@audit/testing';
 import { AppModule } from '../app/app.module';
 import { loadReleaseServiceConfig } from '../app/config';
-import { OutboxRelay } from './outbox-relay.service';
-import { RELAY_LOCK_KEY } from './relay-session';
+import { OutboxRelay, RELAY_LOCK_KEY } from '@audit/outbox';
 
 /*
  * The outbox relay against the real broker and PostgreSQL, through the whole service over HTTP:

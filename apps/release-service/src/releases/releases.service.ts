@@ -7,7 +7,7 @@ import { Aggregate, EventStore, VersionConflictError } from '../event-store/even
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, Sql, WriteDatabase } from '../event-store/write-database';
 import { ProjectEntity } from '../groups/namespace.entities';
-import { OutboxRelay } from '../outbox/outbox-relay.service';
+import { OutboxRelay } from '@audit/outbox';
 import { decide, ReleaseCommand } from './release.decider';
 import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
 import { evolve, initialReleaseState, ReleaseEvent, ReleaseState, STATELESS_RELEASE_EVENTS } from './release.events';

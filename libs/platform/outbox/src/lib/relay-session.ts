@@ -1,9 +1,9 @@
 import { Client, QueryResultRow } from 'pg';
-import { OUTBOX_CHANNEL } from '../event-store/event-store.service';
+import { OUTBOX_CHANNEL } from './outbox';
 
 /**
  * Arbitrary but fixed: the session-level advisory lock whose holder is the one relay that publishes.
- * Advisory locks are per database, so each release-service database elects its own leader.
+ * Advisory locks are per database, so each service's database elects its own leader.
  */
 export const RELAY_LOCK_KEY = 7_301_001;
 
@@ -29,6 +29,7 @@ export class RelaySession {
   constructor(
     private readonly url: string,
     private readonly events: RelaySessionEvents,
+    private readonly applicationName = 'outbox-relay',
   ) {}
 
   get isLeader(): boolean {
@@ -41,7 +42,7 @@ export class RelaySession {
     if (this.closed) throw new Error('relay session is closed');
     const client = new Client({
       connectionString: this.url,
-      application_name: 'release-service-outbox-relay',
+      application_name: this.applicationName,
       connectionTimeoutMillis: 5000,
       // Notices a dead peer on an idle session too, so a standby does not wait for a lock that is gone.
       keepAlive: true,

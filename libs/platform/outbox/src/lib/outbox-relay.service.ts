@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { KAFKA_OPTIONS, KafkaOptions } from '@audit/kafka';
 import { APP_CONFIG, databaseUrl, Wakeup } from '@audit/platform';
-import type { ReleaseServiceConfig } from '../app/config';
+import { OutboxConfig } from './outbox';
 import { BATCH_ROWS, OLDEST_UNPUBLISHED, OutboxBatch, OutboxRow, takeBatch } from './outbox-batch';
 import { RelayProducer } from './relay-producer';
 import { RelaySession } from './relay-session';
@@ -44,14 +44,14 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private pending: { batch: OutboxBatch; acknowledged: boolean } | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: ReleaseServiceConfig,
+    @Inject(APP_CONFIG) private readonly config: OutboxConfig,
     @Inject(KAFKA_OPTIONS) kafka: KafkaOptions,
   ) {
     this.producer = new RelayProducer(kafka.brokers, `${kafka.clientId}-outbox-relay`);
     this.session = new RelaySession(databaseUrl(config.DATABASE_URL, config.DATABASE_NAME), {
       onNotify: () => this.wakeup.wake(),
       onLost: (err, wasLeader) => this.sessionLost(err, wasLeader),
-    });
+    }, `${kafka.clientId}-outbox-relay`);
   }
 
   /** Whether this instance currently publishes (holds the relay lock). */

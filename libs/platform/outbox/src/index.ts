@@ -1,0 +1,3 @@
+export * from './lib/outbox';
+export * from './lib/outbox-relay.service';
+export { RELAY_LOCK_KEY } from './lib/relay-session';

@@ -1,0 +1,45 @@
+import { DomainEvent, messageKeyFor } from '@audit/contracts';
+import { z } from 'zod';
+
+/*
+ * The transactional outbox every producer of domain events shares: a table written in the same
+ * transaction as the change it records, a NOTIFY that wakes the relay at commit, and the relay
+ * (OutboxRelay) that publishes the rows to Kafka in order, from one instance at a time.
+ */
+
+/** The NOTIFY channel a write to the outbox signals on; the relay LISTENs to it. */
+export const OUTBOX_CHANNEL = 'outbox_appended';
+
+/** The outbox table; each service's migrations create it in that service's own database. */
+export const OUTBOX_TABLE_DDL = [
+  `create table outbox (
+     id bigserial primary key,
+     event_id uuid not null unique,
+     topic text not null,
+     message_key text not null,
+     payload jsonb not null,
+     created_at timestamptz not null default now(),
+     published_at timestamptz null
+   );`,
+  'create index outbox_unpublished on outbox (id) where published_at is null;',
+];
+
+/** Configuration the relay reads; services spread `outboxConfigShape` into their schema. */
+export const outboxConfigShape = {
+  /** Fallback poll of the outbox relay; a NOTIFY at every commit wakes it, this only bounds a missed one. */
+  OUTBOX_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+};
+export interface OutboxConfig {
+  DATABASE_URL: string;
+  DATABASE_NAME: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  OUTBOX_POLL_INTERVAL_MS: number;
+}
+
+/** An INSERT of `events` into the outbox, `?` placeholders, for composing into a larger statement. */
+export function outboxInsert(topic: string, events: DomainEvent[], payloads = events.map((e) => JSON.stringify(e))): { sql: string; params: unknown[] } {
+  return {
+    sql: `insert into outbox (event_id, topic, message_key, payload) values ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    params: events.flatMap((e, i) => [e.id, topic, messageKeyFor(e.scope), payloads[i]]),
+  };
+}

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AUDIT_EVENT_TYPES, loadAuditEventTypes } from '@audit/audit-registry';
+import { OutboxRelay } from '@audit/outbox';
 import { PlatformModule } from '@audit/platform';
 import { AuditEventsExportController } from '../audit-events/audit-events-export.controller';
 import { AuditEventsExportService } from '../audit-events/audit-events-export.service';
@@ -30,6 +31,7 @@ export class AppModule {
         NamespacesRepository,
         AuditJsonLog,
         RecorderConsumer,
+        OutboxRelay,
       ],
     };
   }

@@ -1,4 +1,5 @@
-import { baseConfigShape, loadConfig, LoadedConfig } from '@audit/platform';
+import { baseConfigShape, env, loadConfig, LoadedConfig } from '@audit/platform';
+import { outboxConfigShape } from '@audit/outbox';
 import { z } from 'zod';
 
 export const AuditRecorderConfigSchema = z.object({
@@ -8,6 +9,10 @@ export const AuditRecorderConfigSchema = z.object({
   AUDIT_LOG_FILE: z.string().min(1).default('log/audit_json.log'),
   AUDIT_EVENT_TYPES_DIR: z.string().min(1).default('config/audit_events/types'),
   CONSUMER_CHUNK_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
+  /** Proxies whose X-Forwarded-For is believed for the IP recorded with an export (IPs or CIDRs). */
+  TRUSTED_PROXIES: env.csv,
+  /** Exports are audit events too, published through this service's own outbox. */
+  ...outboxConfigShape,
 });
 
 export type AuditRecorderConfig = z.infer<typeof AuditRecorderConfigSchema> & LoadedConfig;

@@ -94,7 +94,7 @@ const filterShape = {
   created_before: instant.describe('Events created at or before this instant: ISO 8601 date (start of the day, UTC) or date-time with offset').optional(),
   event_type: eventTypes.describe(`Audit event type, e.g. release_created; repeat for several (at most ${MAX_EVENT_TYPES})`).optional(),
   author_id: integerId.describe('Id of the user who caused the event').optional(),
-  entity_type: z.enum(['Group', 'Project'], { errorMap: oneOf('Group or Project') }).describe('Group or Project').optional(),
+  entity_type: z.enum(['Group', 'Project', 'Instance'], { errorMap: oneOf('Group, Project or Instance') }).describe('Group, Project or Instance').optional(),
   entity_id: integerId.describe('Id of the group or project (requires entity_type)').optional(),
   target_type: z.string(ONCE).min(1).max(255).describe('Type of the object acted on, e.g. Release').optional(),
   target_id: integerId.describe('Id of the object acted on').optional(),

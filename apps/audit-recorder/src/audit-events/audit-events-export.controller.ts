@@ -1,8 +1,9 @@
-import { Controller, Get, Logger, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Param, Query, Res } from '@nestjs/common';
 import { ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream';
-import { ApiZodQuery, CurrentPrincipal, Principal } from '@audit/platform';
+import { ApiZodQuery, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, Principal, Req } from '@audit/platform';
+import type { AuditRecorderConfig } from '../app/config';
 import { ExportQuerySchema, parseExportQuery } from './audit-event-filters';
 import { AuditEventsExportService } from './audit-events-export.service';
 import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';
@@ -19,31 +20,32 @@ export class AuditEventsExportController {
   constructor(
     private readonly exports: AuditEventsExportService,
     private readonly scopes: AuditScopeResolver,
+    @Inject(APP_CONFIG) private readonly config: AuditRecorderConfig,
   ) {}
 
   @Get('audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async instance(@Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
-    await this.export(this.scopes.instance(principal), query, principal, res);
+  async instance(@Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.export(this.scopes.instance(principal), query, principal, req, res);
   }
 
   @Get('groups/:id/audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async group(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
-    await this.export(await this.scopes.group(id, principal), query, principal, res);
+  async group(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.export(await this.scopes.group(id, principal), query, principal, req, res);
   }
 
   @Get('projects/:id/audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async project(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Res() res: Response): Promise<void> {
-    await this.export(await this.scopes.project(id, principal), query, principal, res);
+  async project(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.export(await this.scopes.project(id, principal), query, principal, req, res);
   }
 
   /** Everything that can fail with a clean error (permissions, filters, the first query) happens before the first byte. */
-  private async export({ scope, label }: ResolvedScope, rawQuery: unknown, principal: Principal, res: Response): Promise<void> {
+  private async export({ scope, label, subject }: ResolvedScope, rawQuery: unknown, principal: Principal, req: Request, res: Response): Promise<void> {
     const { filters, sort } = parseExportQuery(rawQuery);
     const csv = await this.exports.open({ scope, filters, sort });
     const stamp = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
@@ -55,7 +57,8 @@ export class AuditEventsExportController {
     // pipeline honours backpressure, and destroys the CSV stream (ending its reads) when the client goes away.
     pipeline(csv.stream, res, (err) => {
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ err, scope }, 'audit event export failed after it started');
-      this.exports.onExported(principal, scope, filters, csv.rowCount(), !err).catch((hookErr: unknown) => this.logger.error({ err: hookErr }, 'recording the export failed'));
+      const origin = { ipAddress: clientIp(req, this.config.TRUSTED_PROXIES), correlationId: correlationId(req) };
+      this.exports.onExported({ principal, subject, filters, sort, rowCount: csv.rowCount(), completed: !err, origin }).catch((hookErr: unknown) => this.logger.error({ err: hookErr }, 'recording the export failed'));
     });
   }
 }

@@ -134,8 +134,18 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const outOfOrder = keys.findIndex(([at, id], i) => i > 0 && (at < keys[i - 1][0] || (at === keys[i - 1][0] && id <= keys[i - 1][1])));
     expect(outOfOrder).toBe(-1);
     await waitFor('the export to be reported', () => exported.mock.calls.length > 0);
-    expect(exported.mock.calls[0].slice(1)).toEqual([{ kind: 'entity', entityType: 'Project', entityId: 30 }, {}, 20_000, true]);
+    expect(exported.mock.calls[0][0]).toMatchObject({ subject: { entity_type: 'Project', entity_id: 30, entity_path: 'other/big' }, filters: {}, sort: 'asc', rowCount: 20_000, completed: true });
     exported.mockRestore();
+
+    // The export is itself an audit event: outbox -> Kafka -> this recorder's consumer -> the project's events.
+    const recorded = await waitFor('the export to be recorded as an audit event', async () => {
+      const res = await http.get('/api/v4/projects/30/audit_events?event_type=audit_events_exported').set('Authorization', admin);
+      return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(recorded).toMatchObject({
+      event_type: 'audit_events_exported', entity_type: 'Project', entity_id: 30, entity_path: 'other/big', author_name: 'root', target_type: 'AuditEvent', ip_address: '127.0.0.1',
+      details: { custom_message: 'Exported 20000 audit events as CSV', filters: { sort: 'asc' }, row_count: 20_000, completed: true },
+    });
   });
 
   it('stops reading when the client goes away', async () => {
@@ -154,7 +164,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
       req.on('error', reject);
     });
     await waitFor('the aborted export to be reported', () => exported.mock.calls.length > 0);
-    const [, , , rowCount, completed] = exported.mock.calls[0];
+    const [{ rowCount, completed }] = exported.mock.calls[0];
     expect(completed).toBe(false);
     expect(rowCount).toBeLessThan(total);
     expect(reads.mock.calls.length).toBeLessThan(total / EXPORT_BATCH_SIZE);

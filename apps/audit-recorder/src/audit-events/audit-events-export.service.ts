@@ -1,11 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { AuditEvent } from '@audit/contracts';
-import { Principal } from '@audit/platform';
+import { AuditEvent, envelope, Scope } from '@audit/contracts';
+import { OUTBOX_CHANNEL, outboxInsert, OutboxRelay } from '@audit/outbox';
+import { APP_CONFIG, Principal } from '@audit/platform';
+import type { AuditRecorderConfig } from '../app/config';
+import { SortOrder } from './audit-event-cursor';
 import { AuditEventFilters } from './audit-event-filters';
 import { AuditEventPage, AuditEventsRepository } from './audit-events.repository';
 import { csvChunks } from './audit-events.csv';
-import { AuditEventSearch, AuditScope } from './audit-events.sql';
+import { AuditEventSearch } from './audit-events.sql';
 
 /** Rows per query: large enough that round trips do not dominate, small enough to hold in memory. */
 export const EXPORT_BATCH_SIZE = 5000;
@@ -17,6 +22,29 @@ export interface CsvExport {
   rowCount(): number;
 }
 
+/** What the export's own audit event says: who, what scope, which filters, how many rows, from where. */
+export interface ExportDone {
+  principal: Principal;
+  subject: Scope;
+  filters: AuditEventFilters;
+  sort: SortOrder;
+  rowCount: number;
+  completed: boolean;
+  origin: { ipAddress: string | null; correlationId: string };
+}
+
+/** The filters as the query parameters that set them, as an auditor reads them back. */
+const wireFilters = (f: AuditEventFilters) => ({
+  ...(f.createdAfter && { created_after: f.createdAfter }),
+  ...(f.createdBefore && { created_before: f.createdBefore }),
+  ...(f.eventTypes && { event_type: f.eventTypes }),
+  ...(f.authorId !== undefined && { author_id: f.authorId }),
+  ...(f.entityType && { entity_type: f.entityType }),
+  ...(f.entityId !== undefined && { entity_id: f.entityId }),
+  ...(f.targetType && { target_type: f.targetType }),
+  ...(f.targetId !== undefined && { target_id: f.targetId }),
+});
+
 /**
  * CSV exports of audit events. Rows are read in keyset batches, each its own short query, so an
  * export of any size holds no connection, transaction or snapshot between batches and its memory
@@ -26,7 +54,12 @@ export interface CsvExport {
 export class AuditEventsExportService {
   private readonly logger = new Logger(AuditEventsExportService.name);
 
-  constructor(private readonly auditEvents: AuditEventsRepository) {}
+  constructor(
+    private readonly auditEvents: AuditEventsRepository,
+    private readonly em: EntityManager,
+    private readonly relay: OutboxRelay,
+    @Inject(APP_CONFIG) private readonly config: AuditRecorderConfig,
+  ) {}
 
   /**
    * Reads the first batch before returning, so that a query that fails does so while the response
@@ -46,10 +79,22 @@ export class AuditEventsExportService {
 
   /**
    * Called once per export when its response has ended, `completed` false if the client went away
-   * or a read failed. The place where an export becomes an audit event of its own.
+   * or a read failed. The export becomes an audit event of its own: a domain event written to this
+   * service's outbox, published to domain-events, then recorded and streamed like any other.
    */
-  async onExported(principal: Principal, scope: AuditScope, filters: AuditEventFilters, rowCount: number, completed: boolean): Promise<void> {
-    this.logger.log({ user_id: principal.userId, scope, filters, row_count: rowCount, completed }, 'audit events exported');
+  async onExported(done: ExportDone): Promise<void> {
+    const { principal, subject, filters, sort, rowCount, completed, origin } = done;
+    const event = envelope(
+      'AuditEventsExported',
+      { format: 'csv', filters: { ...wireFilters(filters), sort }, row_count: rowCount, completed },
+      { type: 'AuditEventsExport', id: randomUUID(), version: 1 },
+      subject,
+      { actor: { id: principal.userId, name: principal.username, ip_address: origin.ipAddress }, correlationId: origin.correlationId, now: new Date() },
+    );
+    const insert = outboxInsert(this.config.KAFKA_TOPIC, [event]);
+    await this.em.fork().execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
+    this.relay.wake();
+    this.logger.log({ user_id: principal.userId, entity_type: subject.entity_type, entity_id: subject.entity_id, row_count: rowCount, completed }, 'audit events exported');
   }
 
   private async *batches(search: Omit<AuditEventSearch, 'limit' | 'after'>, first: AuditEventPage): AsyncGenerator<AuditEvent[]> {

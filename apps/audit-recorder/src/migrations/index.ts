@@ -1,7 +1,9 @@
 import { Migration20261121000001 } from './Migration20261121000001';
 import { Migration20261121000002 } from './Migration20261121000002';
+import { Migration20261121000003 } from './Migration20261121000003';
 
 export const migrations = [
   { name: 'Migration20261121000001', class: Migration20261121000001 },
   { name: 'Migration20261121000002', class: Migration20261121000002 },
+  { name: 'Migration20261121000003', class: Migration20261121000003 },
 ];

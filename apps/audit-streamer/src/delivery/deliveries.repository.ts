@@ -48,7 +48,8 @@ export class DeliveriesRepository {
       ord,
       id: event.id,
       event_type: event.event_type,
-      root_path: rootPathOf(event.entity_path),
+      // Instance-scoped events (e.g. an instance-wide export) belong to no group: instance destinations only.
+      root_path: event.entity_type === 'Instance' ? null : rootPathOf(event.entity_path),
       payload: event,
     }));
     const rows = await em.execute<Array<{ id: string }>>(

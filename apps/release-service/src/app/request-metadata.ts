@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { APP_CONFIG, clientIp, correlationId, Principal } from '@audit/platform';
-import type { CommandMetadata } from '../event-store/envelope';
+import type { CommandMetadata } from '@audit/contracts';
 import type { ReleaseServiceConfig } from './config';
 
 /** Injected clock: the domain never reads the system time itself. */

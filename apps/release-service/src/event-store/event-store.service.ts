@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainEvent, DomainEventType, Scope } from '@audit/contracts';
+import { CommandMetadata, DomainEvent, DomainEventType, envelope, Scope } from '@audit/contracts';
 import { OUTBOX_CHANNEL, outboxInsert } from '@audit/outbox';
 import { APP_CONFIG, ConflictError, LoadedConfig } from '@audit/platform';
-import { CommandMetadata, envelope } from './envelope';
 import { isUniqueViolation, Sql } from './write-database';
 
 /** Another writer appended to the stream first: the caller's decision was made on stale state. */

@@ -1,10 +1,9 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { Scope } from '@audit/contracts';
+import { CommandMetadata, Scope } from '@audit/contracts';
 import { NotFoundError, PermissionDeniedError, Principal, Role, ValidationError } from '@audit/platform';
 import { raw } from '@mikro-orm/core';
 import { LRUCache } from 'lru-cache';
-import { CommandMetadata } from '../event-store/envelope';
 import { EventStore, Statement } from '../event-store/event-store.service';
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, WriteDatabase } from '../event-store/write-database';

@@ -1,7 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ConflictError } from '@audit/platform';
-import { CommandMetadata } from '../event-store/envelope';
+import { CommandMetadata } from '@audit/contracts';
 import { EventStore } from '../event-store/event-store.service';
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, WriteDatabase } from '../event-store/write-database';

@@ -1,8 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { DomainEvent, DomainEventOf } from '@audit/contracts';
+import { CommandMetadata, DomainEvent, DomainEventOf } from '@audit/contracts';
 import { ConflictError, NotFoundError, UnprocessableError } from '@audit/platform';
-import { CommandMetadata } from '../event-store/envelope';
 import { Aggregate, EventStore, VersionConflictError } from '../event-store/event-store.service';
 import { IdAllocator } from '../event-store/id-allocator';
 import { isUniqueViolation, Sql, WriteDatabase } from '../event-store/write-database';

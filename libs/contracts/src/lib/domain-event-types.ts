@@ -68,6 +68,30 @@ export const DomainEventSchemas = {
     'ReleaseArtifactDownloaded',
     z.object({ ...releaseRef, ...linkRef }).strict(),
   ),
+  /** An export of audit events (who exported, with which filters, how many rows): the audit system's own event. */
+  AuditEventsExported: envelopeOf(
+    'AuditEventsExported',
+    z
+      .object({
+        format: z.literal('csv'),
+        filters: z
+          .object({
+            created_after: z.string().max(64).optional(),
+            created_before: z.string().max(64).optional(),
+            event_type: z.array(z.string().min(1).max(128)).max(50).optional(),
+            author_id: id.optional(),
+            entity_type: z.string().max(64).optional(),
+            entity_id: id.optional(),
+            target_type: z.string().max(128).optional(),
+            target_id: id.optional(),
+            sort: z.enum(['asc', 'desc']),
+          })
+          .strict(),
+        row_count: z.number().int().nonnegative(),
+        completed: z.boolean(),
+      })
+      .strict(),
+  ),
 } as const;
 
 export type DomainEventType = keyof typeof DomainEventSchemas;

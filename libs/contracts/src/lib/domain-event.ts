@@ -6,7 +6,8 @@ export const UtcTimestamp = z
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'must be UTC ISO 8601 with milliseconds')
   .refine((value) => !Number.isNaN(Date.parse(value)), 'must be a real date');
 
-export const EntityTypeSchema = z.enum(['Group', 'Project']);
+/** `Instance` scopes what belongs to no group (e.g. an instance-wide export): entity_id 1, entity_path `instance`. */
+export const EntityTypeSchema = z.enum(['Group', 'Project', 'Instance']);
 export type EntityType = z.infer<typeof EntityTypeSchema>;
 
 export const ActorSchema = z

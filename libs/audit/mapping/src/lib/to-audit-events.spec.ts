@@ -65,4 +65,20 @@ describe('toAuditEvents', () => {
     const other = event({ ...meta, id: '1f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10', type: 'ReleaseCreated', data: { ...release, description: null, milestones: [] } });
     expect(toAuditEvents(other)[0].id).not.toBe(toAuditEvents(created)[0].id);
   });
+
+  it('records an export with who, which filters and how many rows, at instance scope', () => {
+    const exported = event({
+      ...meta, type: 'AuditEventsExported', aggregate: { type: 'AuditEventsExport', id: meta.id, version: 1 },
+      scope: { entity_type: 'Instance', entity_id: 1, entity_path: 'instance' },
+      data: { format: 'csv', filters: { event_type: ['release_created'], sort: 'desc' }, row_count: 1200, completed: true },
+    });
+    const [audit] = toAuditEvents(exported);
+    expect(AuditEventSchema.parse(audit)).toEqual(audit);
+    expect(audit).toMatchObject({
+      event_type: 'audit_events_exported', author_name: 'alice', entity_type: 'Instance', target_type: 'AuditEvent', target_id: null,
+      details: { custom_message: 'Exported 1200 audit events as CSV', filters: { event_type: ['release_created'], sort: 'desc' }, row_count: 1200, completed: true },
+    });
+    const [stopped] = toAuditEvents(event({ ...exported, data: { ...exported.data, completed: false } } as unknown));
+    expect(stopped.details.custom_message).toBe('Export of audit events as CSV stopped after 1200 rows');
+  });
 });

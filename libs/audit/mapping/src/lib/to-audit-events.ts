@@ -59,6 +59,17 @@ function describe(event: DomainEvent): Described[] {
       return [{ event_type: 'release_asset_link_removed', ...releaseTarget(event.data), custom_message: `Removed asset link ${event.data.link_name} from Release ${event.data.tag_name}`, extra: { link_id: event.data.link_id, url: event.data.url } }];
     case 'ReleaseArtifactDownloaded':
       return [{ event_type: 'release_artifact_downloaded', ...releaseTarget(event.data), custom_message: `Downloaded asset ${event.data.link_name} of Release ${event.data.tag_name}`, extra: { link_id: event.data.link_id, url: event.data.url } }];
+    case 'AuditEventsExported':
+      return [{
+        event_type: 'audit_events_exported',
+        target_id: null,
+        target_type: 'AuditEvent',
+        target_details: `${event.data.format.toUpperCase()} export`,
+        custom_message: event.data.completed
+          ? `Exported ${event.data.row_count} audit events as ${event.data.format.toUpperCase()}`
+          : `Export of audit events as ${event.data.format.toUpperCase()} stopped after ${event.data.row_count} rows`,
+        extra: { filters: event.data.filters, row_count: event.data.row_count, completed: event.data.completed },
+      }];
     default: {
       const unhandled: never = event;
       throw new Error(`no audit mapping for ${(unhandled as { type: string }).type}`);
@@ -79,6 +90,7 @@ export const MAPPED_AUDIT_EVENT_TYPES = [
   'release_asset_link_added',
   'release_asset_link_removed',
   'release_artifact_downloaded',
+  'audit_events_exported',
 ] as const;
 
 /**

@@ -1,7 +1,8 @@
-import { Actor, AggregateRef, DomainEvent, DomainEventOf, DomainEventSchemas, DomainEventType, Scope } from '@audit/contracts';
+import { Actor, AggregateRef, Scope } from './domain-event';
+import { DomainEvent, DomainEventOf, DomainEventSchemas, DomainEventType } from './domain-event-types';
 import { randomUUID } from 'node:crypto';
 
-/** Who, from where, when and why: taken from the request at the edge, passed into commands. */
+/** Who, from where, when and why: taken from the request at the edge, passed into commands. Shared by every producer of domain events. */
 export interface CommandMetadata {
   actor: Actor;
   correlationId: string;

@@ -2,8 +2,17 @@ import { NotFoundError, PermissionDeniedError, Principal, ValidationError } from
 import { Injectable } from '@nestjs/common';
 import { NamespaceRow, rootPathOf } from '@audit/audit-mapping';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
+import { groupScope, INSTANCE_SCOPE } from './destination-events';
+import { Scope } from '@audit/contracts';
 
-/** Resolves `:id` to a top-level group the caller owns, or throws the matching domain error. */
+/** Whose destinations a request manages: a top-level group's (groupId) or the instance's (null). */
+export interface DestinationOwner {
+  groupId: number | null;
+  /** The scope of the audit events that record changes to these destinations. */
+  scope: Scope;
+}
+
+/** Resolves who owns the destinations a request addresses, or throws the matching domain error. */
 @Injectable()
 export class GroupAccess {
   constructor(private readonly namespaces: NamespacesRepository) {}
@@ -19,5 +28,16 @@ export class GroupAccess {
       throw new ValidationError(message, [{ field: 'id', message }]);
     }
     return group;
+  }
+
+  async group(idOrPath: string, principal: Principal): Promise<DestinationOwner> {
+    const group = await this.ownedTopLevelGroup(idOrPath, principal);
+    return { groupId: group.id, scope: groupScope(group.id, group.full_path) };
+  }
+
+  /** Instance-level destinations are managed by administrators only. */
+  instance(principal: Principal): DestinationOwner {
+    if (!principal.admin) throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
+    return { groupId: null, scope: INSTANCE_SCOPE };
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envelopeOf } from './domain-event';
+import { envelopeOf, UtcTimestamp } from './domain-event';
 
 /*
  * One schema per domain event type. Producers validate before publishing, consumers on receipt,
@@ -21,6 +21,16 @@ const description = z.string().max(MAX_DESCRIPTION_LENGTH).nullable();
 const change = <T extends z.ZodTypeAny>(value: T) => z.object({ from: value, to: value }).strict();
 
 const releaseRef = { release_id: id, project_id: id, tag_name: tagName, name };
+
+/*
+ * Streaming configuration (audit-streamer). Tokens, signing secrets and header values never travel in
+ * an event: a changed header value is named (`value_changed`) without its value.
+ */
+const destinationUrl = z.string().min(1).max(2048);
+const eventTypeFilters = z.array(z.string().min(1).max(255)).max(100);
+const destinationRef = { destination_id: id, destination_name: name, destination_url: destinationUrl };
+const headerKey = z.string().min(1).max(255);
+const headerRef = { ...destinationRef, header_id: id, key: headerKey };
 const linkRef = { link_id: id, link_name: name, url: z.string().min(1).max(2048) };
 
 export const DomainEventSchemas = {
@@ -92,6 +102,42 @@ export const DomainEventSchemas = {
       })
       .strict(),
   ),
+  StreamingDestinationCreated: envelopeOf(
+    'StreamingDestinationCreated',
+    z.object({ ...destinationRef, event_type_filters: eventTypeFilters }).strict(),
+  ),
+  StreamingDestinationUpdated: envelopeOf(
+    'StreamingDestinationUpdated',
+    z
+      .object({
+        ...destinationRef,
+        changes: z
+          .object({
+            name: change(name).optional(),
+            destination_url: change(destinationUrl).optional(),
+            event_type_filters: change(eventTypeFilters).optional(),
+            active: change(z.boolean()).optional(),
+          })
+          .strict(),
+      })
+      .strict(),
+  ),
+  StreamingDestinationDeleted: envelopeOf('StreamingDestinationDeleted', z.object(destinationRef).strict()),
+  /** Set inactive by the streamer itself (410 Gone, failing for too long): `reason` says why. */
+  StreamingDestinationDeactivated: envelopeOf(
+    'StreamingDestinationDeactivated',
+    z.object({ ...destinationRef, reason: z.string().min(1).max(500) }).strict(),
+  ),
+  StreamingSigningSecretRotated: envelopeOf(
+    'StreamingSigningSecretRotated',
+    z.object({ ...destinationRef, previous_secret_expires_at: UtcTimestamp }).strict(),
+  ),
+  StreamingHeaderCreated: envelopeOf('StreamingHeaderCreated', z.object(headerRef).strict()),
+  StreamingHeaderUpdated: envelopeOf(
+    'StreamingHeaderUpdated',
+    z.object({ ...headerRef, key_change: change(headerKey).optional(), value_changed: z.boolean() }).strict(),
+  ),
+  StreamingHeaderDeleted: envelopeOf('StreamingHeaderDeleted', z.object(headerRef).strict()),
 } as const;
 
 export type DomainEventType = keyof typeof DomainEventSchemas;

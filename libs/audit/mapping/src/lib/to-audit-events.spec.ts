@@ -81,4 +81,58 @@ describe('toAuditEvents', () => {
     const [stopped] = toAuditEvents(event({ ...exported, data: { ...exported.data, completed: false } } as unknown));
     expect(stopped.details.custom_message).toBe('Export of audit events as CSV stopped after 1200 rows');
   });
+
+  describe('streaming configuration', () => {
+    const group = { ...meta, aggregate: { type: 'StreamingDestination', id: '3', version: 1 }, scope: { entity_type: 'Group' as const, entity_id: 100, entity_path: 'acme' } };
+    const destination = { destination_id: 3, destination_name: 'SIEM', destination_url: 'https://siem.example/ingest' };
+
+    it('records a created destination against the group, with its URL in the message', () => {
+      const [audit] = toAuditEvents(event({ ...group, type: 'StreamingDestinationCreated', data: { ...destination, event_type_filters: [] } }));
+      expect(AuditEventSchema.parse(audit)).toEqual(audit);
+      expect(audit).toMatchObject({
+        event_type: 'audit_events_streaming_destination_created', entity_type: 'Group', entity_id: 100, entity_path: 'acme',
+        target_type: 'StreamingDestination', target_id: 3, target_details: 'SIEM',
+        details: { custom_message: 'Created audit event streaming destination https://siem.example/ingest' },
+      });
+    });
+
+    it('words an update with the old and new values of each changed field', () => {
+      const [audit] = toAuditEvents(event({
+        ...group, type: 'StreamingDestinationUpdated',
+        data: { ...destination, changes: { destination_url: { from: 'https://old.example/x', to: 'https://siem.example/ingest' }, event_type_filters: { from: [], to: ['release_created'] } } },
+      }));
+      expect(audit.details.custom_message).toBe(
+        'Updated audit event streaming destination SIEM: URL from https://old.example/x to https://siem.example/ingest; event type filters from all types to release_created',
+      );
+      expect(audit.details['changes']).toEqual([
+        { field: 'destination_url', from: 'https://old.example/x', to: 'https://siem.example/ingest' },
+        { field: 'event_type_filters', from: [], to: ['release_created'] },
+      ]);
+    });
+
+    it('names a header by its key and a changed value without any value', () => {
+      const [audit] = toAuditEvents(event({
+        ...group, type: 'StreamingHeaderUpdated',
+        data: { ...destination, header_id: 9, key: 'X-Squad', key_change: { from: 'X-Team', to: 'X-Squad' }, value_changed: true },
+      }));
+      expect(audit).toMatchObject({
+        event_type: 'audit_events_streaming_header_updated', target_type: 'StreamingHeader', target_id: 9, target_details: 'X-Squad',
+        details: { custom_message: 'Updated custom HTTP header X-Squad (renamed from X-Team) of audit event streaming destination https://siem.example/ingest' },
+      });
+      expect(audit.details['changes']).toEqual([{ field: 'key', from: 'X-Team', to: 'X-Squad' }, { field: 'value' }]);
+    });
+
+    it.each([
+      ['StreamingDestinationDeleted', destination, 'audit_events_streaming_destination_deleted', 'Deleted audit event streaming destination https://siem.example/ingest'],
+      ['StreamingDestinationDeactivated', { ...destination, reason: 'the receiver answered 410 Gone' }, 'audit_events_streaming_destination_deactivated', 'Deactivated audit event streaming destination https://siem.example/ingest: the receiver answered 410 Gone'],
+      ['StreamingSigningSecretRotated', { ...destination, previous_secret_expires_at: '2026-11-22T10:15:30.123Z' }, 'audit_events_streaming_signing_secret_rotated', 'Rotated the signing secret of audit event streaming destination https://siem.example/ingest'],
+      ['StreamingHeaderCreated', { ...destination, header_id: 9, key: 'X-Team' }, 'audit_events_streaming_header_created', 'Created custom HTTP header X-Team for audit event streaming destination https://siem.example/ingest'],
+      ['StreamingHeaderDeleted', { ...destination, header_id: 9, key: 'X-Team' }, 'audit_events_streaming_header_deleted', 'Deleted custom HTTP header X-Team from audit event streaming destination https://siem.example/ingest'],
+    ])('maps %s to %s', (type, data, eventType, message) => {
+      const [audit] = toAuditEvents(event({ ...group, type, data }));
+      expect(AuditEventSchema.parse(audit)).toEqual(audit);
+      expect(audit.event_type).toBe(eventType);
+      expect(audit.details.custom_message).toBe(message);
+    });
+  });
 });

@@ -32,6 +32,73 @@ const releaseChanges = (changes: DomainEventOf<'ReleaseUpdated'>['data']['change
     .filter(([, change]) => change !== undefined)
     .map(([field, change]) => (SENSITIVE_FIELDS.has(field) ? { field } : { field, from: change?.from, to: change?.to }));
 
+/** Streaming configuration changes: the destination (or its header) is the target, values of secrets never appear. */
+type DestinationData = { destination_id: number; destination_name: string; destination_url: string };
+type HeaderData = DestinationData & { header_id: number; key: string };
+const STREAMING_DESTINATION = 'audit event streaming destination';
+
+const destinationTarget = (data: DestinationData) => ({
+  target_id: data.destination_id,
+  target_type: 'StreamingDestination',
+  target_details: data.destination_name,
+});
+const headerTarget = (data: HeaderData) => ({ target_id: data.header_id, target_type: 'StreamingHeader', target_details: data.key });
+
+const filtersText = (filters: string[]): string => (filters.length === 0 ? 'all types' : filters.join(', '));
+
+/** One phrase per changed field, in a fixed order: "URL from a to b", "name from x to y", ... */
+function destinationUpdate(data: DomainEventOf<'StreamingDestinationUpdated'>['data']): { message: string; changes: AuditChange[] } {
+  const { name, destination_url: url, event_type_filters: filters, active } = data.changes;
+  const named: Array<[string, { from: unknown; to: unknown } | undefined, string]> = [
+    ['destination_url', url, url ? `URL from ${url.from} to ${url.to}` : ''],
+    ['name', name, name ? `name from ${name.from} to ${name.to}` : ''],
+    ['event_type_filters', filters, filters ? `event type filters from ${filtersText(filters.from)} to ${filtersText(filters.to)}` : ''],
+    ['active', active, active?.to ? 'activated' : 'deactivated'],
+  ];
+  const present = named.filter(([, change]) => change !== undefined);
+  const phrases = present.map(([, , phrase]) => phrase);
+  const changes: AuditChange[] = present.map(([field, change]) => ({ field, from: change?.from, to: change?.to }));
+  const subject = name ? name.from : data.destination_name;
+  return { message: `Updated ${STREAMING_DESTINATION} ${subject}${phrases.length > 0 ? `: ${phrases.join('; ')}` : ''}`, changes };
+}
+
+function headerUpdate(data: DomainEventOf<'StreamingHeaderUpdated'>['data']): { message: string; changes: AuditChange[] } {
+  const changes: AuditChange[] = [];
+  if (data.key_change) changes.push({ field: 'key', from: data.key_change.from, to: data.key_change.to });
+  if (data.value_changed) changes.push({ field: 'value' }); // SENSITIVE: named, never valued
+  const renamed = data.key_change ? ` (renamed from ${data.key_change.from})` : '';
+  return { message: `Updated custom HTTP header ${data.key}${renamed} of ${STREAMING_DESTINATION} ${data.destination_url}`, changes };
+}
+
+function describeStreaming(event: Extract<DomainEvent, { type: `Streaming${string}` }>): Described {
+  switch (event.type) {
+    case 'StreamingDestinationCreated':
+      return { event_type: 'audit_events_streaming_destination_created', ...destinationTarget(event.data), custom_message: `Created ${STREAMING_DESTINATION} ${event.data.destination_url}`, extra: { destination_url: event.data.destination_url, event_type_filters: event.data.event_type_filters } };
+    case 'StreamingDestinationUpdated': {
+      const { message, changes } = destinationUpdate(event.data);
+      return { event_type: 'audit_events_streaming_destination_updated', ...destinationTarget(event.data), custom_message: message, extra: { changes } };
+    }
+    case 'StreamingDestinationDeleted':
+      return { event_type: 'audit_events_streaming_destination_deleted', ...destinationTarget(event.data), custom_message: `Deleted ${STREAMING_DESTINATION} ${event.data.destination_url}` };
+    case 'StreamingDestinationDeactivated':
+      return { event_type: 'audit_events_streaming_destination_deactivated', ...destinationTarget(event.data), custom_message: `Deactivated ${STREAMING_DESTINATION} ${event.data.destination_url}: ${event.data.reason}`, extra: { reason: event.data.reason } };
+    case 'StreamingSigningSecretRotated':
+      return { event_type: 'audit_events_streaming_signing_secret_rotated', ...destinationTarget(event.data), custom_message: `Rotated the signing secret of ${STREAMING_DESTINATION} ${event.data.destination_url}`, extra: { previous_secret_expires_at: event.data.previous_secret_expires_at } };
+    case 'StreamingHeaderCreated':
+      return { event_type: 'audit_events_streaming_header_created', ...headerTarget(event.data), custom_message: `Created custom HTTP header ${event.data.key} for ${STREAMING_DESTINATION} ${event.data.destination_url}`, extra: { destination_id: event.data.destination_id } };
+    case 'StreamingHeaderUpdated': {
+      const { message, changes } = headerUpdate(event.data);
+      return { event_type: 'audit_events_streaming_header_updated', ...headerTarget(event.data), custom_message: message, extra: { destination_id: event.data.destination_id, changes } };
+    }
+    case 'StreamingHeaderDeleted':
+      return { event_type: 'audit_events_streaming_header_deleted', ...headerTarget(event.data), custom_message: `Deleted custom HTTP header ${event.data.key} from ${STREAMING_DESTINATION} ${event.data.destination_url}`, extra: { destination_id: event.data.destination_id } };
+    default: {
+      const unhandled: never = event;
+      throw new Error(`no audit mapping for ${(unhandled as { type: string }).type}`);
+    }
+  }
+}
+
 const withMilestones = (tag: string, milestones: string[]): string =>
   milestones.length === 0 ? `Created Release ${tag}` : `Created Release ${tag} with milestones ${milestones.join(', ')}`;
 
@@ -70,6 +137,15 @@ function describe(event: DomainEvent): Described[] {
           : `Export of audit events as ${event.data.format.toUpperCase()} stopped after ${event.data.row_count} rows`,
         extra: { filters: event.data.filters, row_count: event.data.row_count, completed: event.data.completed },
       }];
+    case 'StreamingDestinationCreated':
+    case 'StreamingDestinationUpdated':
+    case 'StreamingDestinationDeleted':
+    case 'StreamingDestinationDeactivated':
+    case 'StreamingSigningSecretRotated':
+    case 'StreamingHeaderCreated':
+    case 'StreamingHeaderUpdated':
+    case 'StreamingHeaderDeleted':
+      return [describeStreaming(event)];
     default: {
       const unhandled: never = event;
       throw new Error(`no audit mapping for ${(unhandled as { type: string }).type}`);
@@ -91,6 +167,14 @@ export const MAPPED_AUDIT_EVENT_TYPES = [
   'release_asset_link_removed',
   'release_artifact_downloaded',
   'audit_events_exported',
+  'audit_events_streaming_destination_created',
+  'audit_events_streaming_destination_updated',
+  'audit_events_streaming_destination_deleted',
+  'audit_events_streaming_destination_deactivated',
+  'audit_events_streaming_signing_secret_rotated',
+  'audit_events_streaming_header_created',
+  'audit_events_streaming_header_updated',
+  'audit_events_streaming_header_deleted',
 ] as const;
 
 /**

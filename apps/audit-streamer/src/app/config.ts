@@ -1,6 +1,7 @@
 import { baseConfigShape, ConfigError, env, loadConfig, LoadedConfig } from '@audit/platform';
 import { DEFAULT_AUDIT_EVENT_TYPES_DIR } from '@audit/audit-registry';
 import { z } from 'zod';
+import { outboxConfigShape } from '@audit/outbox';
 import { DEVELOPMENT_ENCRYPTION_KEY, parseEncryptionKey } from '../crypto/secret-box';
 import { isAllowListEntry } from '../destinations/url-policy';
 
@@ -22,6 +23,18 @@ export const AuditStreamerConfigSchema = z.object({
   /** Fallback poll of the delivery worker; new deliveries wake it at once. */
   DELIVERY_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
   AUDIT_EVENT_TYPES_DIR: z.string().min(1).default(DEFAULT_AUDIT_EVENT_TYPES_DIR),
+  STREAMING_MAX_DESTINATIONS_PER_GROUP: z.coerce.number().int().min(1).max(1000).default(5), // also the limit of instance-level destinations
+  STREAMING_SECRET_GRACE_PERIOD_MS: z.coerce.number().int().min(0).max(2_592_000_000).default(86_400_000), // a rotated-out signing secret keeps signing this long
+  TRUSTED_PROXIES: env.csv, // proxies whose X-Forwarded-For is believed for the actor IP of configuration-change audit events
+  ...outboxConfigShape, // configuration changes are audit events, published through this service's outbox
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64), // requests in flight, all destinations
+  DELIVERY_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(256).default(16), // so one slow destination leaves slots to the others
+  DELIVERY_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000), // first retry delay, doubled per attempt, equal jitter
+  DELIVERY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(7 * 86_400_000).default(86_400_000), // longest wait between two attempts (24 h)
+  DELIVERY_PAUSE_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000), // longest pause of a failing destination between probes
+  DELIVERY_DEACTIVATE_AFTER_MS: z.coerce.number().int().min(1_000).max(365 * 86_400_000).default(3 * 86_400_000), // failing continuously this long: deactivated (72 h)
+  DELIVERY_RETENTION_MS: z.coerce.number().int().min(1_000).max(365 * 86_400_000).default(7 * 86_400_000), // delivered records are pruned after this
+  DELIVERY_PRUNE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
 });
 
 export type AuditStreamerConfig = Omit<z.infer<typeof AuditStreamerConfigSchema>, 'ENCRYPTION_KEY'> &

@@ -20,16 +20,9 @@ export interface DestinationTarget {
   url: string;
   verificationToken: string;
   signingSecret: string;
+  /** Still signs (as a second signature) during the rotation grace period. */
+  previousSigningSecret: string | null;
   headers: Array<{ key: string; value: string }>;
-}
-
-export interface AttemptOutcome {
-  deliveryId: number;
-  statusCode: number | null;
-  latencyMs: number;
-  error: string | null;
-  /** Null on success; otherwise when to try again. */
-  retryInMs: number | null;
 }
 
 /** The `deliveries` and `delivery_attempts` tables (see app/sql.ts for why raw SQL). */
@@ -70,23 +63,39 @@ export class DeliveriesRepository {
   }
 
   /**
-   * Claims up to `limit` due deliveries of active destinations. The claim is a lease: pushing
-   * next_attempt_at past the longest a send can take means a crash mid-send releases them by itself.
+   * Claims due deliveries, destination by destination, so one destination's backlog or slowness
+   * never fills the batch: each active, unpaused destination gives at most its free slots
+   * (`perDestination` minus what this process already has in flight for it; a destination
+   * recovering from failures gives one, its probe), and the batch holds at most `limit`.
+   * Destinations are visited in random order so none is always served last. The claim is a
+   * lease: a crash mid-send lets it expire and the delivery is tried again.
    */
-  async claimDue(limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDue(limit: number, perDestination: number, inFlight: ReadonlyMap<number, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
     const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
-      `with due as (
-         select dl.id from deliveries dl
-           join destinations d on d.id = dl.destination_id and d.active
-          where dl.status in ('pending', 'failed') and dl.next_attempt_at <= now()
-          order by dl.next_attempt_at, dl.id
+      `with slots as (
+         select d.id, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else ?::int end)
+                                  - coalesce((?::jsonb ->> d.id::text)::int, 0)) as free
+           from destinations d
+           left join destination_health h on h.destination_id = d.id
+          where d.active and (h.paused_until is null or h.paused_until <= now())
+          order by random()
+       ), due as (
+         select dl.id from slots s
+          cross join lateral (
+            select dl.id from deliveries dl
+             where dl.destination_id = s.id and dl.status <> 'delivered' and dl.next_attempt_at <= now()
+               and (dl.leased_until is null or dl.leased_until <= now())
+             order by dl.next_attempt_at, dl.id
+             limit s.free
+             for update skip locked
+          ) dl
+          where s.free > 0
           limit ?
-          for update of dl skip locked
        )
-       update deliveries dl set next_attempt_at = now() + ?::double precision * interval '1 millisecond'
+       update deliveries dl set leased_until = now() + ?::double precision * interval '1 millisecond'
          from due where dl.id = due.id
        returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts`,
-      [limit, leaseMs],
+      [perDestination, json(Object.fromEntries(inFlight)), limit, leaseMs],
     );
     return rows.map((r) => ({
       id: toNumber(r['id']),
@@ -98,14 +107,16 @@ export class DeliveriesRepository {
     }));
   }
 
+  /** Active destinations with their headers; a rotated-out signing secret is included while its grace period lasts. */
   async loadTargets(destinationIds: readonly number[]): Promise<Map<number, DestinationTarget>> {
     const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
       `select d.id, d.destination_url, d.verification_token, d.signing_secret,
+              case when d.previous_signing_secret_expires_at > now() then d.previous_signing_secret end as previous_signing_secret,
               coalesce(json_agg(json_build_object('key', h.key, 'value', h.value) order by h.id)
                        filter (where h.id is not null), '[]'::json) as headers
          from destinations d
          left join destination_headers h on h.destination_id = d.id
-        where d.id in (select jsonb_array_elements_text(?::jsonb)::bigint)
+        where d.id in (select jsonb_array_elements_text(?::jsonb)::bigint) and d.active
         group by d.id`,
       [json([...new Set(destinationIds)])],
     );
@@ -117,33 +128,10 @@ export class DeliveriesRepository {
           url: String(r['destination_url']),
           verificationToken: String(r['verification_token']),
           signingSecret: String(r['signing_secret']),
+          previousSigningSecret: (r['previous_signing_secret'] as string | null) ?? null,
           headers: r['headers'] as Array<{ key: string; value: string }>,
         },
       ]),
-    );
-  }
-
-  /** Logs the attempt and moves the delivery to delivered or failed, atomically (one statement). */
-  async recordAttempt(outcome: AttemptOutcome): Promise<void> {
-    const delivered = outcome.retryInMs === null;
-    await this.em.fork().execute(
-      `with attempt as (
-         insert into delivery_attempts (delivery_id, status_code, latency_ms, error) values (?, ?, ?, ?)
-       )
-       update deliveries
-          set attempts = attempts + 1,
-              status = ?,
-              last_status_code = ?,
-              last_error = ?,
-              delivered_at = case when ? then now() else delivered_at end,
-              next_attempt_at = case when ? then next_attempt_at else now() + ?::double precision * interval '1 millisecond' end
-        where id = ?`,
-      [
-        outcome.deliveryId, outcome.statusCode, outcome.latencyMs, outcome.error,
-        delivered ? 'delivered' : 'failed', outcome.statusCode, outcome.error,
-        delivered, delivered, outcome.retryInMs ?? 0, outcome.deliveryId,
-      ],
-      'run',
     );
   }
 }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { buildWebhook } from './webhook-request';
 
 const event = {
@@ -22,13 +23,13 @@ const event = {
 
 describe('buildWebhook', () => {
   const key = randomBytes(24);
-  const build = (payload: unknown, customHeaders: Array<{ key: string; value: string }> = []) =>
+  const build = (payload: unknown, customHeaders: Array<{ key: string; value: string }> = [], signingSecrets = [`whsec_${key.toString('base64')}`]) =>
     buildWebhook({
       auditEventId: event.id,
       eventType: event.event_type,
       payload,
       verificationToken: 'tok',
-      signingSecret: `whsec_${key.toString('base64')}`,
+      signingSecrets,
       customHeaders,
       nowMs: 1_700_000_000_999,
     });
@@ -50,6 +51,22 @@ describe('buildWebhook', () => {
   it('restores the contract field order whatever order the stored payload has', () => {
     const reordered = Object.fromEntries(Object.entries(event).reverse());
     expect(build(reordered).body).toBe(JSON.stringify(event));
+  });
+
+  it('signs with every given secret (rotation grace period), space-separated, verifiable by standardwebhooks', () => {
+    const previous = `whsec_${randomBytes(24).toString('base64')}`;
+    const { headers, body } = build(event, [], [`whsec_${key.toString('base64')}`, previous]);
+    const signatures = headers['webhook-signature'].split(' ');
+    expect(signatures).toHaveLength(2);
+    const mac = createHmac('sha256', key).update(`${event.id}.1700000000.${body}`).digest('base64');
+    expect(signatures[0]).toBe(`v1,${mac}`);
+    const wh = new Webhook(previous);
+    jest.useFakeTimers({ now: 1_700_000_000_999 });
+    try {
+      expect(wh.verify(body, headers)).toEqual(JSON.parse(body));
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('never lets a custom header replace a reserved one', () => {

@@ -14,7 +14,8 @@ export interface WebhookInput {
   eventType: string;
   payload: unknown;
   verificationToken: string;
-  signingSecret: string;
+  /** The current secret first; during a rotation's grace period the previous one too (one signature each). */
+  signingSecrets: readonly string[];
   customHeaders: ReadonlyArray<{ key: string; value: string }>;
   nowMs: number;
 }
@@ -41,7 +42,7 @@ export function buildWebhook(input: WebhookInput): { headers: Record<string, str
       'X-Gitlab-Audit-Event-Type': input.eventType,
       'webhook-id': input.auditEventId,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signWebhook(input.signingSecret, input.auditEventId, timestamp, body),
+      'webhook-signature': input.signingSecrets.map((secret) => signWebhook(secret, input.auditEventId, timestamp, body)).join(' '),
     },
   };
 }

@@ -2,10 +2,14 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261121000001 } from './Migration20261121000001';
 import { Migration20261121000002 } from './Migration20261121000002';
 import { Migration20261121000003 } from './Migration20261121000003';
+import { Migration20261121000010 } from './Migration20261121000010';
+import { Migration20261121000020 } from './Migration20261121000020';
 
 /** Committed migrations in order; DatabaseModule runs them at start-up. */
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000001', class: Migration20261121000001 },
   { name: 'Migration20261121000002', class: Migration20261121000002 },
   { name: 'Migration20261121000003', class: Migration20261121000003 },
+  { name: 'Migration20261121000010', class: Migration20261121000010 },
+  { name: 'Migration20261121000020', class: Migration20261121000020 },
 ];

@@ -1,0 +1,112 @@
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable } from '@nestjs/common';
+import { toIso, toIsoOrNull, toNumber } from '../app/sql';
+import { AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryStatus } from './delivery-log.schemas';
+
+/** Attempts shown per delivery; the log keeps them all. */
+const ATTEMPTS_SHOWN = 50;
+
+const SELECT_DELIVERIES = `
+  select dl.id, dl.audit_event_id, dl.event_type, dl.status, dl.attempts, dl.next_attempt_at, dl.last_status_code,
+         dl.last_error, dl.created_at, dl.delivered_at,
+         coalesce((select json_agg(a order by a.id) from (
+                     select id, attempted_at, status_code, latency_ms, error from delivery_attempts
+                      where delivery_id = dl.id order by id desc limit ${ATTEMPTS_SHOWN}) a), '[]'::json) as attempt_log
+    from deliveries dl`;
+
+const toView = (r: Record<string, unknown>): DeliveryLogView => ({
+  id: toNumber(r['id']),
+  audit_event_id: String(r['audit_event_id']),
+  event_type: String(r['event_type']),
+  status: r['status'] as DeliveryStatus,
+  attempts: Number(r['attempts']),
+  next_attempt_at: r['status'] === 'delivered' ? null : toIsoOrNull(r['next_attempt_at']),
+  last_status_code: r['last_status_code'] === null ? null : Number(r['last_status_code']),
+  last_error: (r['last_error'] as string | null) ?? null,
+  created_at: toIso(r['created_at']),
+  delivered_at: toIsoOrNull(r['delivered_at']),
+  attempt_log: (r['attempt_log'] as Array<AttemptView & { id: unknown }>).map(({ id: _id, ...a }) => ({ ...a, attempted_at: toIso(a.attempted_at) })),
+});
+
+/** The delivery log as the API sees it: listing, retry, replay and pruning (app/sql.ts: why raw SQL). */
+@Injectable()
+export class DeliveryLogRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  async findDestination(destinationId: number): Promise<{ id: number; groupId: number | null } | null> {
+    const [row] = await this.em.fork().execute<Array<{ id: string; group_id: string | null }>>(
+      `select id, group_id from destinations where id = ?`,
+      [destinationId],
+    );
+    return row ? { id: toNumber(row.id), groupId: row.group_id === null ? null : toNumber(row.group_id) } : null;
+  }
+
+  /** Newest first; one more row than asked tells whether there is a next page. */
+  async list(destinationId: number, query: DeliveryLogQuery): Promise<{ deliveries: DeliveryLogView[]; nextBeforeId: number | null }> {
+    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
+      `${SELECT_DELIVERIES}
+        where dl.destination_id = ? and (?::text is null or dl.status = ?::text) and (?::bigint is null or dl.id < ?::bigint)
+        order by dl.id desc
+        limit ?`,
+      [destinationId, query.status ?? null, query.status ?? null, query.before_id ?? null, query.before_id ?? null, query.per_page + 1],
+    );
+    const deliveries = rows.slice(0, query.per_page).map(toView);
+    return { deliveries, nextBeforeId: rows.length > query.per_page ? deliveries[deliveries.length - 1].id : null };
+  }
+
+  async find(destinationId: number, deliveryId: number): Promise<DeliveryLogView | null> {
+    const [row] = await this.em.fork().execute<Array<Record<string, unknown>>>(
+      `${SELECT_DELIVERIES} where dl.destination_id = ? and dl.id = ?`,
+      [destinationId, deliveryId],
+    );
+    return row ? toView(row) : null;
+  }
+
+  /** Makes a not-yet-delivered delivery due now; false when it is delivered already. */
+  async retryNow(destinationId: number, deliveryId: number): Promise<boolean> {
+    const rows = await this.em.fork().execute<Array<{ id: string }>>(
+      `update deliveries set next_attempt_at = now()
+        where destination_id = ? and id = ? and status <> 'delivered'
+        returning id`,
+      [destinationId, deliveryId],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Re-queues every delivery of the destination created since `since`: delivered ones go back to
+   * pending (they will be sent again), failed and pending ones become due now. Returns how many.
+   * Deliveries already pruned (DELIVERY_RETENTION_MS) cannot be replayed.
+   */
+  async replaySince(destinationId: number, since: string): Promise<number> {
+    const rows = await this.em.fork().execute<Array<{ count: number }>>(
+      `with replayed as (
+         update deliveries
+            set status = case when status = 'delivered' then 'pending' else status end,
+                delivered_at = null,
+                next_attempt_at = now()
+          where destination_id = ? and created_at >= ?::timestamptz
+          returning 1
+       )
+       select count(*)::int as count from replayed`,
+      [destinationId, since],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
+  /** Deletes up to `batch` delivered deliveries older than the retention (their attempts cascade). */
+  async pruneDelivered(retentionMs: number, batch: number): Promise<number> {
+    const rows = await this.em.fork().execute<Array<{ count: number }>>(
+      `with pruned as (
+         delete from deliveries where id in (
+           select id from deliveries
+            where status = 'delivered' and delivered_at < now() - ?::double precision * interval '1 millisecond'
+            limit ?)
+         returning 1
+       )
+       select count(*)::int as count from pruned`,
+      [retentionMs, batch],
+    );
+    return rows[0]?.count ?? 0;
+  }
+}

@@ -1,0 +1,60 @@
+import { ConflictError, NotFoundError, PermissionDeniedError, Principal } from '@audit/platform';
+import { Injectable, Logger } from '@nestjs/common';
+import { GroupAccess } from '../destinations/group-access.service';
+import { DeliveryLogRepository } from './delivery-log.repository';
+import { DeliveryLogQuery, DeliveryLogView, isNumericId, ReplayInput } from './delivery-log.schemas';
+import { DeliverySignal } from './delivery-signal';
+
+/** Whose destination: a top-level group's (by id or path), or the instance's (null). */
+export type DestinationScope = { groupIdOrPath: string } | null;
+
+/**
+ * The delivery log, retry and replay of one destination. Access is the destinations' own: owners
+ * of the top-level group (GroupAccess), admins for instance-level destinations.
+ */
+@Injectable()
+export class DeliveryLogService {
+  private readonly logger = new Logger(DeliveryLogService.name);
+
+  constructor(
+    private readonly access: GroupAccess,
+    private readonly log: DeliveryLogRepository,
+    private readonly signal: DeliverySignal,
+  ) {}
+
+  async list(scope: DestinationScope, destinationId: string, query: DeliveryLogQuery, principal: Principal) {
+    const destination = await this.destinationOf(scope, destinationId, principal);
+    return this.log.list(destination, query);
+  }
+
+  async retry(scope: DestinationScope, destinationId: string, deliveryId: string, principal: Principal): Promise<DeliveryLogView> {
+    const destination = await this.destinationOf(scope, destinationId, principal);
+    const id = isNumericId(deliveryId) ? Number(deliveryId) : null;
+    const current = id === null ? null : await this.log.find(destination, id);
+    if (!current || id === null) throw new NotFoundError('Delivery not found');
+    if (!(await this.log.retryNow(destination, id))) {
+      throw new ConflictError('the delivery was delivered already; use replay to send it again');
+    }
+    this.logger.log({ destinationId: destination, deliveryId: id, userId: principal.userId }, 'delivery retry requested');
+    this.signal.wake();
+    return (await this.log.find(destination, id)) as DeliveryLogView;
+  }
+
+  async replay(scope: DestinationScope, destinationId: string, input: ReplayInput, principal: Principal): Promise<{ replayed: number; since: string }> {
+    const destination = await this.destinationOf(scope, destinationId, principal);
+    const since = new Date(input.since).toISOString();
+    const replayed = await this.log.replaySince(destination, since);
+    this.logger.log({ destinationId: destination, since, replayed, userId: principal.userId }, 'deliveries replayed');
+    if (replayed > 0) this.signal.wake();
+    return { replayed, since };
+  }
+
+  private async destinationOf(scope: DestinationScope, destinationId: string, principal: Principal): Promise<number> {
+    let groupId: number | null = null;
+    if (scope) groupId = (await this.access.ownedTopLevelGroup(scope.groupIdOrPath, principal)).id;
+    else if (!principal.admin) throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
+    const destination = isNumericId(destinationId) ? await this.log.findDestination(Number(destinationId)) : null;
+    if (!destination || destination.groupId !== groupId) throw new NotFoundError('Streaming destination not found');
+    return destination.id;
+  }
+}

@@ -1,0 +1,108 @@
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable } from '@nestjs/common';
+import { json, toIso, toNumber } from '../app/sql';
+
+export interface AttemptOutcome {
+  deliveryId: number;
+  destinationId: number;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+  /** Null when delivered; otherwise when to try again. */
+  retryInMs: number | null;
+}
+
+export interface DestinationFailure {
+  destinationId: number;
+  pauseLevel: number;
+  pauseMs: number;
+}
+
+/** Attempt log and destination health, written in batches (app/sql.ts: why raw SQL). */
+@Injectable()
+export class DeliveryOutcomesRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /**
+   * Logs the attempts and moves each delivery to delivered or failed, releasing its lease — one
+   * statement for the whole batch. Deliveries deleted meanwhile (destination removed) are skipped.
+   */
+  async recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const records = outcomes.map((o) => ({
+      id: o.deliveryId, status_code: o.statusCode, latency_ms: o.latencyMs, error: o.error, retry_in_ms: o.retryInMs,
+    }));
+    await this.em.fork().execute(
+      `with o as (
+         select * from jsonb_to_recordset(?::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
+       ), moved as (
+         update deliveries dl
+            set attempts = dl.attempts + 1,
+                status = case when o.retry_in_ms is null then 'delivered' else 'failed' end,
+                last_status_code = o.status_code,
+                last_error = o.error,
+                delivered_at = case when o.retry_in_ms is null then now() else dl.delivered_at end,
+                next_attempt_at = case when o.retry_in_ms is null then dl.next_attempt_at
+                                       else now() + o.retry_in_ms * interval '1 millisecond' end,
+                leased_until = null
+           from o where dl.id = o.id
+         returning dl.id
+       )
+       insert into delivery_attempts (delivery_id, status_code, latency_ms, error)
+       select o.id, o.status_code, o.latency_ms, o.error from o join moved on moved.id = o.id`,
+      [json(records)],
+      'run',
+    );
+  }
+
+  /** Current pause levels of these destinations (0 when healthy or never seen). */
+  async pauseLevels(destinationIds: readonly number[]): Promise<Map<number, number>> {
+    const rows = await this.em.fork().execute<Array<{ destination_id: string; pause_level: number }>>(
+      `select destination_id, pause_level from destination_health where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
+      [json(destinationIds)],
+    );
+    return new Map(rows.map((r) => [toNumber(r.destination_id), Number(r.pause_level)]));
+  }
+
+  /** Pauses failing destinations until their next probe; returns since when each has been failing. */
+  async markFailing(failures: readonly DestinationFailure[]): Promise<Array<{ destinationId: number; failingSince: string }>> {
+    if (failures.length === 0) return [];
+    const rows = await this.em.fork().execute<Array<{ destination_id: string; failing_since: Date }>>(
+      `insert into destination_health as h (destination_id, failing_since, pause_level, paused_until, updated_at)
+       select f.id, now(), f.level, now() + f.pause_ms * interval '1 millisecond', now()
+         from jsonb_to_recordset(?::jsonb) as f(id bigint, level int, pause_ms double precision)
+         join destinations d on d.id = f.id
+       on conflict (destination_id) do update
+          set failing_since = coalesce(h.failing_since, now()),
+              pause_level = excluded.pause_level,
+              paused_until = excluded.paused_until,
+              updated_at = now()
+       returning destination_id, failing_since`,
+      [json(failures.map((f) => ({ id: f.destinationId, level: f.pauseLevel, pause_ms: f.pauseMs })))],
+    );
+    return rows.map((r) => ({ destinationId: toNumber(r.destination_id), failingSince: toIso(r.failing_since) }));
+  }
+
+  /**
+   * Destinations that answered 2xx again: healthy, and their failed deliveries due now rather than
+   * at the end of a long backoff. Returns those that were failing.
+   */
+  async markRecovered(destinationIds: readonly number[]): Promise<number[]> {
+    if (destinationIds.length === 0) return [];
+    const rows = await this.em.fork().execute<Array<{ destination_id: string }>>(
+      `with recovered as (
+         update destination_health set failing_since = null, pause_level = 0, paused_until = null, updated_at = now()
+          where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)
+            and (pause_level > 0 or failing_since is not null)
+         returning destination_id
+       ), requeued as (
+         update deliveries dl set next_attempt_at = now()
+           from recovered r
+          where dl.destination_id = r.destination_id and dl.status = 'failed' and dl.next_attempt_at > now()
+       )
+       select destination_id from recovered`,
+      [json(destinationIds)],
+    );
+    return rows.map((r) => toNumber(r.destination_id));
+  }
+}

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { SecretBox } from '../crypto/secret-box';
+import { ClaimedDelivery, DeliveriesRepository } from './deliveries.repository';
+import { buildWebhook } from './webhook-request';
+
+/** A destination ready to send to: secrets decrypted once, not per request. */
+export interface ReadyTarget {
+  id: number;
+  url: string;
+  build: (delivery: ClaimedDelivery, nowMs: number) => { headers: Record<string, string>; body: string };
+}
+
+const TTL_MS = 1_000;
+
+/**
+ * Destinations as the worker sends to them, kept for a second: at thousands of deliveries per
+ * second, loading and decrypting per request would cost more than the request. A change to a
+ * destination (URL, headers, secret, deactivation) therefore applies within a second.
+ */
+@Injectable()
+export class TargetCache {
+  private readonly entries = new Map<number, { expires: number; target: Promise<ReadyTarget | null> }>();
+
+  constructor(private readonly deliveries: DeliveriesRepository, private readonly secrets: SecretBox) {}
+
+  get(destinationId: number): Promise<ReadyTarget | null> {
+    const now = Date.now();
+    const cached = this.entries.get(destinationId);
+    if (cached && cached.expires > now) return cached.target;
+    const target = this.load(destinationId);
+    this.entries.set(destinationId, { expires: now + TTL_MS, target });
+    target.catch(() => this.entries.delete(destinationId));
+    return target;
+  }
+
+  private async load(destinationId: number): Promise<ReadyTarget | null> {
+    const row = (await this.deliveries.loadTargets([destinationId])).get(destinationId);
+    if (!row) return null;
+    const verificationToken = this.secrets.decrypt(row.verificationToken);
+    const signingSecrets = [row.signingSecret, row.previousSigningSecret].filter((s): s is string => s !== null).map((s) => this.secrets.decrypt(s));
+    const customHeaders = row.headers.map((h) => ({ key: h.key, value: this.secrets.decrypt(h.value) }));
+    return {
+      id: row.id,
+      url: row.url,
+      build: (delivery, nowMs) =>
+        buildWebhook({
+          auditEventId: delivery.auditEventId,
+          eventType: delivery.eventType,
+          payload: delivery.payload,
+          verificationToken,
+          signingSecrets,
+          customHeaders,
+          nowMs,
+        }),
+    };
+  }
+}

@@ -12,8 +12,13 @@ import { AuditEventPage, AuditEventsRepository } from './audit-events.repository
 import { csvChunks } from './audit-events.csv';
 import { AuditEventSearch } from './audit-events.sql';
 
-/** Rows per query: large enough that round trips do not dominate, small enough to hold in memory. */
-export const EXPORT_BATCH_SIZE = 5000;
+/**
+ * Rows per query: large enough that round trips do not dominate (1000 exports as fast as 5000),
+ * small enough that most of a batch (rows carry parsed payloads, ~4 KB each) dies in V8's young
+ * generation: at 5000 every batch was promoted and RSS grew ~170 MB with garbage during a 2M-row
+ * export, at 1000 ~60 MB; the live heap stays at ~36 MB either way (measured with forced GCs).
+ */
+export const EXPORT_BATCH_SIZE = 1000;
 
 export interface CsvExport {
   /** The CSV text, read lazily: a batch is queried only when the client has taken the previous one. */

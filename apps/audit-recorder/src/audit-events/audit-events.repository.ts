@@ -1,6 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { AuditEvent } from '@audit/contracts';
+import { boundQuery } from '../consumer/bound-sql';
 import { CursorPosition } from './audit-event-cursor';
 import { AuditEventSearch, AuditScope, searchStatement } from './audit-events.sql';
 
@@ -12,36 +13,35 @@ export interface AuditEventPage {
 
 /**
  * Storage of audit events. Inserts are the consumer's hot path, so they go as one statement per
- * chunk through `json_to_recordset` with `on conflict do nothing`: a redelivered event is a no-op,
- * and `returning id` tells which events are new.
+ * chunk, `unnest` over bound column arrays, with `on conflict do nothing`: a redelivered event is a
+ * no-op, and `returning id` tells which events are new.
  */
 @Injectable()
 export class AuditEventsRepository {
   constructor(private readonly em: EntityManager) {}
 
-  async insertNew(em: EntityManager, events: AuditEvent[]): Promise<string[]> {
+  /**
+   * `payloads` are the events' JSON texts when the caller has them already (the consumer writes the
+   * same text to the JSON log), so each event is serialised once.
+   */
+  async insertNew(em: EntityManager, events: AuditEvent[], payloads: string[] = events.map((e) => JSON.stringify(e))): Promise<string[]> {
     if (events.length === 0) return [];
-    const rows = events.map((e) => ({
-      id: e.id,
-      event_type: e.event_type,
-      author_id: e.author_id,
-      author_name: e.author_name,
-      entity_type: e.entity_type,
-      entity_id: e.entity_id,
-      entity_path: e.entity_path,
-      target_type: e.target_type,
-      target_id: e.target_id,
-      created_at: e.created_at,
-      payload: e,
-    }));
-    const inserted = await em.execute<Array<{ id: string }>>(
+    const columns: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(events.length));
+    events.forEach((e, i) => {
+      const row = [e.id, e.event_type, e.author_id, e.author_name, e.entity_type, e.entity_id, e.entity_path, e.target_type, e.target_id, e.created_at];
+      for (let c = 0; c < row.length; c++) columns[c][i] = row[c];
+    });
+    // Bound parameters, not one JSON text formatted into the SQL (see boundQuery): column arrays,
+    // and the payloads as one JSON array (joined, not escaped element by element as a text[] would
+    // be), zipped by position with ROWS FROM.
+    const inserted = await boundQuery<{ id: string }>(
+      em,
       `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-       select id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload
-       from json_to_recordset(?::json) as x(id uuid, event_type text, author_id bigint, author_name text, entity_type text,
-         entity_id bigint, entity_path text, target_type text, target_id bigint, created_at timestamptz, payload json)
+       select * from rows from (unnest(?::uuid[]), unnest(?::text[]), unnest(?::bigint[]), unnest(?::text[]), unnest(?::text[]), unnest(?::bigint[]),
+         unnest(?::text[]), unnest(?::text[]), unnest(?::bigint[]), unnest(?::timestamptz[]), json_array_elements(?::json))
        on conflict (id) do nothing
        returning id`,
-      [JSON.stringify(rows)],
+      [...columns, `[${payloads.join(',')}]`],
     );
     return inserted.map((r) => r.id);
   }

@@ -56,14 +56,15 @@ export class RecorderConsumer implements OnApplicationBootstrap, BeforeApplicati
         rejections.push({ offset, reason: 'mapping_failed', error: (err as Error).message });
       }
     }
+    const payloads = toStore.map((a) => JSON.stringify(a)); // the column's text and the log line, serialised once
     const inserted = await this.em.fork().transactional(async (em) => {
       await this.namespaces.apply(em, consumed.map((c) => c.event));
-      return this.auditEvents.insertNew(em, toStore);
+      return this.auditEvents.insertNew(em, toStore, payloads);
     });
     // Every saved event of the chunk, not only the newly inserted ones: after a crash between the
     // commit and this append, the redelivered chunk writes the lines again. The log is at least
     // once (lines carry the event id), never missing a stored event.
-    await this.jsonLog.append(toStore);
+    await this.jsonLog.append(payloads);
     if (inserted.length > 0) this.logger.debug(`stored ${inserted.length} audit events`);
     return rejections;
   }

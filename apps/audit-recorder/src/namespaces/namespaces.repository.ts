@@ -2,6 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { NamespaceRow, namespaceUpserts } from '@audit/audit-mapping';
 import { DomainEvent } from '@audit/contracts';
+import { boundQuery } from '../consumer/bound-sql';
 
 /** The recorder's own view of groups and projects, built from the same domain events. */
 @Injectable()
@@ -16,12 +17,14 @@ export class NamespacesRepository {
     const rows = namespaceUpserts(events);
     if (rows.length === 0) return;
     const recordset = JSON.stringify(rows);
-    await em.execute(
+    await boundQuery(
+      em,
       `delete from namespaces n using json_to_recordset(?::json) as x(kind text, id bigint, full_path text)
         where n.kind = x.kind and lower(n.full_path) = lower(x.full_path) and n.id <> x.id`,
       [recordset],
     );
-    await em.execute(
+    await boundQuery(
+      em,
       `insert into namespaces (kind, id, full_path, parent_id)
        select kind, id, full_path, parent_id from json_to_recordset(?::json) as x(kind text, id bigint, full_path text, parent_id bigint)
        on conflict (kind, id) do update set full_path = excluded.full_path, parent_id = excluded.parent_id`,

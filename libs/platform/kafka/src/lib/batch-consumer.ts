@@ -31,6 +31,12 @@ export interface BatchConsumerOptions {
   handler: BatchHandler;
   /** Messages handed to the handler at once; offsets are committed after each chunk. */
   chunkSize?: number;
+  /**
+   * Partitions whose batches are handled at the same time (default 3). Each partition's messages
+   * still go to the handler one chunk at a time and in order; the handler must allow calls for
+   * different partitions to overlap (each needs its own database connection: keep the pool larger).
+   */
+  partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
 }
 
@@ -41,7 +47,8 @@ export interface BatchConsumerOptions {
  * - unparseable, unknown-typed and schema-invalid messages go to `<topic>.dlq` with a reason,
  *   before their offsets are committed, so every message is either processed or dead-lettered;
  * - heartbeats between chunks keep a long batch from costing the group its membership;
- * - stop() lets the in-flight chunk finish and commit before the consumer leaves the group.
+ * - partitions are consumed concurrently, each in order, each committing its own offsets;
+ * - stop() lets the in-flight chunks finish and commit before the consumer leaves the group.
  */
 export class BatchConsumer {
   private readonly logger: Logger;
@@ -74,7 +81,8 @@ export class BatchConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      // While one partition's chunk waits on the database, another's is parsed and mapped.
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.logger.log(`consuming ${this.options.topic}`);

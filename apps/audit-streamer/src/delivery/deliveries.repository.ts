@@ -12,6 +12,8 @@ export interface ClaimedDelivery {
   eventType: string;
   payload: unknown;
   attempts: number;
+  /** The destination's config_version at claim time: the target cache reloads when it moved. */
+  destinationVersion: number;
 }
 
 /** A destination as the worker needs it: secrets still encrypted. */
@@ -73,14 +75,14 @@ export class DeliveriesRepository {
   async claimDue(limit: number, perDestination: number, inFlight: ReadonlyMap<number, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
     const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
       `with slots as (
-         select d.id, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else ?::int end)
+         select d.id, d.config_version, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else ?::int end)
                                   - coalesce((?::jsonb ->> d.id::text)::int, 0)) as free
            from destinations d
            left join destination_health h on h.destination_id = d.id
           where d.active and (h.paused_until is null or h.paused_until <= now())
           order by random()
        ), due as (
-         select dl.id from slots s
+         select dl.id, s.config_version from slots s
           cross join lateral (
             select dl.id from deliveries dl
              where dl.destination_id = s.id and dl.status <> 'delivered' and dl.next_attempt_at <= now()
@@ -94,7 +96,7 @@ export class DeliveriesRepository {
        )
        update deliveries dl set leased_until = now() + ?::double precision * interval '1 millisecond'
          from due where dl.id = due.id
-       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts`,
+       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts, due.config_version`,
       [perDestination, json(Object.fromEntries(inFlight)), limit, leaseMs],
     );
     return rows.map((r) => ({
@@ -104,6 +106,7 @@ export class DeliveriesRepository {
       eventType: String(r['event_type']),
       payload: r['payload'],
       attempts: Number(r['attempts']),
+      destinationVersion: toNumber(r['config_version']),
     }));
   }
 

@@ -94,7 +94,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async deliverOne(delivery: ClaimedDelivery): Promise<void> {
     try {
-      const target = await this.targets.get(delivery.destinationId);
+      const target = await this.targets.get(delivery.destinationId, delivery.destinationVersion);
       if (!target) return; // deleted or deactivated since the claim: the lease expires, nothing is sent
       const result = await this.sender.send({ url: target.url, ...target.build(delivery, Date.now()) });
       const verdict = classifyAttempt(result.statusCode);

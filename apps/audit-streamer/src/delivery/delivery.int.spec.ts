@@ -30,6 +30,21 @@ const releases = (s: Streamer, count: number, from = 1) =>
   Array.from({ length: count }, (_, i) => releaseCreatedEvent(from + i, 31, `${s.groupPath}/app`));
 const base = (s: Streamer, destinationId: number) => `/api/v4/groups/${s.groupPath}/audit_events/streaming/destinations/${destinationId}`;
 
+describe('configuration changes', () => {
+  it('a header added after deliveries started is sent with the very next delivery', async () => {
+    const s = await setup();
+    const r = await receiver();
+    const [id] = await createDestinations(s, [r.url]);
+    await send(s.topic, releases(s, 1));
+    await waitFor('the first event (target now cached)', () => releaseRequests(r.requests).length === 1);
+    await s.http.post(`${base(s, id)}/headers`).set('Authorization', s.owner).send({ key: 'X-Tenant', value: 'acme' }).expect(201);
+    await send(s.topic, releases(s, 1, 2));
+    const second = await waitFor('the second event', () => releaseRequests(r.requests)[1]);
+    expect(second.headers['x-tenant']).toBe('acme');
+    expect(releaseRequests(r.requests)[0].headers['x-tenant']).toBeUndefined();
+  });
+});
+
 describe('independent delivery per destination', () => {
   it('a receiver answering 500 for a while gets every event once it recovers; the healthy one is not held up meanwhile', async () => {
     const s = await setup();

@@ -10,25 +10,27 @@ export interface ReadyTarget {
   build: (delivery: ClaimedDelivery, nowMs: number) => { headers: Record<string, string>; body: string };
 }
 
-const TTL_MS = 1_000;
+/** Bounds how long a rotated-out signing secret keeps signing after its grace period ends. */
+const TTL_MS = 60_000;
 
 /**
- * Destinations as the worker sends to them, kept for a second: at thousands of deliveries per
- * second, loading and decrypting per request would cost more than the request. A change to a
- * destination (URL, headers, secret, deactivation) therefore applies within a second.
+ * Destinations as the worker sends to them, secrets decrypted: at thousands of deliveries per
+ * second, loading and decrypting per request would cost more than the request. An entry is used
+ * only for the config_version it was loaded at (claims carry the current one, bumped by trigger on
+ * every change to the destination or its headers), so a change applies to the very next delivery.
  */
 @Injectable()
 export class TargetCache {
-  private readonly entries = new Map<number, { expires: number; target: Promise<ReadyTarget | null> }>();
+  private readonly entries = new Map<number, { expires: number; version: number; target: Promise<ReadyTarget | null> }>();
 
   constructor(private readonly deliveries: DeliveriesRepository, private readonly secrets: SecretBox) {}
 
-  get(destinationId: number): Promise<ReadyTarget | null> {
+  get(destinationId: number, version: number): Promise<ReadyTarget | null> {
     const now = Date.now();
     const cached = this.entries.get(destinationId);
-    if (cached && cached.expires > now) return cached.target;
+    if (cached && cached.expires > now && cached.version === version) return cached.target;
     const target = this.load(destinationId);
-    this.entries.set(destinationId, { expires: now + TTL_MS, target });
+    this.entries.set(destinationId, { expires: now + TTL_MS, version, target });
     target.catch(() => this.entries.delete(destinationId));
     return target;
   }

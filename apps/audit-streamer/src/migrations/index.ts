@@ -4,6 +4,7 @@ import { Migration20261121000002 } from './Migration20261121000002';
 import { Migration20261121000003 } from './Migration20261121000003';
 import { Migration20261121000010 } from './Migration20261121000010';
 import { Migration20261121000020 } from './Migration20261121000020';
+import { Migration20261121000030 } from './Migration20261121000030';
 
 /** Committed migrations in order; DatabaseModule runs them at start-up. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000003', class: Migration20261121000003 },
   { name: 'Migration20261121000010', class: Migration20261121000010 },
   { name: 'Migration20261121000020', class: Migration20261121000020 },
+  { name: 'Migration20261121000030', class: Migration20261121000030 },
 ];

@@ -4,6 +4,7 @@ import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@ne
 import { SecretBox } from '../crypto/secret-box';
 import { DeliveryModule } from '../delivery/delivery.module';
 import { DestinationsModule } from '../destinations/destinations.module';
+import { StreamingGraphqlModule } from '../graphql/graphql.module';
 import { migrations } from '../migrations';
 import { AuditStreamerConfig } from './config';
 
@@ -45,6 +46,7 @@ export class AppModule {
         StreamerCoreModule.forRoot(config, registry),
         DestinationsModule,
         DeliveryModule,
+        StreamingGraphqlModule,
       ],
     };
   }

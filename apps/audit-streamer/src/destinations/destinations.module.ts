@@ -18,6 +18,6 @@ import { DestinationUrlCheck } from './url-check.service';
   imports: [NamespacesModule],
   controllers: [DestinationsController, InstanceDestinationsController],
   providers: [DestinationsService, DestinationHeadersService, DestinationsRepository, DestinationChanges, GroupAccess, DestinationUrlCheck, OutboxRelay],
-  exports: [DestinationsService, DestinationsRepository, OutboxRelay],
+  exports: [DestinationsService, DestinationHeadersService, GroupAccess, DestinationsRepository, OutboxRelay],
 })
 export class DestinationsModule {}

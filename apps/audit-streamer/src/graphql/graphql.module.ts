@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { DestinationsModule } from '../destinations/destinations.module';
+import { NamespacesModule } from '../namespaces/namespaces.module';
+import { DestinationLocator } from './destination-locator';
+import { GraphqlController } from './graphql.controller';
+import { StreamingGraphqlService } from './streaming-graphql.service';
+
+/** The GraphQL API of streaming destinations (seed 001's operations), over the REST side's services. */
+@Module({
+  imports: [DestinationsModule, NamespacesModule],
+  controllers: [GraphqlController],
+  providers: [StreamingGraphqlService, DestinationLocator],
+})
+export class StreamingGraphqlModule {}

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '@audit/contracts';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { WorkerDatabase } from './worker-database';
 import { json, toNumber } from '../app/sql';
 import { rootPathOf } from '@audit/audit-mapping';
 
@@ -30,7 +31,10 @@ export interface DestinationTarget {
 /** The `deliveries` and `delivery_attempts` tables (see app/sql.ts for why raw SQL). */
 @Injectable()
 export class DeliveriesRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly worker: WorkerDatabase,
+  ) {}
 
   /**
    * One delivery per (audit event, matching destination): the event's top-level group's active
@@ -50,7 +54,7 @@ export class DeliveriesRepository {
     const rows = await em.execute<Array<{ id: string }>>(
       `insert into deliveries (destination_id, audit_event_id, event_type, payload)
        select d.id, e.id, e.event_type, e.payload
-         from jsonb_to_recordset(?::jsonb) as e(ord int, id uuid, event_type text, root_path text, payload jsonb)
+         from json_to_recordset(?::json) as e(ord int, id uuid, event_type text, root_path text, payload json)
          join destinations d
            on d.active
           and (d.group_id is null
@@ -73,10 +77,10 @@ export class DeliveriesRepository {
    * lease: a crash mid-send lets it expire and the delivery is tried again.
    */
   async claimDue(limit: number, perDestination: number, inFlight: ReadonlyMap<number, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
-    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
+    const rows = await this.worker.query<Record<string, unknown>>(
       `with slots as (
-         select d.id, d.config_version, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else ?::int end)
-                                  - coalesce((?::jsonb ->> d.id::text)::int, 0)) as free
+         select d.id, d.config_version, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else $1::int end)
+                                  - coalesce(($2::jsonb ->> d.id::text)::int, 0)) as free
            from destinations d
            left join destination_health h on h.destination_id = d.id
           where d.active and (h.paused_until is null or h.paused_until <= now())
@@ -92,9 +96,9 @@ export class DeliveriesRepository {
              for update skip locked
           ) dl
           where s.free > 0
-          limit ?
+          limit $3
        )
-       update deliveries dl set leased_until = now() + ?::double precision * interval '1 millisecond'
+       update deliveries dl set leased_until = now() + $4::double precision * interval '1 millisecond'
          from due where dl.id = due.id
        returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts, due.config_version`,
       [perDestination, json(Object.fromEntries(inFlight)), limit, leaseMs],

@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { WorkerDatabase } from './worker-database';
 import { json, toIso, toNumber } from '../app/sql';
 
 export interface AttemptOutcome {
@@ -21,10 +22,13 @@ export interface DestinationFailure {
 /** Attempt log and destination health, written in batches (app/sql.ts: why raw SQL). */
 @Injectable()
 export class DeliveryOutcomesRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly worker: WorkerDatabase,
+  ) {}
 
   /**
-   * Logs the attempts and moves each delivery to delivered or failed, releasing its lease — one
+   * On the worker's asynchronous-commit pool (see WorkerDatabase). Logs the attempts and moves each delivery to delivered or failed, releasing its lease — one
    * statement for the whole batch. Deliveries deleted meanwhile (destination removed) are skipped.
    */
   async recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
@@ -32,9 +36,9 @@ export class DeliveryOutcomesRepository {
     const records = outcomes.map((o) => ({
       id: o.deliveryId, status_code: o.statusCode, latency_ms: o.latencyMs, error: o.error, retry_in_ms: o.retryInMs,
     }));
-    await this.em.fork().execute(
+    await this.worker.query(
       `with o as (
-         select * from jsonb_to_recordset(?::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
+         select * from jsonb_to_recordset($1::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
        ), moved as (
          update deliveries dl
             set attempts = dl.attempts + 1,
@@ -51,7 +55,6 @@ export class DeliveryOutcomesRepository {
        insert into delivery_attempts (delivery_id, status_code, latency_ms, error)
        select o.id, o.status_code, o.latency_ms, o.error from o join moved on moved.id = o.id`,
       [json(records)],
-      'run',
     );
   }
 

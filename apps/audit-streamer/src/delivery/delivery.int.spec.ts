@@ -41,6 +41,8 @@ describe('configuration changes', () => {
     await send(s.topic, releases(s, 1, 2));
     const second = await waitFor('the second event', () => releaseRequests(r.requests)[1]);
     expect(second.headers['x-tenant']).toBe('acme');
+    // Stored as json, streamed in the contract's field order.
+    expect(Object.keys(JSON.parse(second.body))).toEqual(['id', 'author_id', 'entity_id', 'entity_type', 'details', 'ip_address', 'author_name', 'entity_path', 'target_details', 'created_at', 'target_type', 'target_id', 'event_type']);
     expect(releaseRequests(r.requests)[0].headers['x-tenant']).toBeUndefined();
   });
 });

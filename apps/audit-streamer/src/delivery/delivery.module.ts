@@ -15,6 +15,7 @@ import { DestinationDeactivation } from './destination-deactivation';
 import { StreamingConsumer } from './streaming-consumer';
 import { TargetCache } from './target-cache';
 import { WebhookSender } from './webhook-sender';
+import { WorkerDatabase } from './worker-database';
 
 /**
  * Kafka → deliveries (StreamingConsumer) → HTTP (DeliveryWorker → AttemptRecorder), plus the
@@ -27,7 +28,7 @@ import { WebhookSender } from './webhook-sender';
   providers: [
     DeliverySignal, DeliveriesRepository, DeliveryOutcomesRepository, DeliveryLogRepository, DestinationDeactivation,
     TargetCache, WebhookSender, AttemptRecorder, DeliveryWorker, StreamingConsumer, DeliveryLogService, DeliveryPruner,
-    GroupAccess,
+    GroupAccess, WorkerDatabase,
   ],
 })
 export class DeliveryModule {}

@@ -1,4 +1,3 @@
-import { AuditEventSchema } from '@audit/contracts';
 import { signWebhook } from './webhook-signature';
 
 /** Header names the streamer sets itself; custom headers may not use them (lower case). */
@@ -21,12 +20,11 @@ export interface WebhookInput {
 }
 
 /**
- * The exact request of CONTRACTS.md ("a streamed request"). The payload went through jsonb, which
- * reorders keys; re-parsing restores the contract's field order, so every copy reads the same.
+ * The exact request of CONTRACTS.md ("a streamed request"). The payload is stored as `json` (its
+ * text as mapped), so serialising it again keeps the contract's field order in every copy.
  */
 export function buildWebhook(input: WebhookInput): { headers: Record<string, string>; body: string } {
-  const parsed = AuditEventSchema.safeParse(input.payload);
-  const body = JSON.stringify(parsed.success ? parsed.data : input.payload);
+  const body = JSON.stringify(input.payload);
   const timestamp = Math.floor(input.nowMs / 1000);
   const headers: Record<string, string> = {};
   for (const { key, value } of input.customHeaders) {

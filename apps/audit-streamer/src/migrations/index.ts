@@ -5,6 +5,7 @@ import { Migration20261121000003 } from './Migration20261121000003';
 import { Migration20261121000010 } from './Migration20261121000010';
 import { Migration20261121000020 } from './Migration20261121000020';
 import { Migration20261121000030 } from './Migration20261121000030';
+import { Migration20261121000031 } from './Migration20261121000031';
 
 /** Committed migrations in order; DatabaseModule runs them at start-up. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000010', class: Migration20261121000010 },
   { name: 'Migration20261121000020', class: Migration20261121000020 },
   { name: 'Migration20261121000030', class: Migration20261121000030 },
+  { name: 'Migration20261121000031', class: Migration20261121000031 },
 ];

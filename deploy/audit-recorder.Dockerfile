@@ -42,4 +42,5 @@ EXPOSE 3002
 # Liveness: GET /health on the service's own port (slim images have no curl).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get({ host: '127.0.0.1', port: process.env.PORT, path: '/health', timeout: 4000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1))"]
-CMD ["node", "dist/apps/audit-recorder/src/main.js"]
+# A 4 MB young generation: lower peak RSS and higher catch-up throughput (bench/recorder.bench.ts).
+CMD ["node", "--max-semi-space-size=4", "dist/apps/audit-recorder/src/main.js"]

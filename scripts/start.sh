@@ -26,5 +26,5 @@ MSG
 exec npx concurrently --kill-others-on-fail --names release-service,audit-recorder,audit-streamer \
   --prefix-colors blue,green,magenta --prefix '[{name}]' \
   "PORT=${RS_PORT} exec node --enable-source-maps dist/apps/release-service/src/main.js" \
-  "PORT=${AR_PORT} exec node --enable-source-maps dist/apps/audit-recorder/src/main.js" \
+  "PORT=${AR_PORT} exec node --enable-source-maps --max-semi-space-size=4 dist/apps/audit-recorder/src/main.js" \
   "PORT=${AS_PORT} exec node --enable-source-maps dist/apps/audit-streamer/src/main.js"

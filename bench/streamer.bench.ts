@@ -5,7 +5,7 @@
  *   npm run bench:streamer
  * Knobs (env): BENCH_EVENTS (100000), BENCH_PARTITIONS (3), BENCH_PROJECTS (30), BENCH_PRODUCE_BATCH (1000),
  * BENCH_STEADY_RATE (1000 events/s) and BENCH_STEADY_S (10) of the latency phase, BENCH_TIMEOUT_S (300, per phase),
- * BENCH_LOG_LEVEL (warn), BENCH_DELIVERY_CONCURRENCY (64) and BENCH_DELIVERY_CONCURRENCY_PER_DESTINATION (16)
+ * BENCH_LOG_LEVEL (warn), BENCH_DELIVERY_CONCURRENCY (128) and BENCH_DELIVERY_CONCURRENCY_PER_DESTINATION (32)
  * (the service's DELIVERY_CONCURRENCY*, defaults mirror its own), BENCH_BASELINE (bare|none),
  * BENCH_FAILURE_RUN (1|0), BENCH_SERVICE_NODE_ARGS (extra node flags for the service, e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof"), DATABASE_URL, KAFKA_BROKERS.
@@ -51,8 +51,8 @@ const cfg = {
   steadyS: num('BENCH_STEADY_S', 10),
   timeoutMs: num('BENCH_TIMEOUT_S', 300) * 1000,
   logLevel: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
-  deliveryConcurrency: num('BENCH_DELIVERY_CONCURRENCY', 64),
-  perDestination: num('BENCH_DELIVERY_CONCURRENCY_PER_DESTINATION', 16),
+  deliveryConcurrency: num('BENCH_DELIVERY_CONCURRENCY', 128),
+  perDestination: num('BENCH_DELIVERY_CONCURRENCY_PER_DESTINATION', 32),
   serviceNodeArgs: (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
   baseline: baselineMode,
   failureRun: (process.env['BENCH_FAILURE_RUN'] ?? '1') !== '0',

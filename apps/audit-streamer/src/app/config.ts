@@ -27,8 +27,8 @@ export const AuditStreamerConfigSchema = z.object({
   STREAMING_SECRET_GRACE_PERIOD_MS: z.coerce.number().int().min(0).max(2_592_000_000).default(86_400_000), // a rotated-out signing secret keeps signing this long
   TRUSTED_PROXIES: env.csv, // proxies whose X-Forwarded-For is believed for the actor IP of configuration-change audit events
   ...outboxConfigShape, // configuration changes are audit events, published through this service's outbox
-  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64), // requests in flight, all destinations
-  DELIVERY_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(256).default(16), // so one slow destination leaves slots to the others
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(128), // requests in flight, all destinations
+  DELIVERY_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(256).default(32), // so one slow destination leaves slots to the others
   DELIVERY_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000), // first retry delay, doubled per attempt, equal jitter
   DELIVERY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(7 * 86_400_000).default(86_400_000), // longest wait between two attempts (24 h)
   DELIVERY_PAUSE_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000), // longest pause of a failing destination between probes

@@ -1,19 +1,15 @@
 /**
- * Helpers of the audit-recorder benchmarks: the built recorder as its own process (as the image
- * runs it), its memory sampled from /proc, and the report table with the recorder's own columns.
- * The release-service helpers in service.ts and stats.ts stay untouched; this mirrors their style.
+ * Helpers of the audit-recorder benchmarks: the built recorder as its own process (service.ts, with
+ * its deployed node flags), its memory sampled from /proc, and the report table with its own columns.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { cpuWindow } from './cpu';
+import { RunningService, startBuiltService } from './service';
 import { round } from './stats';
 
 const ROOT = join(__dirname, '..', '..');
-/** Bounded, so a chatty LOG_LEVEL cannot grow the benchmark's memory. */
-const LOG_TAIL_CHARS = 20_000;
 
 export const log = (msg: string): void => {
   process.stdout.write(`[bench] ${msg}\n`);
@@ -26,23 +22,7 @@ export const num = (name: string, fallback: number, min = 1): number => {
   return value;
 };
 
-export interface RunningRecorder {
-  url: string;
-  pid: number | undefined;
-  /** performance.now() when the process was spawned. */
-  spawnedAt: number;
-  logTail: () => string;
-  stop: () => Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export type RunningRecorder = RunningService;
 
 /**
  * The recorder's node flags as deployed (deploy/audit-recorder.Dockerfile, scripts/start.sh): a 4 MB
@@ -51,48 +31,8 @@ async function freePort(): Promise<number> {
 export const RECORDER_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /** `nodeArgs`: extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export async function startRecorder(env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningRecorder> {
-  const port = await freePort();
-  let logs = '';
-  const spawnedAt = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...RECORDER_NODE_FLAGS, ...nodeArgs, join('dist', 'apps', 'audit-recorder', 'src', 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Always drained: a full pipe would block the service's logger and distort the figures.
-  const keep = (d: Buffer) => {
-    logs = (logs + d.toString()).slice(-LOG_TAIL_CHARS);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = once(child, 'exit');
-  const url = `http://127.0.0.1:${port}`;
-  const service: RunningRecorder = {
-    url,
-    pid: child.pid,
-    spawnedAt,
-    logTail: () => logs,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      return code;
-    },
-  };
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`audit-recorder exited with ${child.exitCode}:\n${logs.slice(-4000)}`);
-    const res = await fetch(`${url}/ready`).catch(() => undefined);
-    await res?.arrayBuffer();
-    if (res?.status === 200) return service;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`audit-recorder not ready within ${readyTimeoutMs} ms:\n${logs.slice(-4000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+export const startRecorder = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningRecorder> =>
+  startBuiltService('audit-recorder', env, [...RECORDER_NODE_FLAGS, ...nodeArgs], readyTimeoutMs);
 
 /** Resident set size in MB: of `pid` from /proc (VmRSS), or of this process when pid is undefined. */
 export function rssMb(pid: number | undefined): number {

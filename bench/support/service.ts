@@ -1,6 +1,6 @@
 /**
- * Runs the built release-service as its own process, as the image does (`node dist/...main.js`,
- * no --enable-source-maps), and stops it with SIGTERM like an orchestrator would.
+ * Runs a built service as its own process, as the image does (`node dist/...main.js`, no
+ * --enable-source-maps), and stops it with SIGTERM like an orchestrator would.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,9 +11,13 @@ const ROOT = join(__dirname, '..', '..');
 /** Bounded, so a chatty LOG_LEVEL cannot grow the benchmark's memory. */
 const LOG_TAIL_CHARS = 20_000;
 
+export type ServiceName = 'release-service' | 'audit-recorder' | 'audit-streamer';
+
 export interface RunningService {
   url: string;
   pid: number | undefined;
+  /** performance.now() when the process was spawned. */
+  spawnedAt: number;
   logTail: () => string;
   stop: () => Promise<number | null>;
 }
@@ -27,11 +31,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `nodeArgs`: extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export async function startReleaseService(env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningService> {
+/**
+ * One built service as its own process, ready when its /ready answers 200. Every benchmark starts
+ * its service through this. `nodeArgs`: flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+ */
+export async function startBuiltService(name: ServiceName, env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningService> {
   const port = await freePort();
   let logs = '';
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join('dist', 'apps', 'release-service', 'src', 'main.js')], {
+  const spawnedAt = performance.now();
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join('dist', 'apps', name, 'src', 'main.js')], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,6 +55,7 @@ export async function startReleaseService(env: Record<string, string>, nodeArgs:
   const service: RunningService = {
     url,
     pid: child.pid,
+    spawnedAt,
     logTail: () => logs,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
@@ -57,14 +66,17 @@ export async function startReleaseService(env: Record<string, string>, nodeArgs:
   };
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`release-service exited with ${child.exitCode}:\n${logs.slice(-4000)}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${logs.slice(-4000)}`);
     const res = await fetch(`${url}/ready`).catch(() => undefined);
     await res?.arrayBuffer();
     if (res?.status === 200) return service;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`release-service not ready within ${readyTimeoutMs} ms:\n${logs.slice(-4000)}`);
+      throw new Error(`${name} not ready within ${readyTimeoutMs} ms:\n${logs.slice(-4000)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+export const startReleaseService = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningService> =>
+  startBuiltService('release-service', env, nodeArgs, readyTimeoutMs);

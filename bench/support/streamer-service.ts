@@ -1,80 +1,16 @@
 /**
- * Helpers of the audit-streamer benchmark: the built streamer as its own process (as the image runs
- * it, `node dist/...main.js`, stopped with SIGTERM), and the report table with the streamer's columns.
- * The release-service and recorder helpers stay untouched; this mirrors their style.
+ * Helpers of the audit-streamer benchmark: the built streamer as its own process (service.ts), and
+ * the report table with the streamer's columns.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { RunningService, startBuiltService } from './service';
 import { round } from './stats';
 
-const ROOT = join(__dirname, '..', '..');
-/** Bounded, so a chatty LOG_LEVEL cannot grow the benchmark's memory. */
-const LOG_TAIL_CHARS = 20_000;
-
-export interface RunningStreamer {
-  url: string;
-  pid: number | undefined;
-  /** performance.now() when the process was spawned. */
-  spawnedAt: number;
-  logTail: () => string;
-  stop: () => Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export type RunningStreamer = RunningService;
 
 /** `nodeArgs`: extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export async function startStreamer(env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningStreamer> {
-  const port = await freePort();
-  let logs = '';
-  const spawnedAt = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join('dist', 'apps', 'audit-streamer', 'src', 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Always drained: a full pipe would block the service's logger and distort the figures.
-  const keep = (d: Buffer) => {
-    logs = (logs + d.toString()).slice(-LOG_TAIL_CHARS);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = once(child, 'exit');
-  const url = `http://127.0.0.1:${port}`;
-  const service: RunningStreamer = {
-    url,
-    pid: child.pid,
-    spawnedAt,
-    logTail: () => logs,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      return code;
-    },
-  };
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`audit-streamer exited with ${child.exitCode}:\n${logs.slice(-4000)}`);
-    const res = await fetch(`${url}/ready`).catch(() => undefined);
-    await res?.arrayBuffer();
-    if (res?.status === 200) return service;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`audit-streamer not ready within ${readyTimeoutMs} ms:\n${logs.slice(-4000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+export const startStreamer = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningStreamer> =>
+  startBuiltService('audit-streamer', env, [...nodeArgs], readyTimeoutMs);
 
 export interface StreamerRow {
   metric: string;

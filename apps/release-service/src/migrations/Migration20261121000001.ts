@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { OUTBOX_TABLE_DDL } from '@audit/outbox';
 
 /** Event store, transactional outbox and the read models behind the GET endpoints. */
 export class Migration20261121000001 extends Migration {
@@ -14,17 +15,7 @@ export class Migration20261121000001 extends Migration {
         recorded_at timestamptz not null default now(),
         constraint event_store_stream_version unique (stream_id, stream_version)
       );`);
-    this.addSql(`
-      create table outbox (
-        id bigserial primary key,
-        event_id uuid not null unique,
-        topic text not null,
-        message_key text not null,
-        payload jsonb not null,
-        created_at timestamptz not null default now(),
-        published_at timestamptz null
-      );`);
-    this.addSql('create index outbox_unpublished on outbox (id) where published_at is null;');
+    for (const sql of OUTBOX_TABLE_DDL) this.addSql(sql);
     this.addSql('create sequence group_ids; create sequence project_ids; create sequence milestone_ids; create sequence release_ids;');
     this.addSql(`
       create table groups (

@@ -63,13 +63,22 @@ describe('independent delivery per destination', () => {
     const flakyIds = await waitFor('the recovered receiver to get every event', () => flaky.deliveredIds().size === 200 && flaky.deliveredIds(), { timeoutMs: 20_000 });
     expect([...flakyIds].sort()).toEqual([...healthyIds].sort());
 
-    // Oldest first failed: walk the log (newest first) page by page to the end.
-    const all: Array<{ attempts: number; attempt_log: Array<{ status_code: number; latency_ms: number; error: string | null }> }> = [];
-    for (let url: string | undefined = `${base(s, flakyId)}/deliveries?status=delivered&per_page=100`; url; ) {
-      const page: request.Response = await s.http.get(url).set('Authorization', s.owner).expect(200);
-      all.push(...page.body);
-      url = /<[^>]*(\/api\/v4\/[^>]+)>; rel="next"/.exec(page.headers['link'] ?? '')?.[1];
-    }
+    // Oldest first failed: walk the log (newest first) page by page to the end. Outcomes are
+    // recorded after the response, in batches, so the log may trail the receiver briefly.
+    type Logged = { attempts: number; attempt_log: Array<{ status_code: number; latency_ms: number; error: string | null }> };
+    const readLog = async (): Promise<Logged[]> => {
+      const all: Logged[] = [];
+      for (let url: string | undefined = `${base(s, flakyId)}/deliveries?status=delivered&per_page=100`; url; ) {
+        const page: request.Response = await s.http.get(url).set('Authorization', s.owner).expect(200);
+        all.push(...page.body);
+        url = /<[^>]*(\/api\/v4\/[^>]+)>; rel="next"/.exec(page.headers['link'] ?? '')?.[1];
+      }
+      return all;
+    };
+    const all = await waitFor('the log to show every delivery as delivered', async () => {
+      const logged = await readLog();
+      return logged.length >= 200 && logged;
+    }, { timeoutMs: 20_000 });
     expect(all.length).toBeGreaterThanOrEqual(200);
     const retried = all.find((d) => d.attempts > 1);
     expect(retried?.attempt_log[0]).toMatchObject({ status_code: 500, error: 'HTTP 500' });

@@ -24,7 +24,8 @@ import { Pool, request } from 'undici';
 import { databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
-import { backgroundBusyPct, gitInfo, log, num, recorderTable, RssSamples, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
+import { recorderTable, RssSamples, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
+import { backgroundBusyPct, gitInfo, log, num } from './support/run';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 
 const cfg = {

@@ -23,7 +23,8 @@ import { releaseCreatedEvent } from '../libs/platform/testing/src/lib/fixtures';
 import { databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
-import { backgroundBusyPct, gitInfo, log, num, peakRssMb, recorderTable, RunningRecorder, sampleRss, sleep, startRecorder } from './support/recorder-service';
+import { peakRssMb, recorderTable, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
+import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
 import { round, Target, targetLines } from './support/stats';
 
 const baselineMode = process.env['BENCH_BASELINE'] ?? 'bare';

@@ -8,7 +8,6 @@
  * DATABASE_URL, KAFKA_BROKERS. Figures go to stdout and bench/results/release-service.json.
  * Targets are printed as PASS/MISS; a miss never fails the run (benchmarks print, tests assert).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -20,15 +19,9 @@ import { CpuWindow, cpuWindow } from './support/cpu';
 import { BaselineMode, baselineOp, createBaselineDatabase, databaseUrl, dropDatabase } from './support/baseline';
 import { benchKafka, collectReleaseCreated, createLogAppendTimeTopic, deleteTopics } from './support/kafka';
 import { LoadResult, runLoad, wallNow } from './support/load';
+import { backgroundBusyPct, gitInfo, log, num } from './support/run';
 import { RunningService, startReleaseService } from './support/service';
 import { markdownTable, round, summarize, Summary, Target, targetLines } from './support/stats';
-
-const num = (name: string, fallback: number, min = 1): number => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number >= ${min}, got ${raw}`);
-  return value;
-};
 
 const baselineMode = (process.env['BENCH_BASELINE'] ?? 'bare') as BaselineMode | 'none';
 if (!['bare', 'mirror', 'none'].includes(baselineMode)) throw new Error('BENCH_BASELINE must be bare, mirror or none');
@@ -50,7 +43,6 @@ const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const names = { serviceDb: `bench_release_${suffix}`, baselineDb: `bench_baseline_${suffix}`, topic: `bench-domain-events-${suffix}` };
 // ~200 bytes, so event payloads have a realistic size rather than a trivial one.
 const DESCRIPTION = 'Benchmark release. '.repeat(10);
-const log = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
 const measure = (op: (n: number) => Promise<void>) =>
   runLoad({ concurrency: cfg.concurrency, durationMs: cfg.requests ? undefined : cfg.durationS * 1000, requests: cfg.requests, op });
 const warmUp = (op: (n: number) => Promise<void>) => (cfg.warmupS > 0 ? runLoad({ concurrency: cfg.concurrency, durationMs: cfg.warmupS * 1000, op }) : undefined);
@@ -139,17 +131,6 @@ async function benchBaseline(mode: BaselineMode): Promise<{ load: LoadResult; cp
   }
 }
 
-function gitInfo(): { commit: string; dirty: boolean } | undefined {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    // Others edit apps/ and libs/ concurrently: say when the figures are of uncommitted code.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return undefined;
-  }
-}
-
 const loadFigures = (r: { load: LoadResult; cpu: CpuWindow } | undefined) => r && figures(r.load, r.cpu);
 const figures = (r: LoadResult, cpu: CpuWindow) => ({
   requests: r.latenciesMs.length,
@@ -162,15 +143,6 @@ const figures = (r: LoadResult, cpu: CpuWindow) => ({
   machineBusyPct: round(cpu.machineBusy * 100, 1),
 });
 const roundSummary = (s: Summary) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 3)])) as unknown as Summary;
-
-/** Other workloads on the two cores distort every figure: measure and say so before starting. */
-async function backgroundBusyPct(): Promise<number> {
-  const stop = cpuWindow(undefined);
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const busy = round(stop().machineBusy * 100, 1);
-  if (busy > 15) log(`WARNING: the machine is already ${busy}% busy before the run; figures will be noisy`);
-  return busy;
-}
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();

@@ -34,7 +34,7 @@ import { releaseCreatedEvent } from '../libs/platform/testing/src/lib/fixtures';
 import { dropDatabase } from './support/baseline';
 import { cpuWindow, CpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
-import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/recorder-service';
+import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 import { BenchReceiver, combinedPerS, receiverAll, ReceiverPhase, receiverPhase } from './support/streamer-receivers';
 import type { SenderConfig, SenderResult } from './support/streamer-sender';

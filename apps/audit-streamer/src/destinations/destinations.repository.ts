@@ -107,6 +107,26 @@ export class DestinationsRepository {
     return destination && destination.groupId === groupId ? destination : null;
   }
 
+  /**
+   * The group of a group-level destination (null for an unknown or instance-level one): GraphQL names
+   * a destination by its global id alone, and this lets the request go through GroupAccess like REST.
+   */
+  async groupOfDestination(destinationId: number): Promise<number | null> {
+    const rows = await this.em.fork().execute<Array<{ group_id: unknown }>>('select group_id from destinations where id = ? and group_id is not null', [destinationId]);
+    return rows[0] ? toNumber(rows[0].group_id) : null;
+  }
+
+  /** The destination and group of a header of a group-level destination; null when unknown. */
+  async ownerOfHeader(headerId: number): Promise<{ destinationId: number; groupId: number } | null> {
+    const rows = await this.em.fork().execute<Array<{ destination_id: unknown; group_id: unknown }>>(
+      `select h.destination_id, d.group_id
+         from destination_headers h join destinations d on d.id = h.destination_id
+        where h.id = ? and d.group_id is not null`,
+      [headerId],
+    );
+    return rows[0] ? { destinationId: toNumber(rows[0].destination_id), groupId: toNumber(rows[0].group_id) } : null;
+  }
+
   /** Locks the row for the rest of `tx` (concurrent changes of one destination queue up), then reads it. */
   async findLocked(tx: EntityManager, destinationId: number): Promise<DestinationRow | null> {
     const locked = await tx.execute(`select id from destinations where id = ? for update`, [destinationId]);

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DestinationsModule } from '../destinations/destinations.module';
 import { NamespacesModule } from '../namespaces/namespaces.module';
-import { DestinationLocator } from './destination-locator';
 import { GraphqlController } from './graphql.controller';
 import { StreamingGraphqlService } from './streaming-graphql.service';
 
@@ -9,6 +8,6 @@ import { StreamingGraphqlService } from './streaming-graphql.service';
 @Module({
   imports: [DestinationsModule, NamespacesModule],
   controllers: [GraphqlController],
-  providers: [StreamingGraphqlService, DestinationLocator],
+  providers: [StreamingGraphqlService],
 })
 export class StreamingGraphqlModule {}

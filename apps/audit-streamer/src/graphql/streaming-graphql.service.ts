@@ -7,10 +7,10 @@ import { groupScope } from '../destinations/destination-events';
 import {
   CreateDestinationSchema, CreateHeaderSchema, DestinationView, HeaderView, UpdateHeaderSchema,
 } from '../destinations/destination.schemas';
+import { DestinationsRepository } from '../destinations/destinations.repository';
 import { DestinationsService } from '../destinations/destinations.service';
 import { DestinationOwner, GroupAccess } from '../destinations/group-access.service';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
-import { DestinationLocator } from './destination-locator';
 import { fieldMessages } from './graphql-errors';
 import { parseGlobalId } from './global-id';
 import { z } from 'zod';
@@ -45,7 +45,7 @@ export class StreamingGraphqlService {
     private readonly headers: DestinationHeadersService,
     private readonly access: GroupAccess,
     private readonly namespaces: NamespacesRepository,
-    private readonly locator: DestinationLocator,
+    private readonly repository: DestinationsRepository,
   ) {}
 
   /** A group the caller has any role on (or every group for admins and auditors); null otherwise. */
@@ -112,7 +112,7 @@ export class StreamingGraphqlService {
   private async destinationOwner(principal: Principal, gid: string): Promise<{ owner: DestinationOwner; destinationId: number }> {
     const destinationId = parseGlobalId(gid, 'destination');
     if (destinationId === null) throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming destination`);
-    const groupId = await this.locator.groupOfDestination(destinationId);
+    const groupId = await this.repository.groupOfDestination(destinationId);
     if (groupId === null) throw destinationNotFound();
     return { owner: await this.ownerOr(principal, groupId, destinationNotFound), destinationId };
   }
@@ -120,7 +120,7 @@ export class StreamingGraphqlService {
   private async headerOwner(principal: Principal, gid: string): Promise<{ owner: DestinationOwner; destinationId: number; headerId: number }> {
     const headerId = parseGlobalId(gid, 'header');
     if (headerId === null) throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming header`);
-    const found = await this.locator.ownerOfHeader(headerId);
+    const found = await this.repository.ownerOfHeader(headerId);
     if (!found) throw headerNotFound();
     return { owner: await this.ownerOr(principal, found.groupId, headerNotFound), destinationId: found.destinationId, headerId };
   }

@@ -22,9 +22,11 @@ const base = {
 /** @type {import('jest').Config} */
 const config = {
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: [...base.testPathIgnorePatterns, '\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$'] },
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: [...base.testPathIgnorePatterns, '\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.faults\\.spec\\.ts$'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/**/*.int.spec.ts'], slowTestThreshold: 30 },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts'], slowTestThreshold: 60 },
+    // `npm run test:faults`: the real services as processes under injected faults (faults/README.md).
+    { ...base, displayName: 'faults', testMatch: ['<rootDir>/faults/**/*.faults.spec.ts'], slowTestThreshold: 120 },
   ],
 };
 

@@ -12,6 +12,13 @@ export interface RunningService {
   name: ServiceName;
   url: string;
   logs: string[];
+  /** The port and environment it was started with, so a restart comes back at the same address. */
+  port: number;
+  env: Record<string, string>;
+  pid: number;
+  /** False once the process has exited, by itself or by a signal. */
+  running: () => boolean;
+  /** Sends `signal` (SIGTERM by default) and resolves with the exit code (null when killed by a signal). */
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
@@ -30,8 +37,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts one service as its own process and waits until its /ready answers 200. */
-export async function startService(name: ServiceName, env: Record<string, string>): Promise<RunningService> {
-  const port = await freePort();
+export async function startService(name: ServiceName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningService> {
+  const port = options.port ?? (await freePort());
   const logs: string[] = [];
   const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', join('dist', 'apps', name, 'src', 'main.js')], {
     cwd: ROOT,
@@ -56,6 +63,10 @@ export async function startService(name: ServiceName, env: Record<string, string
     name,
     url,
     logs,
+    port,
+    env,
+    pid: child.pid as number,
+    running: () => child.exitCode === null && child.signalCode === null,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
@@ -63,4 +74,9 @@ export async function startService(name: ServiceName, env: Record<string, string
       return code;
     },
   };
+}
+
+/** The same service again, on the same port with the same environment (after a crash or a stop). */
+export function restartService(service: RunningService): Promise<RunningService> {
+  return startService(service.name, service.env, { port: service.port });
 }

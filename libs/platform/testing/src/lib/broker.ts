@@ -17,18 +17,21 @@ function repositoryRoot(): string {
   }
 }
 
-function runScript(name: 'kafka-start.sh' | 'kafka-stop.sh', timeoutMs: number): Promise<void> {
+function runScript(name: 'kafka-start.sh' | 'kafka-stop.sh', timeoutMs: number, env: NodeJS.ProcessEnv): Promise<void> {
   const script = join(repositoryRoot(), 'deploy', 'kafka-local', 'scripts', name);
   return new Promise((resolve, reject) => {
-    execFile('bash', [script], { env: process.env, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile('bash', [script], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${name} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve();
     });
   });
 }
 
-/** Stops the broker (controlled shutdown); resolves when its process has exited. */
-export const stopKafka = (): Promise<void> => runScript('kafka-stop.sh', 60_000);
+/**
+ * Stops the broker (controlled shutdown); resolves when its process has exited. `env` adds knobs
+ * (KAFKA_PORT, KAFKA_DATA_DIR...) to address a broker other than the default one.
+ */
+export const stopKafka = (env: NodeJS.ProcessEnv = {}): Promise<void> => runScript('kafka-stop.sh', 60_000, env);
 
-/** Starts the broker, or reuses a running one; resolves when it accepts requests. */
-export const startKafka = (): Promise<void> => runScript('kafka-start.sh', 120_000);
+/** Starts the broker, or reuses a running one; resolves when it accepts requests. `env` as for stopKafka. */
+export const startKafka = (env: NodeJS.ProcessEnv = {}): Promise<void> => runScript('kafka-start.sh', 120_000, env);

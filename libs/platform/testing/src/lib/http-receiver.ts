@@ -6,19 +6,29 @@ export interface ReceivedRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The status the receiver answered with; unset while the answer is pending or if the client left first. */
+  answered?: number;
 }
 
-/** A real HTTP server on 127.0.0.1 that records every request (a stand-in SIEM endpoint). */
-export async function startReceiver(status: (req: ReceivedRequest) => number = () => 200): Promise<{ url: string; requests: ReceivedRequest[]; close: () => Promise<void> }> {
+/**
+ * A real HTTP server on 127.0.0.1 that records every request (a stand-in SIEM endpoint). `status`
+ * may answer later (a promise), to play a slow or hanging destination; a request whose client gave
+ * up before the answer keeps `answered` unset.
+ */
+export async function startReceiver(status: (req: ReceivedRequest) => number | Promise<number> = () => 200): Promise<{ url: string; requests: ReceivedRequest[]; close: () => Promise<void> }> {
   const requests: ReceivedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const received: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       requests.push(received);
-      res.statusCode = status(received);
-      res.end();
+      void Promise.resolve(status(received)).then((code) => {
+        if (res.destroyed || res.socket?.destroyed !== false) return;
+        res.statusCode = code;
+        res.end();
+        received.answered = code;
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

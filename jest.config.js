@@ -26,7 +26,7 @@ const config = {
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/**/*.int.spec.ts'], slowTestThreshold: 30 },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts'], slowTestThreshold: 60 },
     // `npm run test:faults`: the real services as processes under injected faults (faults/README.md).
-    { ...base, displayName: 'faults', testMatch: ['<rootDir>/faults/**/*.faults.spec.ts'], slowTestThreshold: 120 },
+    { ...base, displayName: 'faults', testMatch: ['<rootDir>/faults/**/*.faults.spec.ts'], slowTestThreshold: 120, globalSetup: '<rootDir>/faults/support/global-setup.ts', globalTeardown: '<rootDir>/faults/support/global-teardown.ts' },
   ],
 };
 

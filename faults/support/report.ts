@@ -3,11 +3,15 @@
  * faults/results/results.md (git-ignored; the README holds a copy from a reference run).
  * Rows are appended to a JSON-lines file so scenarios in separate jest test files share one table.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const RESULTS_DIR = join(__dirname, '..', 'results');
-const ROWS = join(RESULTS_DIR, 'rows.jsonl');
+/**
+ * The run's rows file. globalSetup names the run in FAULTS_RUN_ID (inherited by the test files), so
+ * two runs in one checkout at the same time (several engineers) do not truncate each other's table.
+ */
+const rowsFile = (): string => join(RESULTS_DIR, process.env['FAULTS_RUN_ID'] ? `rows-${process.env['FAULTS_RUN_ID']}.jsonl` : 'rows.jsonl');
 
 export interface ScenarioRow {
   scenario: string;
@@ -26,19 +30,26 @@ export interface ScenarioRow {
 
 export function recordRow(row: ScenarioRow): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  appendFileSync(ROWS, `${JSON.stringify(row)}\n`);
+  appendFileSync(rowsFile(), `${JSON.stringify(row)}\n`);
   // Printed as it lands too, so a failing run still shows the figures it reached.
   process.stdout.write(`${formatTable([row])}\n`);
 }
 
 export function readRows(): ScenarioRow[] {
-  if (!existsSync(ROWS)) return [];
-  return readFileSync(ROWS, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as ScenarioRow);
+  if (!existsSync(rowsFile())) return [];
+  return readFileSync(rowsFile(), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as ScenarioRow);
 }
 
-export function resetRows(): void {
+/** Starts an empty table; with `runId`, this process and the test files it starts use that run's own file. */
+export function resetRows(runId?: string): void {
+  if (runId !== undefined) process.env['FAULTS_RUN_ID'] = runId;
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(ROWS, '');
+  writeFileSync(rowsFile(), '');
+}
+
+/** Removes the run's rows file once its table has been written out. */
+export function removeRows(): void {
+  rmSync(rowsFile(), { force: true });
 }
 
 export function formatTable(rows: ScenarioRow[]): string {

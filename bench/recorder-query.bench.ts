@@ -14,7 +14,7 @@
  * the latencies are those of the query path, not of queueing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -26,6 +26,7 @@ import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
 import { recorderTable, RssSamples, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
 import { backgroundBusyPct, gitInfo, log, num } from './support/run';
+import { writeResults } from './support/results';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 
 const cfg = {
@@ -350,10 +351,15 @@ async function main(): Promise<void> {
       data: { rows: total, hotProjectRows: hot, seedS }, queries: q, export: { window: { after: exportAfter, before: exportBefore, rows: exportCount }, recorder: svcExport, baseline: baseExport },
       exitCode, targets,
     };
-    const dir = join(__dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'recorder-query.json'), `${JSON.stringify(results, null, 2)}\n`);
-    log(`figures written to ${join('bench', 'results', 'recorder-query.json')}`);
+    const pages = (label: string, s: Summary, b: Summary) =>
+      (['p50', 'p95', 'p99'] as const).map((p) => ({ name: `${label} ${p} (ms)`, value: s[p], baseline: b[p], goals: p === 'p95' ? [{ goal: '< 20' }] : undefined }));
+    writeResults('recorder-query', results, [
+      ...pages('project/window first page', q.httpFirst.latencyMs, q.sqlFirst.latencyMs),
+      ...pages(`project/window deep page (page ${q.window.depth + 1})`, q.httpDeep.latencyMs, q.sqlDeep.latencyMs),
+      { name: 'CSV export rows/s', value: svcExport.rowsPerS, baseline: baseExport.rowsPerS, goals: [{ goal: '>= 50000' }] },
+      { name: 'CSV export RSS growth, peak − start (MB)', value: rssGrowth, baseline: baseExport.rss.peakMb - baseExport.rss.startMb, goals: [{ goal: '< 100' }] },
+      { name: 'CSV export rows (= SQL count)', value: svcExport.rows, baseline: baseExport.rows, goals: [{ goal: `= ${exportCount}` }] },
+    ]);
   } finally {
     await pg.end();
   }

@@ -13,7 +13,7 @@
  * stored row to the last), the latter being what the targets judge.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -25,6 +25,7 @@ import { cpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
 import { peakRssMb, recorderTable, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
 import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
+import { writeResults } from './support/results';
 import { round, Target, targetLines } from './support/stats';
 
 const baselineMode = process.env['BENCH_BASELINE'] ?? 'bare';
@@ -289,10 +290,13 @@ async function main(): Promise<void> {
     at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: cfg,
     preload: produced, recorder: rec, baseline: base, targets,
   };
-  const dir = join(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'recorder.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log(`figures written to ${join('bench', 'results', 'recorder.json')}`);
+  writeResults('recorder', results, [
+    { name: 'events stored/s, steady', value: rec.steadyPerS, baseline: base?.steadyPerS, goals: [{ goal: '>= 20000' }, { on: 'ratio', goal: '>= 0.7' }] },
+    { name: 'events stored/s, end to end (boot included)', value: rec.endToEndPerS, baseline: base?.endToEndPerS },
+    { name: 'CPU per 1000 events (ms)', value: (rec.cpuS * 1e6) / rec.stored, baseline: base && (base.cpuS * 1e6) / base.stored },
+    { name: 'RSS high-water (MB; baseline: the bench process)', value: rec.rss.hwmMb, baseline: base?.rss.hwmMb, goals: [{ goal: '< 300' }] },
+    { name: 'events stored', value: rec.stored, baseline: base?.stored, goals: [{ goal: `= ${cfg.events}` }], pass: rec.complete },
+  ]);
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

@@ -9,9 +9,7 @@
  * Targets are printed as PASS/MISS; a miss never fails the run (benchmarks print, tests assert).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { Pool as PgPool } from 'pg';
 import { Pool } from 'undici';
@@ -21,6 +19,7 @@ import { benchKafka, collectReleaseCreated, createLogAppendTimeTopic, deleteTopi
 import { LoadResult, runLoad, wallNow } from './support/load';
 import { backgroundBusyPct, gitInfo, log, num } from './support/run';
 import { RunningService, startReleaseService } from './support/service';
+import { writeResults } from './support/results';
 import { markdownTable, round, summarize, Summary, Target, targetLines } from './support/stats';
 
 const baselineMode = (process.env['BENCH_BASELINE'] ?? 'bare') as BaselineMode | 'none';
@@ -176,10 +175,12 @@ async function main(): Promise<void> {
     baseline: b && { mode: cfg.baseline, ...b },
     targets,
   };
-  const dir = join(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'release-service.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log(`figures written to ${join('bench', 'results', 'release-service.json')}`);
+  writeResults('release-service', results, [
+    { name: 'throughput (releases/s)', value: s.throughput, baseline: b?.throughput, goals: [{ goal: '>= 500' }] },
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ name: `HTTP latency ${p} (ms)`, value: s.latencyMs[p], baseline: b?.latencyMs[p], goals: p === 'p99' ? [{ goal: '< 50' }] : undefined })),
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ name: `commit→Kafka ${p} (ms)`, value: svc.commitToKafka[p], goals: p === 'p50' ? [{ goal: '< 50' }] : undefined })),
+    { name: 'errors', value: s.errors, baseline: b?.errors },
+  ]);
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

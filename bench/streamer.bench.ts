@@ -23,7 +23,6 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -35,6 +34,7 @@ import { dropDatabase } from './support/baseline';
 import { cpuWindow, CpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
 import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
+import { writeResults } from './support/results';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 import { BenchReceiver, combinedPerS, receiverAll, ReceiverPhase, receiverPhase } from './support/streamer-receivers';
 import type { SenderConfig, SenderResult } from './support/streamer-sender';
@@ -404,10 +404,14 @@ async function main(): Promise<void> {
     failureComparison: bad && { healthyRunTwoReceiversPerS: round(okTwo.perS, 0), failureRunTwoReceiversPerS: badTwo?.perS, ratio: round(keepRatio, 3) },
     targets,
   };
-  const dir = join(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'streamer.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log(`figures written to ${join('bench', 'results', 'streamer.json')}`);
+  const missing = (run: typeof ok, names: string[]) => sumMissing(run.backlog.receivers, names) + sumMissing(run.steady.receivers, names);
+  writeResults('streamer', results, [
+    { name: 'deliveries/s, backlog (3 receivers)', value: ok.backlog.delivered.perS, baseline: base?.delivered.perS, goals: [{ goal: '>= 5000' }, { on: 'ratio', goal: '>= 0.6' }] },
+    ...(bad ? [{ name: `deliveries/s at the ${healthyNames.length} healthy receivers, one failing (baseline: the healthy run)`, value: badTwo?.perS, baseline: okTwo.perS, goals: [{ on: 'ratio' as const, goal: '>= 0.9' }] }] : []),
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ name: `Kafka → receiver ${p} at ${cfg.steadyRate} events/s (ms)`, value: ok.steady.kafkaToReceiverMs[p] })),
+    { name: 'missing deliveries, healthy run', value: missing(ok, allNames), goals: [{ goal: '= 0' }], pass: ok.backlog.complete && ok.steady.complete && missing(ok, allNames) === 0 },
+    ...(bad ? [{ name: 'missing deliveries at the healthy receivers, failure run', value: missing(bad, healthyNames), goals: [{ goal: '= 0' }], pass: bad.backlog.complete && bad.steady.complete && missing(bad, healthyNames) === 0 }] : []),
+  ]);
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

@@ -101,8 +101,8 @@ function markdown(report: { at: string; git: unknown; machine: Record<string, un
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes bench/results.json and bench/results.md; returns whether every benchmark ran and every target passed. */
-export async function report(run?: RunInfo): Promise<boolean> {
+/** Writes bench/results.json and bench/results.md; says whether every benchmark ran, and whether every target passed. */
+export async function report(run?: RunInfo): Promise<{ complete: boolean; allPassed: boolean }> {
   const files = readResults();
   const names = [...new Set([...ORDER.filter((n) => files.has(n) || run?.benches.some((b) => b.name === n)), ...files.keys()])];
   const benches = Object.fromEntries(names.map((n) => [n, entry(files.get(n), run?.benches.find((b) => b.name === n), run?.startedAt)]));
@@ -120,7 +120,7 @@ export async function report(run?: RunInfo): Promise<boolean> {
   process.stdout.write(`\n${md}\n`);
   log('report written to bench/results.json and bench/results.md');
   const entries = Object.values(benches);
-  return entries.every((b) => b.status === 'ok') && entries.every((b) => b.figures.every((f) => f.pass !== false));
+  return { complete: entries.every((b) => b.status === 'ok'), allPassed: entries.every((b) => b.figures.every((f) => f.pass !== false)) };
 }
 
 if (require.main === module) {

@@ -2,7 +2,7 @@
  * Runs every benchmark, one after the other on the same built code, then bench/report.ts.
  *   npm run bench            (builds, then runs this)
  * A benchmark that fails does not stop the others: the report names it, and this exits 1 when any
- * benchmark failed or any target was missed, after every benchmark ran.
+ * benchmark failed. A missed target is a FAIL in the table, not an exit code: benchmarks print, tests assert.
  * Knobs (env): BENCH_ONLY=<comma-separated names> to run a subset; every benchmark's own knobs pass through.
  */
 import { spawn } from 'node:child_process';
@@ -32,10 +32,11 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const benches: BenchRun[] = [];
   for (const name of BENCHES.filter((n) => !only || only.includes(n))) benches.push(await runBench(name));
-  const allPassed = await report({ startedAt, benches });
+  const { complete, allPassed } = await report({ startedAt, benches });
   log(`total ${Math.round((Date.now() - startedAt) / 1000)} s: ${benches.map((b) => `${b.name} ${b.seconds} s`).join(', ')}`);
-  if (!allPassed) {
-    log('a benchmark failed or missed a target (see the table)');
+  if (!allPassed) log('some targets were missed (FAIL in the table)');
+  if (!complete) {
+    log('a benchmark failed: its figures are missing from the report');
     process.exitCode = 1;
   }
 }

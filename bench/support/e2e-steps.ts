@@ -88,7 +88,7 @@ export async function runStep(pipeline: Pipeline, plan: ActionPlan, tracker: Tra
   tracker.abandon(actions);
   const ok = actions.filter((a) => a.writtenAt !== undefined);
   const failed = actions.filter((a) => a.failed !== undefined && a.writtenAt === undefined);
-  const lastWrite = Math.max(...ok.map((a) => a.writtenAt as number));
+  const lastWrite = ok.reduce((max, a) => Math.max(max, a.writtenAt as number), -Infinity);
   const achievedPerS = ok.length / ((lastWrite - actions[0].scheduledAt) / 1000);
   const r = {
     rate, seconds, actions: actions.length, written: ok.length, errors: failed.length,

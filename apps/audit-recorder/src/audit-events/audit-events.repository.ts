@@ -1,7 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { AuditEvent } from '@audit/contracts';
-import { boundQuery } from '../consumer/bound-sql';
+import { boundQuery } from '@audit/platform';
 import { CursorPosition } from './audit-event-cursor';
 import { AuditEventSearch, AuditScope, searchStatement } from './audit-events.sql';
 

@@ -2,7 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { NamespaceRow, namespaceUpserts } from '@audit/audit-mapping';
 import { DomainEvent } from '@audit/contracts';
-import { boundQuery } from '../consumer/bound-sql';
+import { boundQuery } from '@audit/platform';
 
 /** The recorder's own view of groups and projects, built from the same domain events. */
 @Injectable()

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { WorkerDatabase } from './worker-database';
 import { json, toNumber } from '../app/sql';
 import { rootPathOf } from '@audit/audit-mapping';
+import { boundQuery } from '@audit/platform';
 
 /** A delivery the worker has claimed (leased) and must now attempt. */
 export interface ClaimedDelivery {
@@ -15,6 +16,11 @@ export interface ClaimedDelivery {
   attempts: number;
   /** The destination's config_version at claim time: the target cache reloads when it moved. */
   destinationVersion: number;
+}
+
+/** A delivery just created by the consumer; `leased` ones are handed straight to the local worker. */
+export interface InsertedDelivery extends ClaimedDelivery {
+  leased: boolean;
 }
 
 /** A destination as the worker needs it: secrets still encrypted. */
@@ -39,33 +45,66 @@ export class DeliveriesRepository {
   /**
    * One delivery per (audit event, matching destination): the event's top-level group's active
    * destinations plus the instance-level ones, filtered by event type. A redelivered Kafka message
-   * hits the unique key and creates nothing. Returns how many deliveries are new.
+   * hits the unique key and creates nothing. Returns the new deliveries.
+   *
+   * A new delivery to a healthy destination (not paused or probing, and not in `saturated`, whose
+   * local queue is full) is leased at insert for `leaseMs`: the caller hands it straight to this
+   * process's worker, so a first attempt costs no claim query and no lease write. The others are
+   * left to the claim (claimDue), as retries are.
    */
-  async insertMatching(em: EntityManager, events: readonly AuditEvent[]): Promise<number> {
-    if (events.length === 0) return 0;
-    const records = events.map((event, ord) => ({
-      ord,
-      id: event.id,
-      event_type: event.event_type,
-      // Instance-scoped events (e.g. an instance-wide export) belong to no group: instance destinations only.
-      root_path: event.entity_type === 'Instance' ? null : rootPathOf(event.entity_path),
-      payload: event,
-    }));
-    const rows = await em.execute<Array<{ id: string }>>(
-      `insert into deliveries (destination_id, audit_event_id, event_type, payload)
-       select d.id, e.id, e.event_type, e.payload
-         from json_to_recordset(?::json) as e(ord int, id uuid, event_type text, root_path text, payload json)
-         join destinations d
-           on d.active
-          and (d.group_id is null
-               or d.group_id = (select n.id from namespaces n where n.kind = 'Group' and lower(n.full_path) = lower(e.root_path)))
-          and (cardinality(d.event_type_filters) = 0 or e.event_type = any (d.event_type_filters))
-        order by e.ord, d.id
-       on conflict (destination_id, audit_event_id) do nothing
-       returning id`,
-      [json(records)],
+  async insertMatching(em: EntityManager, events: readonly AuditEvent[], lease: { leaseMs: number; saturated: readonly number[] }): Promise<InsertedDelivery[]> {
+    if (events.length === 0) return [];
+    const ids = events.map((e) => e.id);
+    const types = events.map((e) => e.event_type);
+    // Instance-scoped events (e.g. an instance-wide export) belong to no group: instance destinations only.
+    const roots = events.map((e) => (e.entity_type === 'Instance' ? null : rootPathOf(e.entity_path)));
+    const payloads = `[${events.map((e) => JSON.stringify(e)).join(',')}]`;
+    const rows = await boundQuery<Record<string, unknown>>(
+      em,
+      `with e as (
+         select * from rows from (unnest(?::uuid[]), unnest(?::text[]), unnest(?::text[]), json_array_elements(?::json))
+                with ordinality as e(id, event_type, root_path, payload, ord)
+       ), ins as (
+         insert into deliveries (destination_id, audit_event_id, event_type, payload, leased_until)
+         select d.id, e.id, e.event_type, e.payload,
+                case when coalesce(h.pause_level, 0) = 0 and (h.paused_until is null or h.paused_until <= now())
+                          and not (d.id = any (?::bigint[]))
+                     then now() + ?::double precision * interval '1 millisecond' end
+           from e
+           join destinations d
+             on d.active
+            and (d.group_id is null
+                 or d.group_id = (select n.id from namespaces n where n.kind = 'Group' and lower(n.full_path) = lower(e.root_path)))
+            and (cardinality(d.event_type_filters) = 0 or e.event_type = any (d.event_type_filters))
+           left join destination_health h on h.destination_id = d.id
+          order by e.ord, d.id
+         on conflict (destination_id, audit_event_id) do nothing
+         returning id, destination_id, audit_event_id, leased_until is not null as leased
+       )
+       select ins.id, ins.destination_id, ins.audit_event_id, ins.leased, d.config_version
+         from ins join destinations d on d.id = ins.destination_id`,
+      [ids, types, roots, payloads, [...lease.saturated], lease.leaseMs],
     );
-    return rows.length;
+    const byId = new Map(events.map((e) => [e.id, e]));
+    return rows.map((r) => {
+      const event = byId.get(String(r['audit_event_id'])) as AuditEvent;
+      return {
+        id: toNumber(r['id']),
+        destinationId: toNumber(r['destination_id']),
+        auditEventId: event.id,
+        eventType: event.event_type,
+        payload: event,
+        attempts: 0,
+        destinationVersion: toNumber(r['config_version']),
+        leased: r['leased'] === true,
+      };
+    });
+  }
+
+  /** Gives leases back (a worker's queue overflowed or is stopping): the claim picks them up at once. */
+  async releaseLeases(deliveryIds: readonly number[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.worker.query(`update deliveries set leased_until = null where id = any ($1::bigint[]) and status <> 'delivered'`, [deliveryIds]);
   }
 
   /**

@@ -8,21 +8,42 @@ import { DeliverySignal } from './delivery-signal';
 import { TargetCache } from './target-cache';
 import { WebhookSender } from './webhook-sender';
 
+/** A delivery leased at insert and waiting in this process for a slot of its destination. */
+interface Queued {
+  delivery: ClaimedDelivery;
+  /** After this (local clock), too little of the lease is left for a send: it goes back to the claim. */
+  sendBy: number;
+}
+
 /**
- * Sends due deliveries with independent slots per destination: at most
+ * Sends deliveries with independent slots per destination: at most
  * DELIVERY_CONCURRENCY_PER_DESTINATION requests in flight to one destination and
- * DELIVERY_CONCURRENCY in all. The loop claims (leases) work for the free slots only, so a
- * destination that hangs until the timeout holds its own slots and nothing else; a failing one is
- * paused between probes (AttemptRecorder). Each request is started as soon as it is claimed and
- * recorded when it ends; the loop claims again when enough slots came free, when the consumer
- * wrote new deliveries, or after the poll interval (retries and probes falling due). Several
- * instances can run side by side (SKIP LOCKED). The loop never throws.
+ * DELIVERY_CONCURRENCY in all, so a destination that hangs until the timeout holds its own slots
+ * and nothing else; a failing one is paused between probes (AttemptRecorder).
+ *
+ * Two sources of work:
+ * - **Hand-off** (the hot path): the consumer leases new deliveries to healthy destinations as it
+ *   inserts them and `offer`s them here; they wait in a bounded queue per destination and start as
+ *   slots free, with no claim query and no lease write. A destination whose queue is full
+ *   (`saturated`) gets its new deliveries unleased, for the claim; a failed attempt sends the
+ *   destination's queue back to the claim too (it is about to be paused); so does a stop.
+ * - **Claim**: retries, probes, overflow, and the work of instances that died are claimed (leased,
+ *   `FOR UPDATE SKIP LOCKED`) for the free slots only. The loop claims again when enough claimed
+ *   sends ended, when deliveries were left unleased, or after the poll interval. Several instances
+ *   can run side by side. The loop never throws.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly inFlight = new Map<number, number>();
   private readonly sends = new Set<Promise<void>>();
+  private readonly queues = new Map<number, Queued[]>();
+  private queued = 0;
+  private readonly queueLimit: number;
+  private readonly destinationQueueLimit: number;
+  private roomWaiters: Array<() => void> = [];
+  /** Claimed (not handed-off) sends in flight: only their ends call for another claim. */
+  private claimedInFlight = 0;
   private readonly schedule: RetrySchedule;
   private readonly refillAt: number;
   private freedSinceClaim = 0;
@@ -40,6 +61,49 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.schedule = { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS };
     // Claim again once a quarter of a destination's slots are free: refills early, without one query per response.
     this.refillAt = Math.max(1, Math.floor(config.DELIVERY_CONCURRENCY_PER_DESTINATION / 4));
+    // A few rounds of slots: enough to keep every slot busy between two consumer chunks, small
+    // enough that a queue drains well within the lease even at the request timeout.
+    this.destinationQueueLimit = config.DELIVERY_CONCURRENCY_PER_DESTINATION * 4;
+    this.queueLimit = config.DELIVERY_CONCURRENCY * 8;
+  }
+
+  /** Every lease, claimed or handed off: longer than a send can take (the request timeout plus margins), so a live send is never re-claimed. */
+  get leaseMs(): number {
+    return this.config.DELIVERY_TIMEOUT_MS * 3 + 5_000;
+  }
+
+  /** Destinations whose hand-off queue is full: their new deliveries go to the claim instead. */
+  saturated(): number[] {
+    const full: number[] = [];
+    for (const [id, queue] of this.queues) if (queue.length >= this.destinationQueueLimit) full.push(id);
+    return full;
+  }
+
+  /**
+   * Resolves when the hand-off queue has room: the consumer's back-pressure. Only healthy,
+   * unsaturated destinations are queued, so this waits on deliveries that are moving.
+   */
+  async waitForRoom(): Promise<void> {
+    while (this.running && this.queued >= this.queueLimit) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Deliveries the consumer leased to this process as it inserted them. */
+  offer(deliveries: readonly ClaimedDelivery[]): void {
+    if (deliveries.length === 0) return;
+    if (!this.running) {
+      void this.giveBack(deliveries.map((d) => d.id));
+      return;
+    }
+    const sendBy = Date.now() + this.leaseMs - this.config.DELIVERY_TIMEOUT_MS - 5_000;
+    const touched = new Set<number>();
+    for (const delivery of deliveries) {
+      let queue = this.queues.get(delivery.destinationId);
+      if (!queue) this.queues.set(delivery.destinationId, (queue = []));
+      queue.push({ delivery, sendBy });
+      touched.add(delivery.destinationId);
+    }
+    this.queued += deliveries.length;
+    for (const id of touched) this.pump(id);
   }
 
   onApplicationBootstrap(): void {
@@ -47,11 +111,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.loop = this.run();
   }
 
-  /** Stops claiming, waits for the requests in flight, and records them. */
+  /** Stops claiming, gives queued hand-offs back, waits for the requests in flight, and records them. */
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
     this.signal.wake();
+    for (const wake of this.roomWaiters.splice(0)) wake();
     await this.loop;
+    await this.giveBack([...this.queues.keys()].flatMap((id) => this.takeQueue(id)));
     await Promise.all(this.sends);
     await this.recorder.flush();
   }
@@ -75,19 +141,71 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async claimAndStart(free: number): Promise<void> {
     this.freedSinceClaim = 0;
-    const claimed = await this.deliveries.claimDue(free, this.config.DELIVERY_CONCURRENCY_PER_DESTINATION, this.inFlight, this.leaseMs());
-    for (const delivery of claimed) this.start(delivery);
+    const claimed = await this.deliveries.claimDue(free, this.config.DELIVERY_CONCURRENCY_PER_DESTINATION, this.inFlight, this.leaseMs);
+    for (const delivery of claimed) this.start(delivery, true);
   }
 
-  private start(delivery: ClaimedDelivery): void {
+  /** Starts queued hand-offs of one destination while it and the process have free slots. */
+  private pump(destinationId: number): void {
+    const queue = this.queues.get(destinationId);
+    if (!queue) return;
+    const perDestination = this.config.DELIVERY_CONCURRENCY_PER_DESTINATION;
+    const stale: number[] = [];
+    while (queue.length > 0 && this.total < this.config.DELIVERY_CONCURRENCY && (this.inFlight.get(destinationId) ?? 0) < perDestination) {
+      const next = queue.shift() as Queued;
+      this.queued--;
+      if (Date.now() > next.sendBy) stale.push(next.delivery.id);
+      else this.start(next.delivery, false);
+    }
+    if (queue.length === 0) this.queues.delete(destinationId);
+    if (stale.length > 0) void this.giveBack(stale);
+    if (this.queued < this.queueLimit) for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  /** A global slot came free: the destination that freed it first, then any other with a queue. */
+  private pumpAfter(destinationId: number): void {
+    this.pump(destinationId);
+    if (this.queued === 0) return;
+    for (const id of [...this.queues.keys()]) {
+      if (this.total >= this.config.DELIVERY_CONCURRENCY) return;
+      this.pump(id);
+    }
+  }
+
+  private takeQueue(destinationId: number): number[] {
+    const queue = this.queues.get(destinationId) ?? [];
+    this.queues.delete(destinationId);
+    this.queued -= queue.length;
+    if (this.queued < this.queueLimit) for (const wake of this.roomWaiters.splice(0)) wake();
+    return queue.map((q) => q.delivery.id);
+  }
+
+  /** Releases leases so the claim (here or in another instance) takes these deliveries at once. */
+  private async giveBack(deliveryIds: number[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    try {
+      await this.deliveries.releaseLeases(deliveryIds);
+      this.signal.wake();
+    } catch (err) {
+      // The leases then expire on their own: later, but nothing is lost.
+      this.logger.error({ err, deliveries: deliveryIds.length }, 'could not release delivery leases');
+    }
+  }
+
+  private start(delivery: ClaimedDelivery, claimed: boolean): void {
     const id = delivery.destinationId;
     this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    if (claimed) this.claimedInFlight++;
     const send: Promise<void> = this.deliverOne(delivery).finally(() => {
       this.sends.delete(send);
       const left = (this.inFlight.get(id) ?? 1) - 1;
       if (left > 0) this.inFlight.set(id, left);
       else this.inFlight.delete(id);
-      if (++this.freedSinceClaim >= this.refillAt || this.total === 0) this.signal.wake();
+      if (this.running) this.pumpAfter(id);
+      if (claimed) {
+        this.claimedInFlight--;
+        if (++this.freedSinceClaim >= this.refillAt || this.claimedInFlight === 0) this.signal.wake();
+      }
     });
     this.sends.add(send);
   }
@@ -103,16 +221,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const retryInMs = verdict === 'delivered' ? null : nextAttemptDelayMs(attempts, retryAfterMs, this.schedule);
       this.recorder.add({ deliveryId: delivery.id, destinationId: delivery.destinationId, ...result, retryInMs, retryAfterMs, verdict });
       if (verdict !== 'delivered') {
+        // The destination is about to be paused: its queued hand-offs wait for the claim instead.
+        void this.giveBack(this.takeQueue(delivery.destinationId));
         this.logger.warn({ deliveryId: delivery.id, destinationId: target.id, attempts, error: result.error, retryInMs }, 'delivery failed');
       }
     } catch (err) {
       // The lease expires on its own, so the delivery is retried; only the log is lost.
       this.logger.error({ err, deliveryId: delivery.id }, 'could not attempt delivery');
     }
-  }
-
-  /** Longer than a send can take (the request's own timeout plus a margin), so a live send is never re-claimed. */
-  private leaseMs(): number {
-    return this.config.DELIVERY_TIMEOUT_MS * 3 + 5_000;
   }
 }

@@ -18,6 +18,8 @@ export interface Streamer {
   app: INestApplication;
   http: ReturnType<typeof request>;
   topic: string;
+  /** The streamer's own database, for checks after the app has closed. */
+  database: string;
   groupPath: string;
   owner: string;
   sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
@@ -40,7 +42,7 @@ export async function startStreamer(env: Record<string, string> = {}): Promise<S
   const groupPath = `grp-${suffix}`;
   const sql = <T,>(query: string, params: unknown[] = []) => app.get(EntityManager).fork().execute<T[]>(query, params);
   return {
-    app, http: request(app.getHttpServer()), topic, groupPath, sql,
+    app, http: request(app.getHttpServer()), topic, database, groupPath, sql,
     owner: bearer({ sub: '7', name: 'olivia', groups: { [groupPath]: 'owner' } }),
     close: async () => {
       await app.close();
@@ -96,8 +98,8 @@ export interface Received {
   at: number;
 }
 
-/** What a receiver does with one request: answer (status, headers) or hang until the client gives up. */
-export type Behaviour = (req: { headers: IncomingHttpHeaders; body: string }) => { status: number; headers?: Record<string, string> } | 'hang';
+/** What a receiver does with one request: answer (status, headers, optionally after a delay) or hang until the client gives up. */
+export type Behaviour = (req: { headers: IncomingHttpHeaders; body: string }) => { status: number; headers?: Record<string, string>; afterMs?: number } | 'hang';
 
 /** A keep-alive HTTP receiver on 127.0.0.1 whose behaviour a test can change while it runs. */
 export async function startControlledReceiver(initial: Behaviour = () => ({ status: 200 })) {
@@ -112,8 +114,13 @@ export async function startControlledReceiver(initial: Behaviour = () => ({ stat
       const answer = behaviour({ headers: req.headers, body });
       requests.push({ headers: req.headers, body, status: answer === 'hang' ? 0 : answer.status, at: Date.now() });
       if (answer === 'hang') return void hanging.add(res);
-      res.writeHead(answer.status, answer.headers ?? {});
-      res.end();
+      const reply = () => {
+        res.writeHead(answer.status, answer.headers ?? {});
+        res.end();
+      };
+      // A slow receiver: answers after `afterMs`.
+      if (answer.afterMs) setTimeout(reply, answer.afterMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,11 +9,14 @@ import { AuditStreamerConfig } from '../app/config';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliverySignal } from './delivery-signal';
+import { DeliveryWorker } from './delivery-worker';
 
 /**
  * Turns domain events into deliveries. Per chunk, in one transaction: the namespaces read model is
  * updated first (so a group created earlier in the same chunk already resolves), then every streamed
- * audit event fans out to its matching destinations. Offsets are committed only after that.
+ * audit event fans out to its matching destinations. Offsets are committed only after that. The
+ * deliveries leased at insert are then handed to this process's worker; the chunk waits first for
+ * room in the worker's queue, which is how a consumer running ahead of the receivers slows down.
  */
 @Injectable()
 export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -28,6 +31,7 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     private readonly namespaces: NamespacesRepository,
     private readonly deliveries: DeliveriesRepository,
     private readonly signal: DeliverySignal,
+    private readonly worker: DeliveryWorker,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -47,13 +51,15 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
   async handle(consumed: ConsumedEvent[]): Promise<void> {
     const events = consumed.map((c) => c.event);
     const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
+    await this.worker.waitForRoom();
+    const lease = { leaseMs: this.worker.leaseMs, saturated: this.worker.saturated() };
     const created = await this.em.fork().transactional(async (tx) => {
       await this.namespaces.upsert(tx, namespaceUpserts(events));
-      return this.deliveries.insertMatching(tx, streamed);
+      return this.deliveries.insertMatching(tx, streamed, lease);
     });
-    if (created > 0) {
-      this.logger.debug?.({ events: events.length, deliveries: created }, 'deliveries created');
-      this.signal.wake();
-    }
+    if (created.length === 0) return;
+    this.logger.debug?.({ events: events.length, deliveries: created.length }, 'deliveries created');
+    this.worker.offer(created.filter((d) => d.leased));
+    if (created.some((d) => !d.leased)) this.signal.wake();
   }
 }

@@ -7,6 +7,7 @@ export * from './lib/auth/auth.guard';
 export * from './lib/logging/logging';
 export * from './lib/database/ensure-database';
 export * from './lib/database/database.module';
+export * from './lib/database/bound-query';
 export * from './lib/http/validation';
 export * from './lib/http/bootstrap';
 export * from './lib/platform.module';

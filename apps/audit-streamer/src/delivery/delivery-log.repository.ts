@@ -3,15 +3,22 @@ import { Injectable } from '@nestjs/common';
 import { toIso, toIsoOrNull, toNumber } from '../app/sql';
 import { AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryStatus } from './delivery-log.schemas';
 
-/** Attempts shown per delivery; the log keeps them all. */
+/** Attempts shown per delivery (the latest ones); the log keeps them all. */
 const ATTEMPTS_SHOWN = 50;
 
+/**
+ * The attempt log is the earlier attempts (`delivery_attempts`) followed by the latest one, which
+ * is kept on the delivery's own row (Migration20261121000032).
+ */
 const SELECT_DELIVERIES = `
   select dl.id, dl.audit_event_id, dl.event_type, dl.status, dl.attempts, dl.next_attempt_at, dl.last_status_code,
          dl.last_error, dl.created_at, dl.delivered_at,
-         coalesce((select json_agg(a order by a.id) from (
-                     select id, attempted_at, status_code, latency_ms, error from delivery_attempts
-                      where delivery_id = dl.id order by id desc limit ${ATTEMPTS_SHOWN}) a), '[]'::json) as attempt_log
+         coalesce((select json_agg(a order by a.attempted_at, a.id) from (
+                     (select id, attempted_at, status_code, latency_ms, error from delivery_attempts
+                       where delivery_id = dl.id order by id desc limit ${ATTEMPTS_SHOWN - 1})
+                     union all
+                     select 9223372036854775807, dl.last_attempted_at, dl.last_status_code, dl.last_latency_ms, dl.last_error
+                      where dl.last_attempted_at is not null) a), '[]'::json) as attempt_log
     from deliveries dl`;
 
 const toView = (r: Record<string, unknown>): DeliveryLogView => ({
@@ -94,18 +101,26 @@ export class DeliveryLogRepository {
     return rows[0]?.count ?? 0;
   }
 
-  /** Deletes up to `batch` delivered deliveries older than the retention (their attempts cascade). */
+  /**
+   * Deletes up to `batch` delivered deliveries older than the retention (their attempts cascade).
+   * Destination by destination over (destination_id, created_at): a delivery is delivered after it
+   * was created, so `created_at` bounds the scan and `delivered_at` decides.
+   */
   async pruneDelivered(retentionMs: number, batch: number): Promise<number> {
     const rows = await this.em.fork().execute<Array<{ count: number }>>(
-      `with pruned as (
+      `with cutoff as (select now() - ?::double precision * interval '1 millisecond' as at),
+       pruned as (
          delete from deliveries where id in (
-           select id from deliveries
-            where status = 'delivered' and delivered_at < now() - ?::double precision * interval '1 millisecond'
+           select x.id from destinations d cross join cutoff c
+            cross join lateral (
+              select dl.id from deliveries dl
+               where dl.destination_id = d.id and dl.created_at < c.at and dl.status = 'delivered' and dl.delivered_at < c.at
+               limit ?) x
             limit ?)
          returning 1
        )
        select count(*)::int as count from pruned`,
-      [retentionMs, batch],
+      [retentionMs, batch, batch],
     );
     return rows[0]?.count ?? 0;
   }

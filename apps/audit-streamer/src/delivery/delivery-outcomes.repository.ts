@@ -28,8 +28,11 @@ export class DeliveryOutcomesRepository {
   ) {}
 
   /**
-   * On the worker's asynchronous-commit pool (see WorkerDatabase). Logs the attempts and moves each delivery to delivered or failed, releasing its lease — one
-   * statement for the whole batch. Deliveries deleted meanwhile (destination removed) are skipped.
+   * On the worker's asynchronous-commit pool (see WorkerDatabase), one statement for the whole
+   * batch: each delivery moves to delivered or failed, releasing its lease, and its latest attempt
+   * is written on its own row; the attempt it replaces, if any, goes to `delivery_attempts` (so a
+   * first-try success writes no attempt row). Deliveries deleted meanwhile (destination removed)
+   * are skipped.
    */
   async recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
@@ -39,12 +42,18 @@ export class DeliveryOutcomesRepository {
     await this.worker.query(
       `with o as (
          select * from jsonb_to_recordset($1::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
+       ), replaced as (
+         select dl.id, dl.last_attempted_at, dl.last_status_code, dl.last_latency_ms, dl.last_error
+           from deliveries dl join o on o.id = dl.id
+          where dl.last_attempted_at is not null
        ), moved as (
          update deliveries dl
             set attempts = dl.attempts + 1,
                 status = case when o.retry_in_ms is null then 'delivered' else 'failed' end,
                 last_status_code = o.status_code,
                 last_error = o.error,
+                last_latency_ms = o.latency_ms,
+                last_attempted_at = now(),
                 delivered_at = case when o.retry_in_ms is null then now() else dl.delivered_at end,
                 next_attempt_at = case when o.retry_in_ms is null then dl.next_attempt_at
                                        else now() + o.retry_in_ms * interval '1 millisecond' end,
@@ -52,8 +61,8 @@ export class DeliveryOutcomesRepository {
            from o where dl.id = o.id
          returning dl.id
        )
-       insert into delivery_attempts (delivery_id, status_code, latency_ms, error)
-       select o.id, o.status_code, o.latency_ms, o.error from o join moved on moved.id = o.id`,
+       insert into delivery_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+       select r.id, r.last_attempted_at, r.last_status_code, r.last_latency_ms, r.last_error from replaced r join moved on moved.id = r.id`,
       [json(records)],
     );
   }

@@ -6,6 +6,7 @@ import { Migration20261121000010 } from './Migration20261121000010';
 import { Migration20261121000020 } from './Migration20261121000020';
 import { Migration20261121000030 } from './Migration20261121000030';
 import { Migration20261121000031 } from './Migration20261121000031';
+import { Migration20261121000032 } from './Migration20261121000032';
 
 /** Committed migrations in order; DatabaseModule runs them at start-up. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000020', class: Migration20261121000020 },
   { name: 'Migration20261121000030', class: Migration20261121000030 },
   { name: 'Migration20261121000031', class: Migration20261121000031 },
+  { name: 'Migration20261121000032', class: Migration20261121000032 },
 ];

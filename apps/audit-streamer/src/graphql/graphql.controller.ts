@@ -1,4 +1,4 @@
-import { APP_CONFIG, AuthenticationError, clientIp, correlationId, Principal, Public, verifyToken } from '@audit/platform';
+import { APP_CONFIG, AuthenticationError, ChecksOwnMediaType, clientIp, correlationId, Principal, Public, verifyToken } from '@audit/platform';
 import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { execute, GraphQLError, GraphQLFormattedError, GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
@@ -33,6 +33,7 @@ export class GraphqlController {
   ) {}
 
   @Public()
+  @ChecksOwnMediaType()
   @Post()
   @HttpCode(200)
   async handle(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<GraphqlResponse> {
@@ -51,6 +52,7 @@ export class GraphqlController {
 
   /** Not over GET: a GET must not change anything, and a query over GET would leak into logs. */
   @Public()
+  @ChecksOwnMediaType()
   @Get()
   methodNotAllowed(@Res({ passthrough: true }) res: Response): GraphqlResponse {
     res.setHeader('Allow', 'POST');

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { KafkaModule } from '@audit/kafka';
 import { LoggerModule } from 'nestjs-pino';
@@ -8,6 +8,7 @@ import { APP_CONFIG, LoadedConfig } from './config/config';
 import { DatabaseModule, DatabaseOptions } from './database/database.module';
 import { ProblemDetailsFilter } from './errors/problem-details.filter';
 import { HealthController } from './health/health.controller';
+import { RequestHygieneInterceptor } from './http/request-hygiene.interceptor';
 import { pinoParams } from './logging/logging';
 
 export interface PlatformOptions {
@@ -18,7 +19,8 @@ export interface PlatformOptions {
 
 /**
  * The plumbing every service shares: validated configuration, JSON logs with request ids, the
- * database with its migrations, Kafka, JWT authentication, problem+json errors, health probes.
+ * database with its migrations, Kafka, JWT authentication, problem+json errors, request hygiene
+ * (JSON bodies only, nothing unstorable), health probes.
  */
 @Module({})
 export class PlatformModule {
@@ -45,6 +47,7 @@ export class PlatformModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_INTERCEPTOR, useClass: RequestHygieneInterceptor },
       ],
       exports: [APP_CONFIG],
     };

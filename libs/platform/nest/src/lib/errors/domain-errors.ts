@@ -37,6 +37,10 @@ export class ConflictError extends DomainError {
 export class UnprocessableError extends DomainError {
   readonly code = 'unprocessable';
 }
+/** A request body in a media type the route does not speak (everything here speaks JSON). */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly code = 'unsupported_media_type';
+}
 export class IllegalStateError extends DomainError {
   readonly code = 'illegal_state';
 }

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   UnprocessableError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from './domain-errors';
 
@@ -20,6 +21,7 @@ const STATUS: Array<[new (...args: never[]) => DomainError, number]> = [
   [NotFoundError, 404],
   [ConflictError, 409],
   [IllegalStateError, 409],
+  [UnsupportedMediaTypeError, 415],
   [UnprocessableError, 422],
 ];
 
@@ -43,6 +45,7 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
 };
 
@@ -60,17 +63,33 @@ export function toProblem(error: unknown): ProblemDetails {
     const status = error.getStatus();
     const response = error.getResponse();
     const detail = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? error.message);
-    // Nest raises 400s itself only for bodies it could not parse.
-    return problem(status, detail, undefined, status === 400 ? [{ field: 'body', message: detail }] : undefined);
+    // Nest raises 400s itself only for requests it could not parse: the body, or a path segment.
+    return problem(status, detail, undefined, status === 400 ? [{ field: detail.startsWith('Failed to decode param') ? 'path' : 'body', message: detail }] : undefined);
   }
-  // Body-parser errors (malformed JSON, too large, bad charset) carry their own 4xx status.
+  // Body-parser and router errors (malformed JSON, too large, bad charset, bad %-encoding) carry their own 4xx status.
   const status = (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const type = (error as { type?: string }).type;
-    const detail = type === 'entity.parse.failed' ? 'Request body is not valid JSON' : (error as Error).message;
-    return problem(status, detail, undefined, type === 'entity.parse.failed' ? [{ field: 'body', message: 'is not valid JSON' }] : undefined);
+    const [field, message] = offendingPart(error as Error & { type?: string; limit?: number });
+    return problem(status, `${field} ${message}`, undefined, [{ field, message }]);
   }
   return problem(HttpStatus.INTERNAL_SERVER_ERROR, 'An unexpected error occurred');
+}
+
+/** Which part of the request a body-parser or router error is about, and what is wrong with it. */
+function offendingPart(error: Error & { type?: string; limit?: number }): [string, string] {
+  if (error instanceof URIError) return ['path', `is not valid percent-encoded UTF-8 (${error.message})`];
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return ['body', 'is not valid JSON'];
+    case 'entity.too.large':
+      return ['body', `is larger than ${error.limit ?? 'the limit of'} bytes`];
+    case 'charset.unsupported':
+      return ['Content-Type', `charset is not supported (${error.message})`];
+    case 'encoding.unsupported':
+      return ['Content-Encoding', `is not supported (${error.message})`];
+    default:
+      return ['body', error.message];
+  }
 }
 
 function problem(status: number, detail: string, code?: string, errors?: FieldProblem[]): ProblemDetails {

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError, ValidationError } from './domain-errors';
+import { ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from './domain-errors';
 import { toProblem } from './problem-details.filter';
 
 describe('toProblem', () => {
@@ -26,5 +26,15 @@ describe('toProblem', () => {
   it('maps unparseable bodies to 400 on the body field', () => {
     expect(toProblem(new BadRequestException('Unexpected token')).errors).toEqual([{ field: 'body', message: 'Unexpected token' }]);
     expect(toProblem(Object.assign(new SyntaxError('x'), { status: 400, type: 'entity.parse.failed' })).status).toBe(400);
+  });
+
+  it('names the part of the request that body-parser or the router refused', () => {
+    expect(toProblem(Object.assign(new Error('too big'), { status: 413, type: 'entity.too.large', limit: 1048576 })).errors).toEqual([{ field: 'body', message: 'is larger than 1048576 bytes' }]);
+    expect(toProblem(Object.assign(new Error('unsupported charset "LATIN9"'), { status: 415, type: 'charset.unsupported' })).errors?.[0].field).toBe('Content-Type');
+    expect(toProblem(Object.assign(new URIError("Failed to decode param '%ff'"), { status: 400 })).errors?.[0].field).toBe('path');
+  });
+
+  it('maps a body in a media type nobody speaks to 415', () => {
+    expect(toProblem(new UnsupportedMediaTypeError('text/plain', [{ field: 'Content-Type', message: 'must be application/json' }])).status).toBe(415);
   });
 });

@@ -4,6 +4,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConfigError, LoadedConfig } from '../config/config';
 import { installOpenApi } from '../openapi/openapi';
+import { answerClientErrors } from './client-errors';
+import { verifyUtf8 } from './request-hygiene';
 
 /**
  * Validates configuration (exiting with a message naming the variable when it is wrong), then
@@ -48,7 +50,7 @@ async function start(serviceName: string, config: LoadedConfig, module: unknown)
     abortOnError: false,
   });
   app.useLogger(app.get(PinoLogger));
-  app.useBodyParser('json', { limit: '1mb' });
+  app.useBodyParser('json', { limit: '1mb', verify: verifyUtf8 });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
   const logger = new Logger(serviceName);
@@ -57,6 +59,7 @@ async function start(serviceName: string, config: LoadedConfig, module: unknown)
   }
   installOpenApi(app, serviceName, `The ${serviceName} HTTP API. Every route takes Authorization: Bearer <JWT>; errors are application/problem+json.`);
   installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
+  answerClientErrors(app.getHttpServer());
   await app.listen(config.PORT, config.HOST);
   logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);
   return app;

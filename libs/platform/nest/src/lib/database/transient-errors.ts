@@ -1,0 +1,27 @@
+import { DeadlockException } from '@mikro-orm/core';
+
+/*
+ * A deadlock victim's transaction is rolled back whole by PostgreSQL, so running it again is safe
+ * and is what the client would otherwise have to do after a 500. Raised, for example, when a bulk
+ * change of deliveries (replay, a cascading delete) meets the delivery worker's row locks.
+ */
+const TRANSIENT_SQLSTATES = new Set(['40P01', '40001']);
+
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof DeadlockException) return true;
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT_SQLSTATES.has(code);
+}
+
+/** Runs `work` (a whole transaction) again after a deadlock or serialization failure, at most `attempts` times. */
+export async function retryTransient<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || !isTransientDatabaseError(error)) throw error;
+      // A short, jittered pause so the two transactions do not collide again in lock step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { SINGLE_LINE_MESSAGE, SINGLE_LINE_TEXT } from '@audit/platform';
 import { z } from 'zod';
 
 /** RFC 9110 token characters: what a header name may contain (rules out CR/LF and spaces). */
@@ -8,8 +9,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]+$/;
 /** Seed 001: "Each streaming destination can have up to 20 custom HTTP headers". */
 export const MAX_HEADERS_PER_DESTINATION = 20;
 
-const destinationUrl = z.string().min(1).max(2048);
-const destinationName = z.string().trim().min(1).max(72);
+const destinationUrl = z.string().min(1).max(2048).regex(SINGLE_LINE_TEXT, SINGLE_LINE_MESSAGE);
+const destinationName = z.string().trim().min(1).max(72).regex(SINGLE_LINE_TEXT, SINGLE_LINE_MESSAGE);
 const eventTypeFilters = z.array(z.string().regex(/^[a-z][a-z0-9_]{0,254}$/, 'must be audit event type names')).max(100);
 const headerKey = z.string().min(1).max(255).regex(HEADER_NAME, 'must be a valid HTTP header name (no spaces or line breaks)');
 const headerValue = z.string().min(1).max(255).regex(HEADER_VALUE, 'must not contain line breaks or control characters');

@@ -18,3 +18,14 @@ export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown, wh
   });
   throw new ValidationError(`Invalid ${where}: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`, fields);
 }
+
+/**
+ * Names, titles and URLs are one line: no CR/LF (header and log injection, broken CSV rows and
+ * SIEM records) and no other C0/C1 control character. As a regex, so /docs shows it as a pattern.
+ */
+export const SINGLE_LINE_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+export const SINGLE_LINE_MESSAGE = 'must be a single line without control characters';
+
+/** Free text (descriptions) may have line breaks and tabs, but no other control character. */
+export const MULTI_LINE_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
+export const MULTI_LINE_MESSAGE = 'must not contain control characters other than line breaks and tabs';

@@ -1,4 +1,4 @@
-import { CurrentPrincipal, parseInput, Principal } from '@audit/platform';
+import { ApiZodBody, ApiZodQuery, CurrentPrincipal, parseInput, Principal } from '@audit/platform';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DeliveryLogQuerySchema, DeliveryLogView, ReplaySchema } from './delivery-log.schemas';
@@ -19,6 +19,7 @@ abstract class DeliveriesRoutes {
   protected abstract scope(params: Record<string, string>): DestinationScope;
 
   @Get(':destination_id/deliveries')
+  @ApiZodQuery(DeliveryLogQuerySchema)
   async list(@Param() params: Record<string, string>, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<DeliveryLogView[]> {
     const page = await this.service.list(this.scope(params), params['destination_id'], parseInput(DeliveryLogQuerySchema, query, 'query'), principal);
     linkNext(req, res, page.nextBeforeId);
@@ -33,6 +34,7 @@ abstract class DeliveriesRoutes {
 
   @Post(':destination_id/replay')
   @HttpCode(202)
+  @ApiZodBody(ReplaySchema)
   replay(@Param() params: Record<string, string>, @Body() body: unknown, @CurrentPrincipal() principal: Principal) {
     return this.service.replay(this.scope(params), params['destination_id'], parseInput(ReplaySchema, body), principal);
   }

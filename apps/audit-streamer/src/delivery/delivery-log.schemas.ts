@@ -8,7 +8,7 @@ export const DeliveryLogQuerySchema = z
     status: z.enum(DELIVERY_STATUSES).optional(),
     per_page: z.coerce.number().int().min(1).max(100).default(20),
     /** Keyset pagination, newest first: deliveries with a smaller id (from the Link rel="next" URL). */
-    before_id: z.coerce.number().int().min(1).optional(),
+    before_id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict();
 export type DeliveryLogQuery = z.infer<typeof DeliveryLogQuerySchema>;

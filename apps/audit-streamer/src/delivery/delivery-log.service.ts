@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, PermissionDeniedError, Principal } from '@audit/platform';
+import { ConflictError, NotFoundError, PermissionDeniedError, Principal, retryTransient } from '@audit/platform';
 import { Injectable, Logger } from '@nestjs/common';
 import { GroupAccess } from '../destinations/group-access.service';
 import { DeliveryLogRepository } from './delivery-log.repository';
@@ -43,10 +43,26 @@ export class DeliveryLogService {
   async replay(scope: DestinationScope, destinationId: string, input: ReplayInput, principal: Principal): Promise<{ replayed: number; since: string }> {
     const destination = await this.destinationOf(scope, destinationId, principal);
     const since = new Date(input.since).toISOString();
-    const replayed = await this.log.replaySince(destination, since);
+    // One UPDATE over every delivery of the destination: replays of one destination take turns (two of them
+    // lock the same rows in different orders), and a deadlock with the worker's batch updates rolls it
+    // back whole, so it runs again rather than answering a 500.
+    const replayed = await this.oneAtATime(destination, () => retryTransient(() => this.log.replaySince(destination, since), 8));
     this.logger.log({ destinationId: destination, since, replayed, userId: principal.userId }, 'deliveries replayed');
     if (replayed > 0) this.signal.wake();
     return { replayed, since };
+  }
+
+  private readonly replaying = new Map<number, Promise<unknown>>();
+
+  private async oneAtATime<T>(destination: number, work: () => Promise<T>): Promise<T> {
+    const previous = this.replaying.get(destination) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(work);
+    this.replaying.set(destination, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.replaying.get(destination) === mine) this.replaying.delete(destination);
+    }
   }
 
   private async destinationOf(scope: DestinationScope, destinationId: string, principal: Principal): Promise<number> {

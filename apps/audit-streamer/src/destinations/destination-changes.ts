@@ -1,6 +1,6 @@
 import { DomainEvent } from '@audit/contracts';
 import { OUTBOX_CHANNEL, outboxInsert, OutboxRelay } from '@audit/outbox';
-import { APP_CONFIG } from '@audit/platform';
+import { APP_CONFIG, retryTransient } from '@audit/platform';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditStreamerConfig } from '../app/config';
@@ -26,7 +26,8 @@ export class DestinationChanges {
   ) {}
 
   async commit<T>(work: (tx: EntityManager) => Promise<Change<T>>): Promise<T> {
-    const { result, published } = await this.repository.transactional(async (tx) => {
+    // A deadlock with the delivery worker (a delete cascading to its deliveries) rolls back the whole change: run it again.
+    const { result, published } = await retryTransient(() => this.repository.transactional(async (tx) => {
       const change = await work(tx);
       const events = change.events.filter((e): e is DomainEvent => e !== null);
       if (events.length > 0) {
@@ -34,7 +35,7 @@ export class DestinationChanges {
         await tx.execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
       }
       return { result: change.result, published: events.length };
-    });
+    }));
     if (published > 0) this.relay.wake();
     return result;
   }

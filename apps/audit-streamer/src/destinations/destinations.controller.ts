@@ -1,5 +1,5 @@
 import { CommandMetadata } from '@audit/contracts';
-import { APP_CONFIG, clientIp, correlationId, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiZodBody, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import type { Request } from 'express';
 import { AuditStreamerConfig } from '../app/config';
@@ -27,6 +27,7 @@ abstract class DestinationRoutes {
   protected abstract owner(id: string | undefined, principal: Principal): Promise<DestinationOwner>;
 
   @Post()
+  @ApiZodBody(CreateDestinationSchema)
   async create(@Param('id') id: string | undefined, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const owner = await this.owner(id, principal);
     return this.destinations.create(owner, parseInput(CreateDestinationSchema, body), this.meta(principal, req));
@@ -43,6 +44,7 @@ abstract class DestinationRoutes {
   }
 
   @Patch(':destination_id')
+  @ApiZodBody(UpdateDestinationSchema)
   async update(
     @Param('id') id: string | undefined,
     @Param('destination_id') destinationId: string,
@@ -67,6 +69,7 @@ abstract class DestinationRoutes {
   }
 
   @Post(':destination_id/headers')
+  @ApiZodBody(CreateHeaderSchema)
   async addHeader(
     @Param('id') id: string | undefined,
     @Param('destination_id') destinationId: string,
@@ -79,6 +82,7 @@ abstract class DestinationRoutes {
   }
 
   @Put(':destination_id/headers/:header_id')
+  @ApiZodBody(UpdateHeaderSchema)
   async updateHeader(
     @Param('id') id: string | undefined,
     @Param('destination_id') destinationId: string,

@@ -112,6 +112,9 @@ describe('parseListQuery', () => {
     [{ entity_type: 'User' }, ['entity_type']],
     [{ entity_id: '29' }, ['entity_id']],
     [{ author_id: '-1' }, ['author_id']],
+    // 0 names nothing, and the export's own audit event (positive ids) could not record it.
+    [{ author_id: '0' }, ['author_id']],
+    [{ target_id: '0' }, ['target_id']],
     [{ author_id: ['1', '2'] }, ['author_id']],
     [{ target_id: 'x' }, ['target_id']],
     [{ event_type: 'Release Created' }, ['event_type']],

@@ -48,11 +48,11 @@ export class DeliveriesRepository {
    * hits the unique key and creates nothing. Returns the new deliveries.
    *
    * A new delivery to a healthy destination (not paused or probing, and not in `saturated`, whose
-   * local queue is full) is leased at insert for `leaseMs`: the caller hands it straight to this
+   * local queue is full; `'all'`: none) is leased at insert for `leaseMs`: the caller hands it straight to this
    * process's worker, so a first attempt costs no claim query and no lease write. The others are
    * left to the claim (claimDue), as retries are.
    */
-  async insertMatching(em: EntityManager, events: readonly AuditEvent[], lease: { leaseMs: number; saturated: readonly number[] }): Promise<InsertedDelivery[]> {
+  async insertMatching(em: EntityManager, events: readonly AuditEvent[], lease: { leaseMs: number; saturated: readonly number[] | 'all' }): Promise<InsertedDelivery[]> {
     if (events.length === 0) return [];
     const ids = events.map((e) => e.id);
     const types = events.map((e) => e.event_type);
@@ -68,7 +68,7 @@ export class DeliveriesRepository {
          insert into deliveries (destination_id, audit_event_id, event_type, payload, leased_until)
          select d.id, e.id, e.event_type, e.payload,
                 case when coalesce(h.pause_level, 0) = 0 and (h.paused_until is null or h.paused_until <= now())
-                          and not (d.id = any (?::bigint[]))
+                          and ?::boolean and not (d.id = any (?::bigint[]))
                      then now() + ?::double precision * interval '1 millisecond' end
            from e
            join destinations d
@@ -83,7 +83,7 @@ export class DeliveriesRepository {
        )
        select ins.id, ins.destination_id, ins.audit_event_id, ins.leased, d.config_version
          from ins join destinations d on d.id = ins.destination_id`,
-      [ids, types, roots, payloads, [...lease.saturated], lease.leaseMs],
+      [ids, types, roots, payloads, lease.saturated !== 'all', lease.saturated === 'all' ? [] : [...lease.saturated], lease.leaseMs],
     );
     const byId = new Map(events.map((e) => [e.id, e]));
     return rows.map((r) => {

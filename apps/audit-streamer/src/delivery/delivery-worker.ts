@@ -80,11 +80,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * Resolves when the hand-off queue has room: the consumer's back-pressure. Only healthy,
-   * unsaturated destinations are queued, so this waits on deliveries that are moving.
+   * Resolves true when the hand-off queue has room (the consumer's back-pressure: the queue holds
+   * only healthy, unsaturated destinations, so it usually drains in milliseconds), or false after
+   * `maxWaitMs` or at a stop: many slow destinations fill it, and a consumer waiting on them would
+   * hold up the others, so that chunk's deliveries are left to the claim instead.
    */
-  async waitForRoom(): Promise<void> {
-    while (this.running && this.queued >= this.queueLimit) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  async waitForRoom(maxWaitMs: number): Promise<boolean> {
+    const deadline = Date.now() + maxWaitMs;
+    while (this.queued >= this.queueLimit) {
+      const left = deadline - Date.now();
+      if (!this.running || left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.roomWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.running;
   }
 
   /** Deliveries the consumer leased to this process as it inserted them. */

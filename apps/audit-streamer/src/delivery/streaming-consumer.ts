@@ -16,8 +16,12 @@ import { DeliveryWorker } from './delivery-worker';
  * updated first (so a group created earlier in the same chunk already resolves), then every streamed
  * audit event fans out to its matching destinations. Offsets are committed only after that. The
  * deliveries leased at insert are then handed to this process's worker; the chunk waits first for
- * room in the worker's queue, which is how a consumer running ahead of the receivers slows down.
+ * room in the worker's queue, which is how a consumer running ahead of the receivers slows down
+ * (bounded: see DeliveryWorker.waitForRoom).
  */
+/** Longest wait of a chunk for room in the worker's queue before its deliveries go to the claim instead. */
+const HAND_OFF_WAIT_MS = 1_000;
+
 @Injectable()
 export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamingConsumer.name);
@@ -51,8 +55,8 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
   async handle(consumed: ConsumedEvent[]): Promise<void> {
     const events = consumed.map((c) => c.event);
     const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
-    await this.worker.waitForRoom();
-    const lease = { leaseMs: this.worker.leaseMs, saturated: this.worker.saturated() };
+    const handOff = await this.worker.waitForRoom(HAND_OFF_WAIT_MS);
+    const lease = { leaseMs: this.worker.leaseMs, saturated: handOff ? this.worker.saturated() : 'all' as const };
     const created = await this.em.fork().transactional(async (tx) => {
       await this.namespaces.upsert(tx, namespaceUpserts(events));
       return this.deliveries.insertMatching(tx, streamed, lease);

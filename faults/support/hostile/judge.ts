@@ -1,0 +1,44 @@
+import { HostileRequest, HostileResponse } from './http-client';
+
+/*
+ * What counts as a failure of one hostile request: a 5xx or no answer at all; a refused request
+ * whose error is neither application/problem+json nor, from GraphQL, a GraphQL `errors` answer;
+ * a request the documented schema refuses being accepted; a GraphQL "Internal server error".
+ */
+export interface Outcome {
+  request: HostileRequest;
+  response: HostileResponse;
+}
+
+const isGraphql = (r: HostileRequest) => r.route.includes('graphql');
+
+function bodySample(r: HostileRequest): string {
+  if (!r.body) return '(none)';
+  const text = r.body.subarray(0, 100).toString('utf8');
+  return `${JSON.stringify(text)}${r.body.length > 100 ? ` … (${r.body.length} bytes)` : ''}`;
+}
+
+export function describe(o: Outcome, why: string): string {
+  const path = o.request.path.length > 160 ? `${o.request.path.slice(0, 160)}… (${o.request.path.length} chars)` : o.request.path;
+  const answer = o.response.error ? `error ${o.response.error}` : `${o.response.status} ${o.response.contentType} ${o.response.body.slice(0, 200)}`;
+  return `[${why}] ${o.request.service} ${o.request.method} ${path} (${o.request.label}; content-type ${o.request.headers['Content-Type'] ?? 'none'}; body ${bodySample(o.request)}) -> ${answer}`;
+}
+
+export function judge(o: Outcome): string | undefined {
+  const { status, contentType, body, error } = o.response;
+  if (error || status === 0) return 'no answer';
+  if (status >= 500) return '5xx';
+  if (isGraphql(o.request) && body.includes('INTERNAL_SERVER_ERROR')) return 'GraphQL internal error';
+  if (status >= 400) {
+    // GraphQL answers in its own shape; a request refused before it reaches GraphQL (unparseable, too large) is a problem+json.
+    if (isGraphql(o.request) && /^application\/(graphql-response\+)?json/.test(contentType)) {
+      return body.includes('"errors"') ? undefined : 'GraphQL error without errors';
+    }
+    if (!contentType.startsWith('application/problem+json')) return 'error not problem+json';
+    return undefined;
+  }
+  if (o.request.expect === 'reject') return 'accepted a request that must be refused';
+  return undefined;
+}
+
+export const accepted = (o: Outcome) => o.response.status >= 200 && o.response.status < 400;

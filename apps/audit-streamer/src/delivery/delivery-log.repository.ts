@@ -83,7 +83,8 @@ export class DeliveryLogRepository {
   /**
    * Re-queues every delivery of the destination created since `since`: delivered ones go back to
    * pending (they will be sent again), failed and pending ones become due now. Returns how many.
-   * Deliveries already pruned (DELIVERY_RETENTION_MS) cannot be replayed.
+   * Deliveries already pruned (DELIVERY_RETENTION_MS) cannot be replayed. Rows are locked in id
+   * order, as the worker's outcome writes lock them, so the two wait for each other instead of deadlocking.
    */
   async replaySince(destinationId: number, since: string): Promise<number> {
     const rows = await this.em.fork().execute<Array<{ count: number }>>(
@@ -92,7 +93,7 @@ export class DeliveryLogRepository {
             set status = case when status = 'delivered' then 'pending' else status end,
                 delivered_at = null,
                 next_attempt_at = now()
-          where destination_id = ? and created_at >= ?::timestamptz
+          where id in (select id from deliveries where destination_id = ? and created_at >= ?::timestamptz order by id for update)
           returning 1
        )
        select count(*)::int as count from replayed`,

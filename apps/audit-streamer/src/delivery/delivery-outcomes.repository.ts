@@ -36,7 +36,9 @@ export class DeliveryOutcomesRepository {
    */
   async recordAttempts(outcomes: readonly AttemptOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    const records = outcomes.map((o) => ({
+    // In id order, as the rows are then locked (a nested loop over the set): a replay locking the
+    // same rows in the same order waits instead of deadlocking.
+    const records = [...outcomes].sort((a, b) => a.deliveryId - b.deliveryId).map((o) => ({
       id: o.deliveryId, status_code: o.statusCode, latency_ms: o.latencyMs, error: o.error, retry_in_ms: o.retryInMs,
     }));
     await this.worker.query(

@@ -8,6 +8,8 @@ export interface ReceivedRequest {
   body: string;
   /** The status the receiver answered with; unset while the answer is pending or if the client left first. */
   answered?: number;
+  /** The client closed the connection before an answer came (it gave up: a timeout). */
+  abandoned?: boolean;
 }
 
 /**
@@ -23,6 +25,9 @@ export async function startReceiver(status: (req: ReceivedRequest) => number | P
     req.on('end', () => {
       const received: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       requests.push(received);
+      res.on('close', () => {
+        if (received.answered === undefined) received.abandoned = true;
+      });
       void Promise.resolve(status(received)).then((code) => {
         if (res.destroyed || res.socket?.destroyed !== false) return;
         res.statusCode = code;

@@ -26,12 +26,15 @@ export class LoadDriver {
   readonly failed: Action[] = [];
   private issued = 0;
   private sequence = 0;
+  private halted = false;
 
   /** `ratePerSecond` paces the clients, so traffic that lasts as long as a fault stays a known size. */
   constructor(
     private readonly platform: Platform,
     private readonly ratePerSecond = Number.POSITIVE_INFINITY,
-  ) {}
+  ) {
+    platform.onStop.push(() => (this.halted = true));
+  }
 
   /** Requests sent so far. */
   get sent(): number {
@@ -43,7 +46,7 @@ export class LoadDriver {
    * A scenario passes its own `done` to keep traffic flowing until its fault is over.
    */
   async run({ actions = 0, concurrency, done = () => this.issued >= actions }: { actions?: number; concurrency: number; done?: () => boolean }): Promise<void> {
-    const more = () => !done();
+    const more = () => !this.halted && !done();
     const started = Date.now();
     const client = async (worker: number) => {
       let previous: Action | undefined;

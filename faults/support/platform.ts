@@ -43,6 +43,8 @@ export interface Platform {
   /** A maintainer of the group: may create and update releases in every project. */
   writer: string;
   kafka: Kafka;
+  /** Run first by stop(): e.g. a load driver halts, so a failed scenario leaves nothing running. */
+  onStop: Array<() => void>;
   stop: () => Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function startPlatform(scenario: string, options: PlatformOptions =
   const [recorder, streamer] = await Promise.all([startService('audit-recorder', envs['audit-recorder']), startService('audit-streamer', envs['audit-streamer'])]);
   const services = { 'release-service': release, 'audit-recorder': recorder, 'audit-streamer': streamer };
   const kafka = brokers === TEST_KAFKA_BROKERS ? testKafka(`faults-${suffix}`) : new Kafka({ brokers, clientId: `faults-${suffix}`, logLevel: logLevel.NOTHING });
-  const platform: Platform = { scenario, suffix, topic, brokers, databases, groupIds, services, projects: [], destinations: [], writer: '', kafka, stop: async () => undefined };
+  const platform: Platform = { scenario, suffix, topic, brokers, databases, groupIds, services, projects: [], destinations: [], writer: '', kafka, onStop: [], stop: async () => undefined };
   platform.stop = () => stopPlatform(platform, receivers);
   const setup = await createNamespaces(release.url, suffix, options.projects ?? 4);
   platform.projects = setup.projects;
@@ -149,6 +151,7 @@ async function createDestinations(streamerUrl: string, groupPath: string, specs:
 
 /** Stops what runs, keeps the logs under faults/results/logs, and removes databases and topics. */
 async function stopPlatform(platform: Platform, receivers: FaultyReceiver[]): Promise<void> {
+  for (const halt of platform.onStop) halt();
   const services = Object.values(platform.services);
   await Promise.all(services.map((s) => s.stop()));
   await Promise.all(receivers.map((r) => r.close()));

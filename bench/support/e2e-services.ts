@@ -67,10 +67,12 @@ export async function startServicesPipeline(cfg: ServicesConfig, receiverUrl: st
     started.push(s);
     return s;
   };
+  // E2E_SERVICE_NODE_ARGS: extra node flags for the three services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env['E2E_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const [release, recorder, streamer] = await Promise.all([
-    launch(startBuiltService('release-service', { ...common, DATABASE_NAME: names.databases[0] })),
-    launch(startRecorder({ ...common, DATABASE_NAME: names.databases[1], KAFKA_GROUP_ID: `bench-e2e-recorder-${cfg.suffix}`, AUDIT_LOG_FILE: cfg.auditLog })),
-    launch(startBuiltService('audit-streamer', { ...common, DATABASE_NAME: names.databases[2], KAFKA_GROUP_ID: `bench-e2e-streamer-${cfg.suffix}`, STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' })),
+    launch(startBuiltService('release-service', { ...common, DATABASE_NAME: names.databases[0] }, nodeArgs)),
+    launch(startRecorder({ ...common, DATABASE_NAME: names.databases[1], KAFKA_GROUP_ID: `bench-e2e-recorder-${cfg.suffix}`, AUDIT_LOG_FILE: cfg.auditLog }, nodeArgs)),
+    launch(startBuiltService('audit-streamer', { ...common, DATABASE_NAME: names.databases[2], KAFKA_GROUP_ID: `bench-e2e-streamer-${cfg.suffix}`, STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' }, nodeArgs)),
   ]);
   const admin = jwt.sign({ sub: '1', name: 'bench-admin', admin: true }, cfg.secret, { algorithm: 'HS256', expiresIn: '4h' });
   // One owner token: owners may write releases, read the group's audit events and manage its destinations.

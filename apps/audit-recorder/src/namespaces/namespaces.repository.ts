@@ -1,7 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { NamespaceRow, namespaceUpserts } from '@audit/audit-mapping';
-import { DomainEvent } from '@audit/contracts';
+import { NamespaceRow } from '@audit/audit-mapping';
 import { boundQuery } from '@audit/platform';
 
 /** The recorder's own view of groups and projects, built from the same domain events. */
@@ -10,11 +9,10 @@ export class NamespacesRepository {
   constructor(private readonly em: EntityManager) {}
 
   /**
-   * Applies the GroupCreated / ProjectCreated events of a chunk in two statements; idempotent, so a
+   * Applies a chunk's namespace rows (namespaceUpserts of its GroupCreated / ProjectCreated events) in two statements; idempotent, so a
    * redelivered event changes nothing. A path now held by another id was given up by its old holder.
    */
-  async apply(em: EntityManager, events: DomainEvent[]): Promise<void> {
-    const rows = namespaceUpserts(events);
+  async apply(em: EntityManager, rows: NamespaceRow[]): Promise<void> {
     if (rows.length === 0) return;
     const recordset = JSON.stringify(rows);
     await boundQuery(

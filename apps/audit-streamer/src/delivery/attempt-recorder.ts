@@ -12,6 +12,7 @@ export interface RecordedAttempt extends AttemptOutcome {
 
 const FLUSH_SIZE = 500;
 const FLUSH_DELAY_MS = 5;
+const HEALTHY_RECHECK_MS = 5_000;
 
 /**
  * Collects attempt outcomes and writes them in batches (one statement per batch instead of one per
@@ -26,6 +27,8 @@ export class AttemptRecorder {
   private buffer: RecordedAttempt[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Destination id → until when it counts as healthy without writing it again. */
+  private readonly knownHealthy = new Map<number, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
@@ -71,10 +74,17 @@ export class AttemptRecorder {
     for (const [id, round] of rounds) {
       if (round.gone) await this.deactivation.deactivate(id, 'the destination answered 410 Gone');
     }
+    const now = Date.now();
     const healthy = [...rounds].filter(([, r]) => r.ok).map(([id]) => id);
-    const recovered = await this.outcomes.markRecovered(healthy);
+    // A destination this process saw healthy a moment ago needs no health write per flush (at low
+    // rates that was one more statement per delivery). Re-checked every HEALTHY_RECHECK_MS, so a
+    // pause set by another instance is still lifted by this one's successes.
+    const unconfirmed = healthy.filter((id) => (this.knownHealthy.get(id) ?? 0) <= now);
+    const recovered = await this.outcomes.markRecovered(unconfirmed);
+    for (const id of unconfirmed) this.knownHealthy.set(id, now + HEALTHY_RECHECK_MS);
     if (recovered.length > 0) this.logger.log({ destinationIds: recovered }, 'streaming destinations recovered');
     const failing = [...rounds].filter(([, r]) => !r.ok && !r.gone);
+    for (const [id] of failing) this.knownHealthy.delete(id);
     if (failing.length > 0) await this.pause(failing);
   }
 

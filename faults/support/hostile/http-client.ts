@@ -22,7 +22,9 @@ export interface HostileResponse {
   error?: string;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+// One connection per request: with keep-alive, a server closing an idle connection just as the
+// next request goes out on it ("socket hang up") looked like a service that did not answer.
+const agent = new Agent({ keepAlive: false, maxSockets: 8 });
 
 /** Sends the request with node:http, so paths like `/a/../b` and bodies without a Content-Type go out as they are. */
 export function send(baseUrl: string, req: HostileRequest, timeoutMs = 60_000): Promise<HostileResponse> {
@@ -30,8 +32,12 @@ export function send(baseUrl: string, req: HostileRequest, timeoutMs = 60_000): 
   const headers: Record<string, string | number> = { ...req.headers, 'X-Correlation-Id': req.correlationId };
   if (req.body) headers['Content-Length'] = req.body.length;
   return new Promise((resolve) => {
+    // The answer's head, once it came: a server that refuses a large body answers, then closes
+    // while the client is still writing (EPIPE); that is an answer, not silence.
+    let answered: { status: number; contentType: string; chunks: Buffer[] } | undefined;
     const r = request({ agent, host: url.hostname, port: url.port, method: req.method, path: req.path, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
+      answered = { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), chunks };
       let size = 0;
       res.on('data', (c: Buffer) => {
         // Keep a sample only: a CSV export or a listing may be large.
@@ -42,7 +48,10 @@ export function send(baseUrl: string, req: HostileRequest, timeoutMs = 60_000): 
       res.on('error', (err) => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: '', error: err.message }));
     });
     r.on('timeout', () => r.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    r.on('error', (err) => resolve({ status: 0, contentType: '', body: '', error: err.message }));
+    r.on('error', (err) => {
+      if (answered) resolve({ status: answered.status, contentType: answered.contentType, body: Buffer.concat(answered.chunks).toString('utf8').slice(0, 4096) });
+      else resolve({ status: 0, contentType: '', body: '', error: err.message });
+    });
     r.end(req.body);
   });
 }

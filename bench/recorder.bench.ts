@@ -20,7 +20,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { releaseCreatedEvent } from '../libs/platform/testing/src/lib/fixtures';
-import { databaseUrl, dropDatabase } from './support/baseline';
+import { AUDIT_EVENTS_DDL, databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
 import { peakRssMb, recorderTable, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
@@ -164,20 +164,6 @@ async function benchRecorder(): Promise<Drain & { exitCode: number | null }> {
   }
 }
 
-/** audit_events as Migration20261121000001/2 create it, indexes included (same write cost); the append-only triggers fire on update/delete only and are left out. */
-const BASELINE_DDL = `
-  create table audit_events (
-    id uuid primary key, event_type text not null, author_id bigint not null, author_name text not null,
-    entity_type text not null, entity_id bigint not null, entity_path text not null, target_type text not null,
-    target_id bigint null, created_at timestamptz not null, payload json not null, recorded_at timestamptz not null default now()
-  );
-  create index audit_events_created on audit_events (created_at desc, id desc);
-  create index audit_events_entity on audit_events (entity_type, entity_id, created_at desc, id desc);
-  create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);
-  create index audit_events_author on audit_events (author_id, created_at desc, id desc);
-  create index audit_events_type on audit_events (event_type, created_at desc, id desc);
-  create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);`;
-
 const INSERT = `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
   select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::json[])
   on conflict (id) do nothing`;
@@ -198,7 +184,7 @@ async function benchBaseline(): Promise<Drain> {
   await admin.query(`create database "${names.baselineDb}"`).finally(() => admin.end());
   const pg = new Client({ connectionString: databaseUrl(SERVER_URL, names.baselineDb) });
   await pg.connect();
-  await pg.query(BASELINE_DDL);
+  await pg.query(AUDIT_EVENTS_DDL);
   const consumer = kafka.consumer({ groupId: names.baselineGroup, allowAutoTopicCreation: false });
   let stored = 0;
   let first: { at: number; count: number } | undefined;

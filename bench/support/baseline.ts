@@ -130,3 +130,20 @@ export function baselineOp(pool: Pool, mode: BaselineMode, projects: number, des
     }
   };
 }
+
+/**
+ * The recorder's audit_events as Migration20261121000001/2 create it, indexes included (same write
+ * cost), for the bare baselines (recorder, end to end); the append-only triggers fire on update/delete only and are left out.
+ */
+export const AUDIT_EVENTS_DDL = `
+  create table audit_events (
+    id uuid primary key, event_type text not null, author_id bigint not null, author_name text not null,
+    entity_type text not null, entity_id bigint not null, entity_path text not null, target_type text not null,
+    target_id bigint null, created_at timestamptz not null, payload json not null, recorded_at timestamptz not null default now()
+  );
+  create index audit_events_created on audit_events (created_at desc, id desc);
+  create index audit_events_entity on audit_events (entity_type, entity_id, created_at desc, id desc);
+  create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);
+  create index audit_events_author on audit_events (author_id, created_at desc, id desc);
+  create index audit_events_type on audit_events (event_type, created_at desc, id desc);
+  create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);`;

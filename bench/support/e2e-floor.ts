@@ -19,23 +19,9 @@ import { join } from 'node:path';
 import { Kafka, Producer } from 'kafkajs';
 import { Client, Pool } from 'pg';
 import { envelope } from '../../libs/contracts/src';
-import { createBaselineDatabase, databaseUrl } from './baseline';
+import { AUDIT_EVENTS_DDL, createBaselineDatabase, databaseUrl } from './baseline';
 import { Action, Pipeline } from './e2e-load';
 import { PageSource } from './e2e-poller';
-
-/** The recorder's audit_events (Migration20261121000001/2), indexes included, as in bench/recorder.bench.ts's baseline. */
-export const AUDIT_EVENTS_DDL = `
-  create table audit_events (
-    id uuid primary key, event_type text not null, author_id bigint not null, author_name text not null,
-    entity_type text not null, entity_id bigint not null, entity_path text not null, target_type text not null,
-    target_id bigint null, created_at timestamptz not null, payload json not null, recorded_at timestamptz not null default now()
-  );
-  create index audit_events_created on audit_events (created_at desc, id desc);
-  create index audit_events_entity on audit_events (entity_type, entity_id, created_at desc, id desc);
-  create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);
-  create index audit_events_author on audit_events (author_id, created_at desc, id desc);
-  create index audit_events_type on audit_events (event_type, created_at desc, id desc);
-  create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);`;
 
 export interface FloorConfig {
   serverUrl: string;

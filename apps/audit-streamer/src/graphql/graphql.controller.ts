@@ -78,7 +78,7 @@ export class GraphqlController {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!match) return unauthenticated('Missing bearer token');
     try {
-      return verifyToken(match[1], this.config.AUTH_JWT_SECRET);
+      return verifyToken(match[1], this.config);
     } catch (err) {
       if (err instanceof AuthenticationError) return unauthenticated(err.message);
       throw err;

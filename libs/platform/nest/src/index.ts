@@ -2,6 +2,7 @@ export * from './lib/config/config';
 export * from './lib/errors/domain-errors';
 export * from './lib/errors/problem-details.filter';
 export * from './lib/auth/principal';
+export * from './lib/auth/claims';
 export * from './lib/auth/tokens';
 export * from './lib/auth/auth.guard';
 export * from './lib/logging/logging';

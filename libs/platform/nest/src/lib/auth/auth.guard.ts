@@ -35,7 +35,7 @@ export class JwtAuthGuard implements CanActivate {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new AuthenticationError('Missing bearer token');
-    request.principal = verifyToken(match[1], this.config.AUTH_JWT_SECRET);
+    request.principal = verifyToken(match[1], this.config);
     return true;
   }
 }

@@ -29,9 +29,21 @@ const postgresUrl = z
   .string()
   .default('postgres://postgres@127.0.0.1:5432/postgres')
   .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
+const milliseconds = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/**
+ * The origin (and optional path prefix) clients reach the service at, behind whatever proxy: absolute
+ * links are built from it, never from the request's Host header, which the client controls.
+ */
+const publicUrl = z
+  .string()
+  .optional()
+  .refine((v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)), 'must be an http:// or https:// URL')
+  .refine((v) => v === undefined || (!new URL(v).search && !new URL(v).hash && !new URL(v).username), 'must have no query, fragment or credentials')
+  .transform((v) => (v === undefined ? undefined : v.replace(/\/+$/, '')));
 
 /** Helpers for the service-specific parts of a configuration schema. */
-export const env = { port, bool, csv, brokerList, postgresUrl };
+export const env = { port, bool, csv, brokerList, postgresUrl, milliseconds };
 
 /** The variables every service has (CONTRACTS.md, "Processes and defaults"). */
 export const baseConfigShape = (defaults: { port: number; database: string }) => ({
@@ -49,6 +61,21 @@ export const baseConfigShape = (defaults: { port: number; database: string }) =>
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(25000),
+  PUBLIC_URL: publicUrl,
+  /** A token must carry `exp`, at most this far in the future (and at most this long after its `iat`). */
+  AUTH_TOKEN_MAX_LIFETIME_S: z.coerce.number().int().min(60).max(31_536_000).default(86_400),
+  /** Requests per user per minute on each instance; 429 with Retry-After beyond it. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(7_200),
+  /** A client must send its request line and headers within this. */
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(10_000, 100, 300_000),
+  /** ... and its whole request (body included) within this. */
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds(30_000, 100, 600_000),
+  /** An idle keep-alive connection is closed after this. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(5_000, 100, 600_000),
+  /** A connection on which nothing moves either way (a client that stopped reading) is closed after this. */
+  HTTP_IDLE_TIMEOUT_MS: milliseconds(120_000, 1_000, 3_600_000),
+  /** Open connections per instance; beyond it new connections are closed at once. */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(8).max(1_000_000).default(1_024),
 });
 
 export type BaseConfig = z.infer<z.ZodObject<ReturnType<typeof baseConfigShape>>>;

@@ -1,4 +1,4 @@
-import { FieldProblem, parseInput, ValidationError } from '@audit/platform';
+import { FieldProblem, INSTANT_MESSAGE, isoInstant, parseInput, ValidationError } from '@audit/platform';
 import { EntityType } from '@audit/contracts';
 import { z } from 'zod';
 import { AuditEventCursor, CursorPosition, decodeCursor, SortOrder } from './audit-event-cursor';
@@ -35,42 +35,12 @@ export interface ExportQuery {
 
 export const MAX_EVENT_TYPES = 50;
 const ONCE = { invalid_type_error: 'must be given once' };
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-// Milliseconds at most: the platform's timestamps have that precision, so nothing finer can match differently.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
-
-/**
- * An ISO 8601 instant as UTC with milliseconds, or null. A date alone is the start of that day in
- * UTC; a date-time must carry its offset, because a local time would shift the window by hours.
- */
-export function parseInstant(value: string): string | null {
-  const date = DATE_ONLY.exec(value);
-  const time = date ? null : DATE_TIME.exec(value);
-  const parts = date ?? time;
-  if (!parts) return null;
-  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0', , sign, oh = '0', om = '0'] = parts;
-  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
-  if (hour > 23 || minute > 59 || second > 59 || Number(oh) > 23 || Number(om) > 59) return null;
-  const instant = new Date(0);
-  instant.setUTCFullYear(year, month - 1, day);
-  instant.setUTCHours(hour, minute, second, Number(frac.padEnd(3, '0')));
-  // setUTCFullYear rolls 2026-02-30 over into March: a rolled date was not a real one.
-  if (instant.getUTCFullYear() !== year || instant.getUTCMonth() !== month - 1 || instant.getUTCDate() !== day) return null;
-  const offsetMinutes = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
-  return new Date(instant.getTime() - offsetMinutes * 60_000).toISOString();
-}
-
 // zod refuses invalid_type_error together with an error map, so enums word both cases here.
 const oneOf =
   (allowed: string): z.ZodErrorMap =>
   (issue) => ({ message: issue.code === z.ZodIssueCode.invalid_type ? ONCE.invalid_type_error : `must be ${allowed}` });
 
-const instant = z.string(ONCE).transform((value, ctx) => {
-  const parsed = parseInstant(value);
-  if (parsed) return parsed;
-  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an ISO 8601 date (2026-11-21) or date-time with offset (2026-11-21T10:15:30Z)' });
-  return z.NEVER;
-});
+const instant = isoInstant(INSTANT_MESSAGE, ONCE);
 
 // Ids start at 1. Zero passed here once, matched nothing, and then failed the schema of the export's
 // own audit event (ids are positive there): the CSV was served but the export went unrecorded.

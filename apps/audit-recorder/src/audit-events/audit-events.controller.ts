@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuditEvent } from '@audit/contracts';
-import { APP_CONFIG, ApiZodQuery, CurrentPrincipal, LoadedConfig, NotFoundError, Principal, Req } from '@audit/platform';
+import { APP_CONFIG, ApiZodQuery, CurrentPrincipal, linkNext, LoadedConfig, NotFoundError, Principal, Req } from '@audit/platform';
 import { z } from 'zod';
 import { cursorKey, encodeCursor } from './audit-event-cursor';
 import { ListQuerySchema, parseListQuery } from './audit-event-filters';
@@ -53,13 +53,8 @@ export class AuditEventsController {
   private async page({ scope }: ResolvedScope, rawQuery: unknown, req: Request, res: Response): Promise<AuditEvent[]> {
     const query = parseListQuery(rawQuery, this.cursorKey);
     const { events, next } = await this.auditEvents.findPage({ scope, filters: query.filters, sort: query.sort, limit: query.perPage, after: query.after });
-    if (next) {
-      // The request's own URL keeps every filter (repeated event_type included) and the sort.
-      const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
-      url.searchParams.set('cursor', encodeCursor({ ...next, sort: query.sort }, this.cursorKey));
-      url.searchParams.set('per_page', String(query.perPage));
-      res.setHeader('Link', `<${url.toString()}>; rel="next"`);
-    }
+    // The request's own URL keeps every filter (repeated event_type included) and the sort.
+    if (next) linkNext(req, res, { cursor: encodeCursor({ ...next, sort: query.sort }, this.cursorKey), per_page: String(query.perPage) });
     return events;
   }
 }

@@ -22,7 +22,7 @@ export interface RecorderUnderTest {
   close(): Promise<void>;
 }
 
-export async function startRecorder(suffix: string): Promise<RecorderUnderTest> {
+export async function startRecorder(suffix: string, env: Record<string, string> = {}): Promise<RecorderUnderTest> {
   const database = `it_audit_query_${suffix}`;
   const config = loadAuditRecorderConfig({
     DATABASE_URL: TEST_DATABASE_URL,
@@ -32,6 +32,7 @@ export async function startRecorder(suffix: string): Promise<RecorderUnderTest> 
     AUDIT_LOG_FILE: join(tmpdir(), `audit-${suffix}`, 'audit_json.log'),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'silent',
+    ...env,
   });
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
   installOpenApi(app, 'audit-recorder', 'test');
@@ -114,6 +115,7 @@ export function sorted(events: AuditEvent[], sort: 'asc' | 'desc'): AuditEvent[]
 export function nextLink(link: string | undefined): string | undefined {
   const match = link ? /^<([^>]+)>; rel="next"$/.exec(link) : null;
   if (!match) return undefined;
-  const url = new URL(match[1]);
+  // Relative (path-absolute) unless PUBLIC_URL is configured.
+  const url = new URL(match[1], 'http://relative.invalid');
   return `${url.pathname}${url.search}`;
 }

@@ -130,6 +130,25 @@ describe('audit event query API (real PostgreSQL)', () => {
     expect(next.get('cursor')).toBeTruthy();
   });
 
+  it('never builds the next link from the Host header: a hostile Host is not reflected, a malformed one is not a 500', async () => {
+    for (const host of ['evil.example:666', 'a b', '[::1', '']) {
+      const res = await http.get('/api/v4/audit_events?per_page=2').set('Authorization', admin).set('Host', host);
+      expect(res.status).toBe(200);
+      expect(res.headers['link']).toMatch(/^<\/api\/v4\/audit_events\?per_page=2&cursor=[^>]+>; rel="next"$/);
+    }
+  });
+
+  it('builds absolute links on PUBLIC_URL when one is configured', async () => {
+    const behindProxy = await startRecorder(uniqueSuffix(), { PUBLIC_URL: 'https://audit.example.com/recorder/' });
+    try {
+      await insertEvents(behindProxy.app, events.slice(0, 3));
+      const res = await request(behindProxy.app.getHttpServer()).get('/api/v4/audit_events?per_page=2').set('Authorization', admin).set('Host', 'evil.example:666').expect(200);
+      expect(res.headers['link']).toMatch(/^<https:\/\/audit\.example\.com\/recorder\/api\/v4\/audit_events\?per_page=2&cursor=[^>]+>; rel="next"$/);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
   it('returns each stored event whole, as in the contract', async () => {
     const res = await http.get('/api/v4/audit_events?per_page=1&sort=asc').set('Authorization', auditor).expect(200);
     expect(res.body).toEqual([sorted(events, 'asc')[0]]);
@@ -150,6 +169,8 @@ describe('audit event query API (real PostgreSQL)', () => {
       ['created_after=yesterday', 'created_after'],
       ['created_before=2026-02-30', 'created_before'],
       ['created_after=2026-11-21T10:00:00', 'created_after'],
+      ['created_after=0000-01-01', 'created_after'], // PostgreSQL has no year 0: this was a 500
+      ['created_before=9999-12-31T23:30:00-01:00', 'created_before'], // year 10000 in UTC
       ['created_after=2026-11-10&created_before=2026-11-09', 'created_after'],
       ['per_page=0', 'per_page'],
       ['per_page=101', 'per_page'],
@@ -192,10 +213,10 @@ describe('audit event query API (real PostgreSQL)', () => {
       ['admin', admin, [200, 200, 200]],
       ['auditor', auditor, [200, 200, 200]],
       ['owner of acme', as('owner', 'acme'), [403, 200, 200]],
-      ['owner of acme/sub', as('owner', 'acme/sub'), [403, 403, 403]],
+      ['owner of acme/sub', as('owner', 'acme/sub'), [403, 404, 404]],
       ['maintainer of acme', as('maintainer', 'acme'), [403, 403, 200]],
-      ['maintainer of acme/web', as('maintainer', 'acme/web'), [403, 403, 200]],
-      ['maintainer of other', as('maintainer', 'other'), [403, 403, 403]],
+      ['maintainer of acme/web', as('maintainer', 'acme/web'), [403, 404, 200]],
+      ['maintainer of other', as('maintainer', 'other'), [403, 404, 404]],
       ['developer of acme', as('developer', 'acme'), [403, 403, 403]],
       ['reporter of acme', as('reporter', 'acme'), [403, 403, 403]],
       ['guest of acme', as('guest', 'acme'), [403, 403, 403]],
@@ -218,6 +239,20 @@ describe('audit event query API (real PostgreSQL)', () => {
       }
       await http.get('/api/v4/groups/nope/audit_events').set('Authorization', admin).expect(404);
       await http.get('/api/v4/projects/999/audit_events').set('Authorization', admin).expect(404);
+    });
+
+    it('tells a caller with no role on a group or project exactly what it tells about one that does not exist', async () => {
+      const stranger = bearer({ sub: '77', name: 'stranger', groups: {} });
+      const cases: Array<[string, string, string]> = [['groups', '100', '999'], ['groups', 'acme', 'nope'], ['projects', '10', '999'], ['projects', 'acme%2Fweb', 'acme%2Fnope']];
+      for (const [kind, existing, missing] of cases) {
+        for (const suffix of ['audit_events', 'audit_events/export.csv']) {
+          const [a, b] = await Promise.all([existing, missing].map((id) => http.get(`/api/v4/${kind}/${id}/${suffix}`).set('Authorization', stranger)));
+          expect([a.status, b.status]).toEqual([404, 404]);
+          // The same words but for the id or path the caller gave; a numeric id does not reveal the path.
+          expect(a.body.detail.replace(decodeURIComponent(existing), 'X')).toBe(b.body.detail.replace(decodeURIComponent(missing), 'X'));
+          if (/^\d+$/.test(existing)) expect(JSON.stringify(a.body)).not.toMatch(/acme/);
+        }
+      }
     });
 
     it('a single event is visible to whoever may list it', async () => {

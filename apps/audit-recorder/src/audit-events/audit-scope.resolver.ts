@@ -14,9 +14,10 @@ export interface ResolvedScope {
 }
 
 /**
- * Who may read which audit events (CONTRACTS.md, "Identity and permissions"), shared by the list
- * routes and the exports so both answer the same 401/403/404 before anything is read. Admins pass
- * `hasRole` everywhere; auditors read everything.
+ * Who may read which audit events, shared by the list routes and the exports so both answer the same
+ * 401/403/404 before anything is read. Admins pass `hasRole` everywhere; auditors read everything.
+ * A caller with no role on a group or project gets the 404 of an unknown one: a 403 told them it
+ * exists, and named its full path.
  */
 @Injectable()
 export class AuditScopeResolver {
@@ -33,14 +34,15 @@ export class AuditScopeResolver {
   /** The group and everything under it (resolved once, so an export sees one tree throughout), for owners of the group or of an ancestor. */
   async group(idOrPath: string, principal: Principal): Promise<ResolvedScope> {
     const group = await this.namespaces.find('Group', idOrPath);
-    if (!group) throw new NotFoundError(`Group ${idOrPath} not found`);
+    // Someone with no role on it is told what someone naming a group that does not exist is told.
+    if (!group || !principal.canSee(group.full_path)) throw new NotFoundError(`Group ${idOrPath} not found`);
     if (!principal.auditor && !principal.hasRole(group.full_path, 'owner')) throw new PermissionDeniedError(`Requires the owner role on ${group.full_path}`);
     return { scope: await this.auditEvents.treeOf(group.id), label: `group_${group.id}`, subject: { entity_type: 'Group', entity_id: group.id, entity_path: group.full_path } };
   }
 
   async project(idOrPath: string, principal: Principal): Promise<ResolvedScope> {
     const project = await this.namespaces.find('Project', idOrPath);
-    if (!project) throw new NotFoundError(`Project ${idOrPath} not found`);
+    if (!project || !principal.canSee(project.full_path)) throw new NotFoundError(`Project ${idOrPath} not found`);
     if (!principal.auditor && !principal.hasRole(project.full_path, 'maintainer')) throw new PermissionDeniedError(`Requires the maintainer role on ${project.full_path}`);
     return { scope: { kind: 'entity', entityType: 'Project', entityId: project.id }, label: `project_${project.id}`, subject: { entity_type: 'Project', entity_id: project.id, entity_path: project.full_path } };
   }

@@ -1,16 +1,8 @@
-import { ApiZodBody, ApiZodQuery, CurrentPrincipal, parseInput, Principal } from '@audit/platform';
+import { ApiZodBody, ApiZodQuery, CurrentPrincipal, linkNext, parseInput, Principal } from '@audit/platform';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DeliveryLogQuerySchema, DeliveryLogView, ReplaySchema } from './delivery-log.schemas';
 import { DeliveryLogService, DestinationScope } from './delivery-log.service';
-
-/** Sets the Link rel="next" header of a page of the log: the request's own URL with the next position. */
-function linkNext(req: Request, res: Response, nextBeforeId: number | null): void {
-  if (nextBeforeId === null) return;
-  const url = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
-  url.searchParams.set('before_id', String(nextBeforeId));
-  res.setHeader('Link', `<${url.toString()}>; rel="next"`);
-}
 
 /** The routes, shared by the group-level and the instance-level controller. */
 abstract class DeliveriesRoutes {
@@ -22,7 +14,7 @@ abstract class DeliveriesRoutes {
   @ApiZodQuery(DeliveryLogQuerySchema)
   async list(@Param() params: Record<string, string>, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<DeliveryLogView[]> {
     const page = await this.service.list(this.scope(params), params['destination_id'], parseInput(DeliveryLogQuerySchema, query, 'query'), principal);
-    linkNext(req, res, page.nextBeforeId);
+    if (page.nextBeforeId !== null) linkNext(req, res, { before_id: String(page.nextBeforeId) });
     return page.deliveries;
   }
 

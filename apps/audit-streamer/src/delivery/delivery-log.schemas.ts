@@ -1,3 +1,4 @@
+import { isoInstant } from '@audit/platform';
 import { z } from 'zod';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -15,7 +16,7 @@ export type DeliveryLogQuery = z.infer<typeof DeliveryLogQuerySchema>;
 
 export const ReplaySchema = z
   .object({
-    since: z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+    since: isoInstant(),
   })
   .strict();
 export type ReplayInput = z.infer<typeof ReplaySchema>;

@@ -19,7 +19,8 @@ export class GroupAccess {
 
   async ownedTopLevelGroup(idOrPath: string, principal: Principal): Promise<NamespaceRow> {
     const group = await this.namespaces.findGroup(idOrPath);
-    if (!group) throw new NotFoundError('Group not found');
+    // No role at all: the answer of a group that does not exist, so ids cannot be probed for existence.
+    if (!group || !principal.canSee(group.full_path)) throw new NotFoundError('Group not found');
     if (!principal.hasRole(group.full_path, 'owner')) {
       throw new PermissionDeniedError('Streaming destinations are managed by owners of the group');
     }

@@ -46,7 +46,8 @@ export class NamespacesService {
   async createGroup(input: { path: string; name: string; parent_id?: number }, principal: Principal, meta: CommandMetadata): Promise<GroupEntity> {
     const em = this.em.fork();
     const parent = input.parent_id === undefined ? null : await em.findOne(GroupEntity, { id: input.parent_id });
-    if (input.parent_id !== undefined && !parent) throw new NotFoundError(`Parent group ${input.parent_id} not found`, [{ field: 'parent_id', message: 'does not exist' }]);
+    // A parent the caller has no role on is one they may not learn exists: the answer of an unknown one.
+    if (input.parent_id !== undefined && (!parent || !principal.canSee(parent.fullPath))) throw new NotFoundError(`Parent group ${input.parent_id} not found`, [{ field: 'parent_id', message: 'does not exist' }]);
     if (parent ? !principal.hasRole(parent.fullPath, 'owner') : !principal.admin) {
       throw new PermissionDeniedError(parent ? `Requires the owner role on ${parent.fullPath}` : 'Only administrators create top-level groups');
     }
@@ -62,7 +63,7 @@ export class NamespacesService {
   async createProject(input: { path: string; name: string; namespace_id: number }, principal: Principal, meta: CommandMetadata): Promise<ProjectEntity> {
     const em = this.em.fork();
     const group = await em.findOne(GroupEntity, { id: input.namespace_id });
-    if (!group) throw new NotFoundError(`Group ${input.namespace_id} not found`, [{ field: 'namespace_id', message: 'does not exist' }]);
+    if (!group || !principal.canSee(group.fullPath)) throw new NotFoundError(`Group ${input.namespace_id} not found`, [{ field: 'namespace_id', message: 'does not exist' }]);
     if (!principal.hasRole(group.fullPath, 'owner')) throw new PermissionDeniedError(`Requires the owner role on ${group.fullPath}`);
     const fullPath = `${group.fullPath}/${input.path}`;
     await this.assertPathFree(em, fullPath);

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiTags } from '@nestjs/swagger';
-import { ApiZodBody, ApiZodQuery, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import { ApiZodBody, ApiZodQuery, CurrentPrincipal, linkNext, parseInput, Principal, Req } from '@audit/platform';
 import { CommandMetadataFactory } from '../app/request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateReleaseBody, PageQuery, UpdateReleaseBody } from './release.schemas';
@@ -37,12 +37,7 @@ export class ReleasesController {
     const project = await this.namespaces.findProject(id, principal, 'reporter');
     const page = parseInput(PageQuery, query, 'query');
     const found = await this.releases.list(project, { perPage: page.per_page + 1, page: page.page, offsetPerPage: page.per_page });
-    if (found.length > page.per_page) {
-      const next = new URL(req.originalUrl, 'http://local');
-      next.searchParams.set('page', String(page.page + 1));
-      next.searchParams.set('per_page', String(page.per_page));
-      res.setHeader('Link', `<${next.pathname}${next.search}>; rel="next"`);
-    }
+    if (found.length > page.per_page) linkNext(req, res, { page: String(page.page + 1), per_page: String(page.per_page) });
     return found.slice(0, page.per_page).map(releaseView);
   }
 

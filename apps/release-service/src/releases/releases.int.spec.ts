@@ -171,6 +171,29 @@ describe('release-service API (real PostgreSQL and Kafka)', () => {
     await http.post('/api/v4/projects').set('Authorization', as('maintainer', path)).send({ path: 'p2', name: 'P2', namespace_id: groupId }).expect(403);
   });
 
+  it('tells a caller with no role on a group what it tells about a group that does not exist, without its path', async () => {
+    const path = `hidden-${suffix}`;
+    const { groupId } = await setUp(path);
+    const stranger = as('owner', `elsewhere-${suffix}`);
+    const answers = await Promise.all([groupId, 2_000_000_000].map(async (id) => {
+      const sub = await http.post('/api/v4/groups').set('Authorization', stranger).send({ path: 'sub', name: 'Sub', parent_id: id });
+      const project = await http.post('/api/v4/projects').set('Authorization', stranger).send({ path: 'p', name: 'P', namespace_id: id });
+      return [sub, project].map((r) => ({ status: r.status, detail: String(r.body.detail).replace(String(id), 'N'), errors: r.body.errors }));
+    }));
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0].map((a) => a.status)).toEqual([404, 404]);
+    expect(JSON.stringify(answers[0])).not.toContain(path);
+  });
+
+  it('keeps the role of the owner of a group whose path is __proto__ or constructor', async () => {
+    for (const path of ['__proto__', 'constructor']) {
+      const group = await http.post('/api/v4/groups').set('Authorization', admin).send({ path, name: path }).expect(201);
+      const owner = bearer({ sub: '5', name: 'olivia', groups: Object.fromEntries([[path, 'owner']]) });
+      const project = await http.post('/api/v4/projects').set('Authorization', owner).send({ path: 'app', name: 'App', namespace_id: group.body.id }).expect(201);
+      expect(project.body.path_with_namespace).toBe(`${path}/app`);
+    }
+  });
+
   it('lists releases newest first with a Link to the next page', async () => {
     const { projectId } = await setUp(`page-${suffix}`);
     const dev = as('developer', `page-${suffix}`);

@@ -11,6 +11,8 @@ export * from './lib/database/database.module';
 export * from './lib/database/transient-errors';
 export * from './lib/database/bound-query';
 export * from './lib/http/validation';
+export * from './lib/http/instant';
+export * from './lib/http/links';
 export * from './lib/http/request-hygiene';
 export * from './lib/http/request-hygiene.interceptor';
 export * from './lib/http/bootstrap';

@@ -1,5 +1,5 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { DynamicModule, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { KafkaModule } from '@audit/kafka';
 import { LoggerModule } from 'nestjs-pino';
@@ -10,6 +10,21 @@ import { ProblemDetailsFilter } from './errors/problem-details.filter';
 import { HealthController } from './health/health.controller';
 import { RequestHygieneInterceptor } from './http/request-hygiene.interceptor';
 import { pinoParams } from './logging/logging';
+import { PUBLIC_URL_SETTING } from './http/links';
+
+/** Hands PUBLIC_URL to the HTTP layer, where links to the service's own pages are built. */
+@Injectable()
+class PublicUrlSetting implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(APP_CONFIG) private readonly config: LoadedConfig,
+  ) {}
+
+  onModuleInit(): void {
+    const app = this.adapterHost.httpAdapter?.getInstance() as { set?: (name: string, value: unknown) => void } | undefined;
+    app?.set?.(PUBLIC_URL_SETTING, this.config.PUBLIC_URL ?? null);
+  }
+}
 
 export interface PlatformOptions {
   serviceName: string;
@@ -48,6 +63,7 @@ export class PlatformModule {
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_INTERCEPTOR, useClass: RequestHygieneInterceptor },
+        PublicUrlSetting,
       ],
       exports: [APP_CONFIG],
     };

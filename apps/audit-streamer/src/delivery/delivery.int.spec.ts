@@ -2,6 +2,9 @@ import type request from 'supertest';
 import { Client } from 'pg';
 import { databaseUrl } from '@audit/platform';
 import { dropDatabase, releaseCreatedEvent, TEST_DATABASE_URL, waitFor } from '@audit/testing';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { SecretBox } from '../crypto/secret-box';
 import { DeliveryPruner } from './delivery-pruner';
 import { createDestinations, disconnectProducer, releaseRequests, send, startControlledReceiver, startStreamer, Streamer } from './delivery.int-support';
 
@@ -46,6 +49,49 @@ describe('configuration changes', () => {
     // Stored as json, streamed in the contract's field order.
     expect(Object.keys(JSON.parse(second.body))).toEqual(['id', 'author_id', 'entity_id', 'entity_type', 'details', 'ip_address', 'author_name', 'entity_path', 'target_details', 'created_at', 'target_type', 'target_id', 'event_type']);
     expect(releaseRequests(r.requests)[0].headers['x-tenant']).toBeUndefined();
+  });
+});
+
+/**
+ * A receiver that keeps each request's header lines as sent. Node's `req.headers` (which the other
+ * receivers record) is a plain object built by assignment: a `__proto__` header never shows in it.
+ */
+async function rawHeaderReceiver() {
+  const requests: Array<Array<[string, string]>> = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const lines: Array<[string, string]> = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+      requests.push(lines);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`, requests };
+}
+
+describe('custom header keys', () => {
+  it('sends keys named like Object.prototype members exactly as stored, and never a stored platform header', async () => {
+    const s = await setup();
+    const r = await rawHeaderReceiver();
+    const [id] = await createDestinations(s, [r.url]);
+    const custom: Array<[string, string]> = [['__proto__', 'a'], ['constructor', 'b'], ['prototype', 'c'], ['hasOwnProperty', 'd'], ['toString', 'e']];
+    const added: Array<{ id: number; key: string; value: string }> = [];
+    for (const [key, value] of custom) added.push((await s.http.post(`${base(s, id)}/headers`).set('Authorization', s.owner).send({ key, value }).expect(201)).body);
+    expect(added.map(({ key, value }) => [key, value])).toEqual(custom);
+    const read = await s.http.get(base(s, id)).set('Authorization', s.owner).expect(200);
+    expect(read.body.headers).toEqual(added);
+    // Stored before X-Gitlab-* was reserved as a whole (the API refuses it now): still never sent.
+    await s.sql('insert into destination_headers (destination_id, key, value) values (?, ?, ?)', [id, 'X-Gitlab-Something', s.app.get(SecretBox).encrypt('forged')]);
+
+    await send(s.topic, releases(s, 1));
+    const lines = await waitFor('the release event', () =>
+      r.requests.find((req) => req.some(([name, value]) => name.toLowerCase() === 'x-gitlab-audit-event-type' && value === 'release_created')));
+    for (const [key, value] of custom) expect(lines.filter(([name]) => name === key)).toEqual([[key, value]]);
+    expect(lines.filter(([name]) => name.toLowerCase() === 'x-gitlab-something')).toEqual([]);
+    expect(lines.some(([, value]) => value === 'forged')).toBe(false);
   });
 });
 

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { SecretBox } from '../crypto/secret-box';
 import { ClaimedDelivery, DeliveriesRepository } from './deliveries.repository';
-import { buildWebhook } from './webhook-request';
+import { buildWebhook, HeaderPair } from './webhook-request';
 
 /** A destination ready to send to: secrets decrypted once, not per request. */
 export interface ReadyTarget {
   id: number;
   url: string;
-  build: (delivery: ClaimedDelivery, nowMs: number) => { headers: Record<string, string>; body: string };
+  build: (delivery: ClaimedDelivery, nowMs: number) => { headers: HeaderPair[]; body: string };
 }
 
 /** Bounds how long a rotated-out signing secret keeps signing after its grace period ends. */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { buildWebhook } from './webhook-request';
+import { buildWebhook, HeaderPair, isReservedHeader } from './webhook-request';
 
 const event = {
   id: '9d5e6b3a-1c1f-5f3e-8f0a-0c1d2e3f4a5b',
@@ -21,6 +21,11 @@ const event = {
   event_type: 'release_created',
 };
 
+/** Every value sent under `name` (case-insensitive), read from the list without building an object from it. */
+const valuesOf = (headers: readonly HeaderPair[], name: string): string[] =>
+  headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const valueOf = (headers: readonly HeaderPair[], name: string): string | undefined => valuesOf(headers, name)[0];
+
 describe('buildWebhook', () => {
   const key = randomBytes(24);
   const build = (payload: unknown, customHeaders: Array<{ key: string; value: string }> = [], signingSecrets = [`whsec_${key.toString('base64')}`]) =>
@@ -36,16 +41,16 @@ describe('buildWebhook', () => {
 
   it('sets the contract headers, the custom ones, and a signature over id.timestamp.body', () => {
     const { headers, body } = build(event, [{ key: 'X-Team', value: 'audit' }]);
-    expect(headers).toMatchObject({
-      'Content-Type': 'application/json',
-      'X-Gitlab-Event-Streaming-Token': 'tok',
-      'X-Gitlab-Audit-Event-Type': 'release_created',
-      'X-Team': 'audit',
-      'webhook-id': event.id,
-      'webhook-timestamp': '1700000000',
-    });
     const mac = createHmac('sha256', key).update(`${event.id}.1700000000.${body}`).digest('base64');
-    expect(headers['webhook-signature']).toBe(`v1,${mac}`);
+    expect(headers).toEqual([
+      ['X-Team', 'audit'],
+      ['Content-Type', 'application/json'],
+      ['X-Gitlab-Event-Streaming-Token', 'tok'],
+      ['X-Gitlab-Audit-Event-Type', 'release_created'],
+      ['webhook-id', event.id],
+      ['webhook-timestamp', '1700000000'],
+      ['webhook-signature', `v1,${mac}`],
+    ]);
   });
 
   it('sends the payload in the order it was stored (the column is json, which keeps it)', () => {
@@ -56,22 +61,45 @@ describe('buildWebhook', () => {
   it('signs with every given secret (rotation grace period), space-separated, verifiable by standardwebhooks', () => {
     const previous = `whsec_${randomBytes(24).toString('base64')}`;
     const { headers, body } = build(event, [], [`whsec_${key.toString('base64')}`, previous]);
-    const signatures = headers['webhook-signature'].split(' ');
+    const signatures = (valueOf(headers, 'webhook-signature') ?? '').split(' ');
     expect(signatures).toHaveLength(2);
     const mac = createHmac('sha256', key).update(`${event.id}.1700000000.${body}`).digest('base64');
     expect(signatures[0]).toBe(`v1,${mac}`);
     const wh = new Webhook(previous);
     jest.useFakeTimers({ now: 1_700_000_000_999 });
     try {
-      expect(wh.verify(body, headers)).toEqual(JSON.parse(body));
+      const standard = { 'webhook-id': valueOf(headers, 'webhook-id') ?? '', 'webhook-timestamp': valueOf(headers, 'webhook-timestamp') ?? '', 'webhook-signature': valueOf(headers, 'webhook-signature') ?? '' };
+      expect(wh.verify(body, standard)).toEqual(JSON.parse(body));
     } finally {
       jest.useRealTimers();
     }
   });
 
-  it('never lets a custom header replace a reserved one', () => {
-    const { headers } = build(event, [{ key: 'content-type', value: 'text/plain' }, { key: 'Webhook-Id', value: 'x' }]);
-    expect(headers['content-type']).toBeUndefined();
-    expect(headers['Webhook-Id']).toBeUndefined();
+  it('never sends a stored custom header with a platform name: Content-Type, X-Gitlab-*, webhook-* (any case)', () => {
+    const stored = ['content-type', 'Webhook-Id', 'webhook-anything', 'X-Gitlab-Something', 'x-gitlab-event-streaming-token', 'X-GITLAB-AUDIT-EVENT-TYPE'];
+    const { headers } = build(event, [...stored.map((k) => ({ key: k, value: 'forged' })), { key: 'X-Team', value: 'audit' }]);
+    expect(headers.filter(([, value]) => value === 'forged')).toEqual([]);
+    expect(valuesOf(headers, 'content-type')).toEqual(['application/json']);
+    expect(valuesOf(headers, 'x-gitlab-event-streaming-token')).toEqual(['tok']);
+    expect(valuesOf(headers, 'webhook-id')).toEqual([event.id]);
+    expect(valueOf(headers, 'x-gitlab-something')).toBeUndefined();
+    expect(valueOf(headers, 'X-Team')).toBe('audit');
+  });
+
+  it('sends keys that are Object.prototype names exactly as stored, each once', () => {
+    const names = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__'];
+    const { headers } = build(event, names.map((k, i) => ({ key: k, value: `v${i}` })));
+    expect(headers.slice(0, names.length)).toEqual(names.map((k, i) => [k, `v${i}`]));
+    expect(headers).toHaveLength(names.length + 6);
+  });
+});
+
+describe('isReservedHeader', () => {
+  it.each(['Content-Type', 'CONTENT-TYPE', 'X-Gitlab-Something', 'x-gitlab-', 'X-GITLAB-EVENT-STREAMING-TOKEN', 'webhook-id', 'Webhook-Future'])('reserves %s', (name) => {
+    expect(isReservedHeader(name)).toBe(true);
+  });
+
+  it.each(['X-Team', 'X-Gitlab', 'X-Gitlabs-Thing', 'X-Webhook-Id', 'Content-Type-Options', '__proto__', 'constructor'])('leaves %s to destinations', (name) => {
+    expect(isReservedHeader(name)).toBe(false);
   });
 });

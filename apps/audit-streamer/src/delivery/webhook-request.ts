@@ -1,12 +1,26 @@
 import { signWebhook } from './webhook-signature';
 
-/** Header names the streamer sets itself; custom headers may not use them (lower case). */
-export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  'content-type',
-  'x-gitlab-event-streaming-token',
-  'x-gitlab-audit-event-type',
-]);
-export const RESERVED_HEADER_PREFIX = 'webhook-';
+/**
+ * One outgoing header as [name, value]. Requests carry a list of these, never an object keyed by
+ * name: a custom key is user-chosen, and keys such as `__proto__` are valid header names but not
+ * safe property names (assigning `__proto__` on a plain object sets its prototype, not a header).
+ */
+export type HeaderPair = readonly [name: string, value: string];
+
+/**
+ * Header names of the platform (README: custom headers): what the streamer sets itself, and whole
+ * prefixes so that a header it adds later never meets a custom one of the same name. Both the API's
+ * validation (destinations/header-rules.ts) and buildWebhook read this, so rows stored before a
+ * rule existed are still never sent.
+ */
+const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set(['content-type']);
+const RESERVED_HEADER_PREFIXES: readonly string[] = ['x-gitlab-', 'webhook-'];
+
+/** Case-insensitive, as HTTP header names are. */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADER_NAMES.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
 
 export interface WebhookInput {
   auditEventId: string;
@@ -23,24 +37,20 @@ export interface WebhookInput {
  * The exact request of CONTRACTS.md ("a streamed request"). The payload is stored as `json` (its
  * text as mapped), so serialising it again keeps the contract's field order in every copy.
  */
-export function buildWebhook(input: WebhookInput): { headers: Record<string, string>; body: string } {
+export function buildWebhook(input: WebhookInput): { headers: HeaderPair[]; body: string } {
   const body = JSON.stringify(input.payload);
   const timestamp = Math.floor(input.nowMs / 1000);
-  const headers: Record<string, string> = {};
-  for (const { key, value } of input.customHeaders) {
-    const lower = key.toLowerCase();
-    if (!RESERVED_HEADERS.has(lower) && !lower.startsWith(RESERVED_HEADER_PREFIX)) headers[key] = value;
-  }
+  const custom = input.customHeaders.filter(({ key }) => !isReservedHeader(key)).map(({ key, value }): HeaderPair => [key, value]);
   return {
     body,
-    headers: {
-      ...headers,
-      'Content-Type': 'application/json',
-      'X-Gitlab-Event-Streaming-Token': input.verificationToken,
-      'X-Gitlab-Audit-Event-Type': input.eventType,
-      'webhook-id': input.auditEventId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': input.signingSecrets.map((secret) => signWebhook(secret, input.auditEventId, timestamp, body)).join(' '),
-    },
+    headers: [
+      ...custom,
+      ['Content-Type', 'application/json'],
+      ['X-Gitlab-Event-Streaming-Token', input.verificationToken],
+      ['X-Gitlab-Audit-Event-Type', input.eventType],
+      ['webhook-id', input.auditEventId],
+      ['webhook-timestamp', String(timestamp)],
+      ['webhook-signature', input.signingSecrets.map((secret) => signWebhook(secret, input.auditEventId, timestamp, body)).join(' ')],
+    ],
   };
 }

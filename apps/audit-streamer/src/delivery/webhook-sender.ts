@@ -4,10 +4,11 @@ import { Agent, request } from 'undici';
 import { AuditStreamerConfig } from '../app/config';
 import { parseAllowList } from '../destinations/url-policy';
 import { guardedLookup } from './guarded-lookup';
+import type { HeaderPair } from './webhook-request';
 
 export interface OutgoingRequest {
   url: string;
-  headers: Record<string, string>;
+  headers: readonly HeaderPair[];
   body: string;
 }
 
@@ -48,7 +49,9 @@ export class WebhookSender implements OnApplicationShutdown {
     try {
       const response = await request(outgoing.url, {
         method: 'POST',
-        headers: outgoing.headers,
+        // Flat name, value, name, value…: undici reads any Array that way (an Array of pairs is
+        // refused at run time although its types admit it), and never turns names into properties.
+        headers: outgoing.headers.flat(),
         body: outgoing.body,
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.timeoutMs),

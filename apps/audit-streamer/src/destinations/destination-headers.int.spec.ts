@@ -60,6 +60,8 @@ describe('custom headers, secrets and deactivation (real PostgreSQL and Kafka)',
       [{ key: 'Content-Type', value: 'text/plain' }, 'key', /set by the streamer/],
       [{ key: 'X-Gitlab-Event-Streaming-Token', value: 'b' }, 'key', /set by the streamer/],
       [{ key: 'x-gitlab-audit-event-type', value: 'b' }, 'key', /set by the streamer/],
+      [{ key: 'X-Gitlab-Something', value: 'b' }, 'key', /set by the streamer/],
+      [{ key: 'x-gitlab-', value: 'b' }, 'key', /set by the streamer/],
       [{ key: 'webhook-signature', value: 'b' }, 'key', /set by the streamer/],
       [{ key: 'Webhook-Anything', value: 'b' }, 'key', /set by the streamer/],
       [{ key: 'X-Evil\r\nInjected', value: 'b' }, 'key', /valid HTTP header name/],
@@ -78,9 +80,27 @@ describe('custom headers, secrets and deactivation (real PostgreSQL and Kafka)',
     const other = await http.post(`${base}/${id}/headers`).set('Authorization', owner).send({ key: 'X-Other', value: 'c' }).expect(201);
     await http.put(`${base}/${id}/headers/${other.body.id}`).set('Authorization', owner).send({ key: 'x-TEAM' }).expect(400);
     await http.put(`${base}/${id}/headers/${other.body.id}`).set('Authorization', owner).send({ key: 'webhook-id' }).expect(400);
+    const renamed = await http.put(`${base}/${id}/headers/${other.body.id}`).set('Authorization', owner).send({ key: 'X-GITLAB-Something' }).expect(400);
+    expect(renamed.body.errors).toEqual([{ field: 'key', message: expect.stringMatching(/set by the streamer/) }]);
     await http.put(`${base}/${id}/headers/${other.body.id}`).set('Authorization', owner).send({ value: 'a\rb' }).expect(400);
     // Only the X-Other creation wrote to the outbox.
     expect(await outboxCount(streamer)).toBe(before + 1);
+  });
+
+  it('stores and lists keys named like Object.prototype members exactly', async () => {
+    const { id } = await newDestination('Prototype');
+    const keys = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'];
+    const added = [];
+    for (const [i, key] of keys.entries()) {
+      const res = await http.post(`${base}/${id}/headers`).set('Authorization', owner).send({ key, value: `v${i}` }).expect(201);
+      expect(res.body).toEqual({ id: expect.any(Number), key, value: `v${i}` });
+      added.push(res.body);
+    }
+    expect((await http.get(`${base}/${id}`).set('Authorization', owner).expect(200)).body.headers).toEqual(added);
+    const listed = await http.get(base).set('Authorization', owner).expect(200);
+    expect(listed.body.find((d: { id: number }) => d.id === id).headers).toEqual(added);
+    // Keys are case-insensitive for these too.
+    await http.post(`${base}/${id}/headers`).set('Authorization', owner).send({ key: 'Constructor', value: 'x' }).expect(400);
   });
 
   it('allows 20 headers and refuses the 21st with the reason', async () => {

@@ -162,3 +162,24 @@ describe('streaming destinations API (real PostgreSQL and Kafka)', () => {
     expect(await outboxCount(streamer)).toBe(before + 1);
   });
 });
+
+describe('IPv6 spellings of internal IPv4 addresses, where http and 127.0.0.1 are allowed (as in the delivery tests)', () => {
+  let permissive: StreamerUnderTest;
+  beforeAll(async () => {
+    permissive = await startStreamer('dest_v6', { STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' });
+    await insertNamespaces(permissive, [{ kind: 'Group', id: 100, full_path: 'acme', parent_id: null }]);
+  });
+  afterAll(async () => {
+    await permissive?.close();
+  });
+
+  it('refuses http://[::127.0.0.1]/ (IPv4-compatible) with a 400 on destination_url; the allowed 127.0.0.1 itself passes', async () => {
+    const api = request(permissive.app.getHttpServer());
+    for (const url of ['http://[::127.0.0.1]/', 'http://[::a00:1]/', 'http://[::a9fe:a9fe]/latest/meta-data']) {
+      const res = await api.post(base('acme')).set('Authorization', owner).send({ destination_url: url }).expect(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.errors).toEqual([{ field: 'destination_url', message: expect.stringContaining('is blocked') }]);
+    }
+    await api.post(base('acme')).set('Authorization', owner).send({ destination_url: 'http://127.0.0.1:9/ingest' }).expect(201);
+  });
+});

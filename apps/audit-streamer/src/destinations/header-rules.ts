@@ -1,4 +1,4 @@
-import { RESERVED_HEADER_PREFIX, RESERVED_HEADERS } from '../delivery/webhook-request';
+import { isReservedHeader } from '../delivery/webhook-request';
 
 /** Set by the HTTP client or meaningless on one request; a custom value would break the delivery. */
 const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
@@ -7,10 +7,7 @@ const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
 
 /** Why a custom header key cannot be used, or null when it can. */
 export function reservedHeaderProblem(key: string): string | null {
-  const lower = key.toLowerCase();
-  if (RESERVED_HEADERS.has(lower) || lower.startsWith(RESERVED_HEADER_PREFIX)) {
-    return 'is set by the streamer and cannot be overridden';
-  }
-  if (TRANSPORT_HEADERS.has(lower)) return 'is a transport header and cannot be set';
+  if (isReservedHeader(key)) return 'is set by the streamer and cannot be overridden';
+  if (TRANSPORT_HEADERS.has(key.toLowerCase())) return 'is a transport header and cannot be set';
   return null;
 }

@@ -5,6 +5,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConfigError, LoadedConfig } from '../config/config';
 import { installOpenApi } from '../openapi/openapi';
 import { answerClientErrors } from './client-errors';
+import { BoundedExpressAdapter, httpServerOptions } from './http-server';
 import { verifyUtf8 } from './request-hygiene';
 
 /**
@@ -21,6 +22,8 @@ export async function runService(
   let module: unknown;
   try {
     config = loadConfig();
+    // Combinations Node would refuse only once the server is created fail here, with the variable named.
+    httpServerOptions(config);
     // Static configuration files (e.g. the audit event type registry) are validated here too.
     module = createModule(config);
   } catch (err) {
@@ -45,7 +48,20 @@ function fatal(serviceName: string, err: unknown): void {
 }
 
 async function start(serviceName: string, config: LoadedConfig, module: unknown): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(module as never, {
+  const app = await createHttpApplication(serviceName, config, module);
+  const logger = new Logger(serviceName);
+  installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
+  await app.listen(config.PORT, config.HOST);
+  logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);
+  return app;
+}
+
+/**
+ * The application as every service runs it, not yet listening: HTTP limits, JSON logs, body parsing,
+ * OpenAPI, problem+json answers to requests refused before routing. Tests start it with a small module.
+ */
+export async function createHttpApplication(serviceName: string, config: LoadedConfig, module: unknown): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module as never, new BoundedExpressAdapter(config), {
     bufferLogs: true,
     abortOnError: false,
   });
@@ -53,15 +69,11 @@ async function start(serviceName: string, config: LoadedConfig, module: unknown)
   app.useBodyParser('json', { limit: '1mb', verify: verifyUtf8 });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
-  const logger = new Logger(serviceName);
   if (config.usingDevelopmentSecret) {
-    logger.warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.');
+    new Logger(serviceName).warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.');
   }
   installOpenApi(app, serviceName, `The ${serviceName} HTTP API. Every route takes Authorization: Bearer <JWT>; errors are application/problem+json.`);
-  installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
   answerClientErrors(app.getHttpServer());
-  await app.listen(config.PORT, config.HOST);
-  logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);
   return app;
 }
 

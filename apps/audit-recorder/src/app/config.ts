@@ -11,6 +11,9 @@ export const AuditRecorderConfigSchema = z.object({
   CONSUMER_CHUNK_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
   /** Proxies whose X-Forwarded-For is believed for the IP recorded with an export (IPs or CIDRs). */
   TRUSTED_PROXIES: env.csv,
+  /** CSV exports running at once in this instance, and per user; beyond them a 429 with Retry-After. */
+  EXPORT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1000).default(4),
+  EXPORT_MAX_CONCURRENT_PER_USER: z.coerce.number().int().min(1).max(1000).default(2),
   /** Exports are audit events too, published through this service's own outbox. */
   ...outboxConfigShape,
 });

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream';
 import { ApiZodQuery, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, Principal, Req } from '@audit/platform';
 import type { AuditRecorderConfig } from '../app/config';
 import { ExportQuerySchema, parseExportQuery } from './audit-event-filters';
-import { AuditEventsExportService } from './audit-events-export.service';
+import { AuditEventsExportService, CsvExport, RecordedExport } from './audit-events-export.service';
 import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';
 
 /**
@@ -44,10 +44,24 @@ export class AuditEventsExportController {
     await this.export(await this.scopes.project(id, principal), query, principal, req, res);
   }
 
-  /** Everything that can fail with a clean error (permissions, filters, the first query) happens before the first byte. */
+  /**
+   * Everything that can fail with a clean error happens before the first byte: permissions, filters,
+   * the export caps (429), the first query, and recording the export's start (503 when it cannot be
+   * recorded). Its end is recorded when the response ends, completed or not.
+   */
   private async export({ scope, label, subject }: ResolvedScope, rawQuery: unknown, principal: Principal, req: Request, res: Response): Promise<void> {
     const { filters, sort } = parseExportQuery(rawQuery);
-    const csv = await this.exports.open({ scope, filters, sort });
+    const release = this.exports.acquireSlot(principal);
+    let started: RecordedExport;
+    let csv: CsvExport;
+    try {
+      csv = await this.exports.open({ scope, filters, sort });
+      const origin = { ipAddress: clientIp(req, this.config.TRUSTED_PROXIES), correlationId: correlationId(req) };
+      started = await this.exports.recordStart({ principal, subject, filters, sort, origin });
+    } catch (err) {
+      release();
+      throw err;
+    }
     const stamp = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     res.status(200);
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -56,9 +70,9 @@ export class AuditEventsExportController {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     // pipeline honours backpressure, and destroys the CSV stream (ending its reads) when the client goes away.
     pipeline(csv.stream, res, (err) => {
+      release();
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ err, scope }, 'audit event export failed after it started');
-      const origin = { ipAddress: clientIp(req, this.config.TRUSTED_PROXIES), correlationId: correlationId(req) };
-      this.exports.onExported({ principal, subject, filters, sort, rowCount: csv.rowCount(), completed: !err, origin }).catch((hookErr: unknown) => this.logger.error({ err: hookErr }, 'recording the export failed'));
+      this.exports.recordEnd(started, csv.rowCount(), !err).catch((recordErr: unknown) => this.logger.error({ err: recordErr, export_id: started.exportId }, 'recording the end of an export failed'));
     });
   }
 }

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { get } from 'node:http';
+import { ClientRequest, get } from 'node:http';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from '@audit/contracts';
 import { bearer, uniqueSuffix, waitFor } from '@audit/testing';
@@ -19,6 +19,7 @@ const web: Namespace = { kind: 'Project', id: 10, full_path: 'acme/web', parent_
 const other: Namespace = { kind: 'Group', id: 200, full_path: 'other', parent_id: null };
 const big: Namespace = { kind: 'Project', id: 30, full_path: 'other/big', parent_id: 200 };
 const huge: Namespace = { kind: 'Project', id: 31, full_path: 'other/huge', parent_id: 200 };
+const held: Namespace = { kind: 'Project', id: 32, full_path: 'other/held', parent_id: 200 };
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 21, 10, minute)).toISOString();
 const plain = auditEvent({ entity: web, createdAt: at(1), authorId: 5, authorName: 'alice', targetId: 7, targetDetails: 'v0.3', message: 'Created Release v0.3' });
@@ -45,7 +46,7 @@ let http: ReturnType<typeof request>;
 beforeAll(async () => {
   recorder = await startRecorder(uniqueSuffix());
   http = request(recorder.app.getHttpServer());
-  await insertNamespaces(recorder.app, [acme, web, other, big, huge]);
+  await insertNamespaces(recorder.app, [acme, web, other, big, huge, held]);
   await insertEvents(recorder.app, [plain, hostile, inGroup, elsewhere]);
 });
 afterAll(async () => {
@@ -102,7 +103,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const ids = lines(res.body as string).slice(1).map((l) => l.split(',')[0]);
     // The earlier tests' exports are audit events of the tree too (project acme/web), stored whenever
     // their outbox → Kafka → consumer round trip lands: read after the CSV, so none is missed.
-    const exports = await recorder.app.get(EntityManager).fork().execute<Array<{ id: string }>>(`select id::text as id from audit_events where event_type = 'audit_events_exported'`);
+    const exports = await recorder.app.get(EntityManager).fork().execute<Array<{ id: string }>>(`select id::text as id from audit_events where event_type in ('audit_events_export_started', 'audit_events_exported')`);
     const exportIds = new Set(exports.map((r) => r.id));
     expect(ids.filter((id) => !exportIds.has(id))).toEqual(sorted([plain, hostile, inGroup], 'desc').map((e) => e.id));
   });
@@ -126,11 +127,13 @@ describe('audit event CSV export (real PostgreSQL)', () => {
   });
 
   it('streams a large export completely, in order, across batch boundaries, and reports it', async () => {
-    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'onExported');
+    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'recordEnd');
     await insertMany(big, 20_000);
     const res = await csv('/api/v4/projects/other%2Fbig/audit_events/export.csv?sort=asc').expect(200);
     expect(res.headers['content-length']).toBeUndefined(); // chunked: nothing was buffered to count it
-    const rows = lines(res.body as string).slice(1);
+    // The export's own start is an audit event of the project too, and may land while it streams.
+    const all = lines(res.body as string).slice(1);
+    const rows = all.filter((r) => !r.includes(',Started an export of audit events as CSV,'));
     expect(rows).toHaveLength(20_000);
     expect(new Set(rows.map((r) => r.split(',')[0])).size).toBe(20_000);
     expect(new Set(rows.map((r) => Number(r.split(',')[6])))).toEqual(new Set(Array.from({ length: 20_000 }, (_, i) => i + 1)));
@@ -138,7 +141,9 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const outOfOrder = keys.findIndex(([at, id], i) => i > 0 && (at < keys[i - 1][0] || (at === keys[i - 1][0] && id <= keys[i - 1][1])));
     expect(outOfOrder).toBe(-1);
     await waitFor('the export to be reported', () => exported.mock.calls.length > 0);
-    expect(exported.mock.calls[0][0]).toMatchObject({ subject: { entity_type: 'Project', entity_id: 30, entity_path: 'other/big' }, filters: {}, sort: 'asc', rowCount: 20_000, completed: true });
+    const [started, rowCount, completed] = exported.mock.calls[0];
+    expect(started).toMatchObject({ subject: { entity_type: 'Project', entity_id: 30, entity_path: 'other/big' }, filters: {}, sort: 'asc' });
+    expect([rowCount, completed]).toEqual([all.length, true]);
     exported.mockRestore();
 
     // The export is itself an audit event: outbox -> Kafka -> this recorder's consumer -> the project's events.
@@ -148,14 +153,76 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     }, { timeoutMs: 30_000 });
     expect(recorded).toMatchObject({
       event_type: 'audit_events_exported', entity_type: 'Project', entity_id: 30, entity_path: 'other/big', author_name: 'root', target_type: 'AuditEvent', ip_address: '127.0.0.1',
-      details: { custom_message: 'Exported 20000 audit events as CSV', filters: { sort: 'asc' }, row_count: 20_000, completed: true },
+      details: { custom_message: `Exported ${all.length} audit events as CSV`, filters: { sort: 'asc' }, row_count: all.length, completed: true, export_id: started.exportId },
     });
+    // ... and so is its start, recorded before the first byte, under the same export id.
+    const start = await waitFor('the start of the export to be recorded as an audit event', async () => {
+      const res = await http.get('/api/v4/projects/30/audit_events?event_type=audit_events_export_started').set('Authorization', admin);
+      return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(start).toMatchObject({ author_name: 'root', details: { custom_message: 'Started an export of audit events as CSV', export_id: started.exportId, filters: { sort: 'asc' } } });
+    expect(start.created_at <= recorded.created_at).toBe(true);
+  });
+
+  it('refuses an export it cannot record (503 with Retry-After), and sends no row of it', async () => {
+    const em = recorder.app.get(EntityManager).fork();
+    // A real failure of the audit log's write: the outbox is out of reach while the export asks.
+    await em.execute('alter table outbox rename to outbox_away');
+    let res: request.Response;
+    try {
+      res = await csv('/api/v4/projects/acme%2Fweb/audit_events/export.csv');
+    } finally {
+      await em.execute('alter table outbox_away rename to outbox');
+    }
+    expect(res.status).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.body).not.toContain(plain.id);
+    // The slot of the refused export was given back: the same user exports right after.
+    await csv('/api/v4/projects/acme%2Fweb/audit_events/export.csv').expect(200);
+  });
+
+  it('caps the exports running at once per user and per instance with 429 and Retry-After, and frees them when they end', async () => {
+    // More than loopback's socket buffers hold, so a client that stops reading holds its export open.
+    await insertMany(held, 60 * EXPORT_BATCH_SIZE);
+    const service = recorder.app.get(AuditEventsExportService);
+    const { port } = recorder.app.getHttpServer().address() as { port: number };
+    // A client that reads the first chunk and then stops reading: the export stays open, held by backpressure.
+    const stalled = (token: string) => new Promise<ClientRequest>((resolve, reject) => {
+      const req = get({ host: '127.0.0.1', port, path: '/api/v4/projects/32/audit_events/export.csv', headers: { Authorization: token } }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.once('data', () => {
+          res.pause();
+          resolve(req);
+        });
+      });
+      req.on('error', reject);
+    });
+    const userA = bearer({ sub: '501', name: 'exporter-a', auditor: true });
+    const userB = bearer({ sub: '502', name: 'exporter-b', auditor: true });
+    const userC = bearer({ sub: '503', name: 'exporter-c', auditor: true });
+    const clients: ClientRequest[] = [];
+    try {
+      clients.push(await stalled(userA), await stalled(userA));
+      const perUser = await csv('/api/v4/projects/32/audit_events/export.csv', userA);
+      expect([perUser.status, perUser.headers['retry-after'], perUser.headers['content-type']]).toEqual([429, '5', expect.stringMatching(/^application\/problem\+json/)]);
+      expect(perUser.body).toMatch(/At most 2 exports per user/);
+      clients.push(await stalled(userB), await stalled(userB));
+      expect(service['slots'].inUse()).toBe(4);
+      const perInstance = await csv('/api/v4/projects/32/audit_events/export.csv', userC);
+      expect([perInstance.status, perInstance.headers['retry-after']]).toEqual([429, '5']);
+      expect(perInstance.body).toMatch(/maximum of 4 exports/);
+    } finally {
+      for (const req of clients) req.destroy();
+    }
+    await waitFor('the abandoned exports to give their slots back', () => service['slots'].inUse() === 0);
+    await csv('/api/v4/projects/32/audit_events/export.csv', userC).expect(200);
   });
 
   it('stops reading when the client goes away', async () => {
     const total = 12 * EXPORT_BATCH_SIZE;
     await insertMany(huge, total);
-    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'onExported');
+    const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'recordEnd');
     const reads = jest.spyOn(recorder.app.get(AuditEventsRepository), 'findPage');
     const { port } = recorder.app.getHttpServer().address() as { port: number };
     await new Promise<void>((resolve, reject) => {
@@ -168,7 +235,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
       req.on('error', reject);
     });
     await waitFor('the aborted export to be reported', () => exported.mock.calls.length > 0);
-    const [{ rowCount, completed }] = exported.mock.calls[0];
+    const [, rowCount, completed] = exported.mock.calls[0];
     expect(completed).toBe(false);
     expect(rowCount).toBeLessThan(total);
     expect(reads.mock.calls.length).toBeLessThan(total / EXPORT_BATCH_SIZE);

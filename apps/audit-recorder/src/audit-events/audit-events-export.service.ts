@@ -2,15 +2,16 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { AuditEvent, envelope, Scope } from '@audit/contracts';
+import { AuditEvent, DomainEvent, DomainEventOf, envelope, Scope } from '@audit/contracts';
 import { OUTBOX_CHANNEL, outboxInsert, OutboxRelay } from '@audit/outbox';
-import { APP_CONFIG, Principal } from '@audit/platform';
+import { APP_CONFIG, Principal, retryTransient, ServiceUnavailableError } from '@audit/platform';
 import type { AuditRecorderConfig } from '../app/config';
 import { SortOrder } from './audit-event-cursor';
 import { AuditEventFilters } from './audit-event-filters';
 import { AuditEventPage, AuditEventsRepository } from './audit-events.repository';
 import { csvChunks } from './audit-events.csv';
 import { AuditEventSearch } from './audit-events.sql';
+import { EXPORT_RETRY_AFTER_S, ExportSlots } from './export-slots';
 
 /**
  * Rows per query: large enough that round trips do not dominate (1000 exports as fast as 5000),
@@ -27,15 +28,18 @@ export interface CsvExport {
   rowCount(): number;
 }
 
-/** What the export's own audit event says: who, what scope, which filters, how many rows, from where. */
-export interface ExportDone {
+/** Who exports what, from where: what both of an export's own audit events say. */
+export interface ExportRequest {
   principal: Principal;
   subject: Scope;
   filters: AuditEventFilters;
   sort: SortOrder;
-  rowCount: number;
-  completed: boolean;
   origin: { ipAddress: string | null; correlationId: string };
+}
+
+/** An export whose start is recorded; its end is recorded under the same id. */
+export interface RecordedExport extends ExportRequest {
+  exportId: string;
 }
 
 /** The filters as the query parameters that set them, as an auditor reads them back. */
@@ -58,13 +62,16 @@ const wireFilters = (f: AuditEventFilters) => ({
 @Injectable()
 export class AuditEventsExportService {
   private readonly logger = new Logger(AuditEventsExportService.name);
+  private readonly slots: ExportSlots;
 
   constructor(
     private readonly auditEvents: AuditEventsRepository,
     private readonly em: EntityManager,
     private readonly relay: OutboxRelay,
     @Inject(APP_CONFIG) private readonly config: AuditRecorderConfig,
-  ) {}
+  ) {
+    this.slots = new ExportSlots(config.EXPORT_MAX_CONCURRENT, config.EXPORT_MAX_CONCURRENT_PER_USER);
+  }
 
   /**
    * Reads the first batch before returning, so that a query that fails does so while the response
@@ -82,24 +89,46 @@ export class AuditEventsExportService {
     return { stream: Readable.from(csvChunks(counted(this.batches(search, first))), { objectMode: false }), rowCount: () => rows };
   }
 
+  /** A slot for one more export of this user, or a 429 (per user and per instance caps); call the result to free it. */
+  acquireSlot(principal: Principal): () => void {
+    return this.slots.acquire(principal.userId);
+  }
+
   /**
-   * Called once per export when its response has ended, `completed` false if the client went away
-   * or a read failed. The export becomes an audit event of its own: a domain event written to this
-   * service's outbox, published to domain-events, then recorded and streamed like any other.
+   * Records the export before its first byte is sent: an export that cannot be recorded is refused
+   * (503), never served unaudited. The event is written to this service's outbox and published to
+   * domain-events, then recorded and streamed like any other.
    */
-  async onExported(done: ExportDone): Promise<void> {
-    const { principal, subject, filters, sort, rowCount, completed, origin } = done;
-    const event = envelope(
-      'AuditEventsExported',
-      { format: 'csv', filters: { ...wireFilters(filters), sort }, row_count: rowCount, completed },
-      { type: 'AuditEventsExport', id: randomUUID(), version: 1 },
-      subject,
-      { actor: { id: principal.userId, name: principal.username, ip_address: origin.ipAddress }, correlationId: origin.correlationId, now: new Date() },
-    );
+  async recordStart(request: ExportRequest): Promise<RecordedExport> {
+    const exportId = randomUUID();
+    const { filters, sort } = request;
+    try {
+      await this.append(this.envelopeOf(request, exportId, 1, 'AuditEventsExportStarted', { export_id: exportId, format: 'csv', filters: { ...wireFilters(filters), sort } }));
+    } catch (err) {
+      this.logger.error({ err }, 'recording the start of an export failed: export refused');
+      throw new ServiceUnavailableError('The export could not be recorded in the audit log, so it was not started', EXPORT_RETRY_AFTER_S);
+    }
+    return { ...request, exportId };
+  }
+
+  /** Called once per export when its response has ended; `completed` false if the client went away or a read failed. */
+  async recordEnd(started: RecordedExport, rowCount: number, completed: boolean): Promise<void> {
+    const { exportId, filters, sort, principal, subject } = started;
+    const data = { export_id: exportId, format: 'csv' as const, filters: { ...wireFilters(filters), sort }, row_count: rowCount, completed };
+    await retryTransient(() => this.append(this.envelopeOf(started, exportId, 2, 'AuditEventsExported', data)));
+    this.logger.log({ user_id: principal.userId, entity_type: subject.entity_type, entity_id: subject.entity_id, export_id: exportId, row_count: rowCount, completed }, 'audit events exported');
+  }
+
+  private envelopeOf<T extends 'AuditEventsExportStarted' | 'AuditEventsExported'>(request: ExportRequest, exportId: string, version: number, type: T, data: DomainEventOf<T>['data']): DomainEvent {
+    const { principal, subject, origin } = request;
+    const actor = { id: principal.userId, name: principal.username, ip_address: origin.ipAddress };
+    return envelope(type, data, { type: 'AuditEventsExport', id: exportId, version }, subject, { actor, correlationId: origin.correlationId, now: new Date() });
+  }
+
+  private async append(event: DomainEvent): Promise<void> {
     const insert = outboxInsert(this.config.KAFKA_TOPIC, [event]);
     await this.em.fork().execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
     this.relay.wake();
-    this.logger.log({ user_id: principal.userId, entity_type: subject.entity_type, entity_id: subject.entity_id, row_count: rowCount, completed }, 'audit events exported');
   }
 
   private async *batches(search: Omit<AuditEventSearch, 'limit' | 'after'>, first: AuditEventPage): AsyncGenerator<AuditEvent[]> {

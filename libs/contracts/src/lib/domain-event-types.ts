@@ -33,6 +33,22 @@ const headerKey = z.string().min(1).max(255);
 const headerRef = { ...destinationRef, header_id: id, key: headerKey };
 const linkRef = { link_id: id, link_name: name, url: z.string().min(1).max(2048) };
 
+/** The query parameters an export was given, as an auditor reads them back. */
+const exportFormat = z.literal('csv');
+const exportFilters = z
+  .object({
+    created_after: z.string().max(64).optional(),
+    created_before: z.string().max(64).optional(),
+    event_type: z.array(z.string().min(1).max(128)).max(50).optional(),
+    author_id: id.optional(),
+    entity_type: z.string().max(64).optional(),
+    entity_id: id.optional(),
+    target_type: z.string().max(128).optional(),
+    target_id: id.optional(),
+    sort: z.enum(['asc', 'desc']),
+  })
+  .strict();
+
 export const DomainEventSchemas = {
   GroupCreated: envelopeOf(
     'GroupCreated',
@@ -78,25 +94,23 @@ export const DomainEventSchemas = {
     'ReleaseArtifactDownloaded',
     z.object({ ...releaseRef, ...linkRef }).strict(),
   ),
-  /** An export of audit events (who exported, with which filters, how many rows): the audit system's own event. */
+  /**
+   * An export of audit events is recorded before its first byte (started), so that an export that
+   * cannot be recorded is refused rather than served, and again when it ends (exported: completed
+   * or stopped, with the rows sent). Both carry the export's id.
+   */
+  AuditEventsExportStarted: envelopeOf(
+    'AuditEventsExportStarted',
+    z.object({ export_id: z.string().uuid(), format: exportFormat, filters: exportFilters }).strict(),
+  ),
   AuditEventsExported: envelopeOf(
     'AuditEventsExported',
     z
       .object({
-        format: z.literal('csv'),
-        filters: z
-          .object({
-            created_after: z.string().max(64).optional(),
-            created_before: z.string().max(64).optional(),
-            event_type: z.array(z.string().min(1).max(128)).max(50).optional(),
-            author_id: id.optional(),
-            entity_type: z.string().max(64).optional(),
-            entity_id: id.optional(),
-            target_type: z.string().max(128).optional(),
-            target_id: id.optional(),
-            sort: z.enum(['asc', 'desc']),
-          })
-          .strict(),
+        // Optional: exports recorded before exports had a started event carry none.
+        export_id: z.string().uuid().optional(),
+        format: exportFormat,
+        filters: exportFilters,
         row_count: z.number().int().nonnegative(),
         completed: z.boolean(),
       })

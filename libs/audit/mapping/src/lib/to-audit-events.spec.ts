@@ -82,6 +82,18 @@ describe('toAuditEvents', () => {
     expect(stopped.details.custom_message).toBe('Export of audit events as CSV stopped after 1200 rows');
   });
 
+  it('records the start of an export, before its first row, under the same export id as its end', () => {
+    const exportId = '5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const scope = { entity_type: 'Project' as const, entity_id: 7, entity_path: 'acme/web' };
+    const started = event({ ...meta, type: 'AuditEventsExportStarted', aggregate: { type: 'AuditEventsExport', id: exportId, version: 1 }, scope, data: { export_id: exportId, format: 'csv', filters: { sort: 'asc' } } });
+    const ended = event({ ...meta, id: '2f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10', type: 'AuditEventsExported', aggregate: { type: 'AuditEventsExport', id: exportId, version: 2 }, scope, data: { export_id: exportId, format: 'csv', filters: { sort: 'asc' }, row_count: 3, completed: true } });
+    const [a] = toAuditEvents(started);
+    const [b] = toAuditEvents(ended);
+    expect(AuditEventSchema.parse(a)).toEqual(a);
+    expect(a).toMatchObject({ event_type: 'audit_events_export_started', target_type: 'AuditEvent', details: { custom_message: 'Started an export of audit events as CSV', export_id: exportId } });
+    expect(b.details).toMatchObject({ export_id: exportId, row_count: 3 });
+  });
+
   describe('streaming configuration', () => {
     const group = { ...meta, aggregate: { type: 'StreamingDestination', id: '3', version: 1 }, scope: { entity_type: 'Group' as const, entity_id: 100, entity_path: 'acme' } };
     const destination = { destination_id: 3, destination_name: 'SIEM', destination_url: 'https://siem.example/ingest' };

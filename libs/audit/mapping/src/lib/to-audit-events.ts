@@ -126,6 +126,15 @@ function describe(event: DomainEvent): Described[] {
       return [{ event_type: 'release_asset_link_removed', ...releaseTarget(event.data), custom_message: `Removed asset link ${event.data.link_name} from Release ${event.data.tag_name}`, extra: { link_id: event.data.link_id, url: event.data.url } }];
     case 'ReleaseArtifactDownloaded':
       return [{ event_type: 'release_artifact_downloaded', ...releaseTarget(event.data), custom_message: `Downloaded asset ${event.data.link_name} of Release ${event.data.tag_name}`, extra: { link_id: event.data.link_id, url: event.data.url } }];
+    case 'AuditEventsExportStarted':
+      return [{
+        event_type: 'audit_events_export_started',
+        target_id: null,
+        target_type: 'AuditEvent',
+        target_details: `${event.data.format.toUpperCase()} export`,
+        custom_message: `Started an export of audit events as ${event.data.format.toUpperCase()}`,
+        extra: { export_id: event.data.export_id, filters: event.data.filters },
+      }];
     case 'AuditEventsExported':
       return [{
         event_type: 'audit_events_exported',
@@ -135,7 +144,7 @@ function describe(event: DomainEvent): Described[] {
         custom_message: event.data.completed
           ? `Exported ${event.data.row_count} audit events as ${event.data.format.toUpperCase()}`
           : `Export of audit events as ${event.data.format.toUpperCase()} stopped after ${event.data.row_count} rows`,
-        extra: { filters: event.data.filters, row_count: event.data.row_count, completed: event.data.completed },
+        extra: { ...(event.data.export_id && { export_id: event.data.export_id }), filters: event.data.filters, row_count: event.data.row_count, completed: event.data.completed },
       }];
     case 'StreamingDestinationCreated':
     case 'StreamingDestinationUpdated':
@@ -166,6 +175,7 @@ export const MAPPED_AUDIT_EVENT_TYPES = [
   'release_asset_link_added',
   'release_asset_link_removed',
   'release_artifact_downloaded',
+  'audit_events_export_started',
   'audit_events_exported',
   'audit_events_streaming_destination_created',
   'audit_events_streaming_destination_updated',

@@ -11,6 +11,7 @@ import { HealthController } from './health/health.controller';
 import { RequestHygieneInterceptor } from './http/request-hygiene.interceptor';
 import { pinoParams } from './logging/logging';
 import { PUBLIC_URL_SETTING } from './http/links';
+import { RequestRateLimiter } from './http/rate-limit';
 
 /** Hands PUBLIC_URL to the HTTP layer, where links to the service's own pages are built. */
 @Injectable()
@@ -64,8 +65,9 @@ export class PlatformModule {
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_INTERCEPTOR, useClass: RequestHygieneInterceptor },
         PublicUrlSetting,
+        RequestRateLimiter,
       ],
-      exports: [APP_CONFIG],
+      exports: [APP_CONFIG, RequestRateLimiter],
     };
   }
 }

@@ -1,8 +1,9 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { APP_CONFIG, LoadedConfig } from '../config/config';
 import { AuthenticationError } from '../errors/domain-errors';
+import { RequestRateLimiter } from '../http/rate-limit';
 import { Principal } from './principal';
 import { verifyToken } from './tokens';
 
@@ -20,15 +21,20 @@ export const CurrentPrincipal = createParamDecorator((_: unknown, context: Execu
   return principal;
 });
 
-/** Global guard: every route needs `Authorization: Bearer <HS256 JWT>` unless marked @Public(). */
+/**
+ * Global guard: every route needs `Authorization: Bearer <HS256 JWT>` unless marked @Public(), and
+ * counts against its user's rate limit. (A public route that authenticates itself, GraphQL, takes
+ * from the same limiter.)
+ */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: LoadedConfig,
+    private readonly rateLimiter: RequestRateLimiter,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
@@ -36,6 +42,7 @@ export class JwtAuthGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new AuthenticationError('Missing bearer token');
     request.principal = verifyToken(match[1], this.config);
+    await this.rateLimiter.take(request.principal, context.switchToHttp().getResponse<Response>());
     return true;
   }
 }

@@ -44,3 +44,26 @@ export class UnsupportedMediaTypeError extends DomainError {
 export class IllegalStateError extends DomainError {
   readonly code = 'illegal_state';
 }
+
+/** A limit of the caller's (requests per minute, exports at once); `retryAfterS` says when to try again. */
+export class TooManyRequestsError extends DomainError {
+  readonly code = 'too_many_requests';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+    fields: FieldProblem[] = [],
+  ) {
+    super(message, fields);
+  }
+}
+
+/** The service cannot do it now without breaking a guarantee (e.g. an export it cannot record); try later. */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'unavailable';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}

@@ -9,6 +9,8 @@ import {
   IllegalStateError,
   NotFoundError,
   PermissionDeniedError,
+  ServiceUnavailableError,
+  TooManyRequestsError,
   UnprocessableError,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -23,6 +25,8 @@ const STATUS: Array<[new (...args: never[]) => DomainError, number]> = [
   [IllegalStateError, 409],
   [UnsupportedMediaTypeError, 415],
   [UnprocessableError, 422],
+  [TooManyRequestsError, 429],
+  [ServiceUnavailableError, 503],
 ];
 
 export interface ProblemDetails {
@@ -45,8 +49,10 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /** Maps any thrown value to an RFC 9457 problem; unknown errors become an opaque 500 and are logged. */
@@ -92,6 +98,12 @@ function offendingPart(error: Error & { type?: string; limit?: number }): [strin
   }
 }
 
+/** Seconds a 429 or 503 asks the client to wait (RFC 9110 Retry-After), at least one. */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (error instanceof TooManyRequestsError || error instanceof ServiceUnavailableError) return Math.max(1, Math.ceil(error.retryAfterS));
+  return undefined;
+}
+
 function problem(status: number, detail: string, code?: string, errors?: FieldProblem[]): ProblemDetails {
   return {
     type: 'about:blank',
@@ -113,13 +125,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
     const body = { ...toProblem(error), instance: request.originalUrl?.split('?')[0] };
-    if (body.status >= 500) {
+    if (body.status >= 500 && !(error instanceof ServiceUnavailableError)) {
       this.logger.error({ err: error, path: body.instance }, 'unhandled error');
     }
     if (response.headersSent) {
       response.destroy();
       return;
     }
+    const retryAfter = retryAfterOf(error);
+    if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
   }
 }

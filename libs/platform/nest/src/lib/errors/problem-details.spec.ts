@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { ConflictError, NotFoundError, PermissionDeniedError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from './domain-errors';
-import { toProblem } from './problem-details.filter';
+import { ConflictError, NotFoundError, PermissionDeniedError, ServiceUnavailableError, TooManyRequestsError, UnprocessableError, UnsupportedMediaTypeError, ValidationError } from './domain-errors';
+import { retryAfterOf, toProblem } from './problem-details.filter';
 
 describe('toProblem', () => {
   it.each([
@@ -9,6 +9,8 @@ describe('toProblem', () => {
     [new NotFoundError('gone'), 404],
     [new ConflictError('twice'), 409],
     [new UnprocessableError('milestones'), 422],
+    [new TooManyRequestsError('slow down', 3), 429],
+    [new ServiceUnavailableError('later', 5), 503],
   ])('maps %p to %i', (error, status) => {
     expect(toProblem(error).status).toBe(status);
   });
@@ -36,5 +38,11 @@ describe('toProblem', () => {
 
   it('maps a body in a media type nobody speaks to 415', () => {
     expect(toProblem(new UnsupportedMediaTypeError('text/plain', [{ field: 'Content-Type', message: 'must be application/json' }])).status).toBe(415);
+  });
+
+  it('asks a throttled caller to come back in whole seconds, and nobody else', () => {
+    expect(retryAfterOf(new TooManyRequestsError('slow down', 0.2))).toBe(1);
+    expect(retryAfterOf(new ServiceUnavailableError('later', 4.5))).toBe(5);
+    expect(retryAfterOf(new ConflictError('twice'))).toBeUndefined();
   });
 });

@@ -9,7 +9,11 @@ import type { Request } from 'express';
 /** A query of this schema is a few hundred bytes; 64 KiB leaves room for any real one and its variables. */
 export const MAX_GRAPHQL_BODY_BYTES = 64 * 1024;
 
-/** Bounds the parser's work before validation can refuse anything; GraphiQL's introspection query has ~400 tokens. */
+/**
+ * Bounds the parser's work before validation can refuse anything; GraphiQL's introspection query has
+ * ~190 tokens. Whitespace and comments are not tokens: query-limits.ts bounds lines and selections
+ * again before validation, where graphql-js's work grows faster than the document.
+ */
 export const MAX_TOKENS = 2000;
 
 export interface GraphqlRequest {

@@ -1,11 +1,11 @@
-import { APP_CONFIG, AuthenticationError, ChecksOwnMediaType, clientIp, correlationId, Principal, Public, verifyToken } from '@audit/platform';
+import { APP_CONFIG, AuthenticationError, ChecksOwnMediaType, clientIp, correlationId, Principal, Public, RequestRateLimiter, TooManyRequestsError, verifyToken } from '@audit/platform';
 import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { execute, GraphQLError, GraphQLFormattedError, GraphQLSchema, parse, specifiedRules, validate } from 'graphql';
+import { execute, GraphQLError, GraphQLFormattedError, GraphQLSchema, parse } from 'graphql';
 import { AuditStreamerConfig } from '../app/config';
 import { formatErrors, unauthenticated } from './graphql-errors';
 import { checkTransport, isRefusal, MAX_TOKENS, readGraphqlBody, RequestRefusal } from './graphql-request';
-import { costLimitRule, DEFAULT_QUERY_LIMITS, depthLimitRule } from './query-limits';
+import { validateQuery } from './query-limits';
 import { createStreamingSchema, GraphqlContext } from './resolvers';
 import { StreamingGraphqlService } from './streaming-graphql.service';
 
@@ -13,8 +13,6 @@ interface GraphqlResponse {
   data?: unknown;
   errors?: GraphQLFormattedError[];
 }
-
-const RULES = [...specifiedRules, depthLimitRule(DEFAULT_QUERY_LIMITS), costLimitRule(DEFAULT_QUERY_LIMITS)];
 
 /**
  * `POST /api/graphql`. @Public() because the platform guard answers a missing or bad token with a
@@ -30,6 +28,7 @@ export class GraphqlController {
   constructor(
     private readonly api: StreamingGraphqlService,
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
+    private readonly rateLimiter: RequestRateLimiter,
   ) {}
 
   @Public()
@@ -45,6 +44,8 @@ export class GraphqlController {
       res.status(401).setHeader('WWW-Authenticate', 'Bearer');
       return { errors: [principal.toJSON()] };
     }
+    const limited = await this.rateLimit(principal, res);
+    if (limited) return this.refuse(res, limited);
     const body = readGraphqlBody(req.body);
     if (isRefusal(body)) return this.refuse(res, body);
     return this.run(body.query, body.variables, body.operationName, this.context(principal, req));
@@ -67,7 +68,7 @@ export class GraphqlController {
     } catch (err) {
       return { errors: [(err as GraphQLError).toJSON()] };
     }
-    const invalid = validate(this.schema, document, RULES);
+    const invalid = validateQuery(this.schema, document);
     if (invalid.length > 0) return { errors: invalid.map((e) => e.toJSON()) };
     const result = await execute({ schema: this.schema, document, variableValues: variables, operationName, contextValue: context });
     const errors = result.errors && formatErrors(result.errors, (err) => this.logger.error({ err }, 'GraphQL resolver failed'));
@@ -90,6 +91,18 @@ export class GraphqlController {
     const actor = { id: principal.userId, name: principal.username, ip_address: clientIp(req, this.config.TRUSTED_PROXIES) };
     const correlation = correlationId(req);
     return { principal, api: this.api, meta: () => ({ actor, correlationId: correlation, now: new Date() }) };
+  }
+
+  /** The REST routes' per-user limit, answered in GraphQL's shape (429, Retry-After, an error with a code). */
+  private async rateLimit(principal: Principal, res: Response): Promise<RequestRefusal | null> {
+    try {
+      await this.rateLimiter.take(principal, res);
+      return null;
+    } catch (err) {
+      if (!(err instanceof TooManyRequestsError)) throw err;
+      res.setHeader('Retry-After', String(err.retryAfterS));
+      return { status: 429, code: 'RATE_LIMITED', message: err.message };
+    }
   }
 
   private refuse(res: Response, refusal: RequestRefusal): GraphqlResponse {

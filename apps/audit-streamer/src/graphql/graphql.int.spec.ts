@@ -200,4 +200,29 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
     const syntax = await gql('mutation {').expect(200);
     expect(syntax.body.errors[0].message).toMatch(/^Syntax Error/);
   });
+
+  it('counts GraphQL requests against the same per-user rate limit as REST, and answers a 429 in GraphQL\'s shape', async () => {
+    const limited = await startStreamer('graphql_limit', { RATE_LIMIT_PER_MINUTE: '3' });
+    try {
+      const client = request(limited.app.getHttpServer());
+      const ask = (token: string) => client.post('/api/graphql').set('Authorization', token).send({ query: '{ __typename }' });
+      const user = bearer({ sub: '61', name: 'busy' });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await ask(user).expect(200);
+        statuses.push([res.headers['ratelimit-limit'], res.headers['ratelimit-remaining']]);
+      }
+      expect(statuses).toEqual([['3', '2'], ['3', '1'], ['3', '0']]);
+      // REST shares the budget: the fourth request of the minute, whichever API, is refused.
+      const rest = await client.get('/api/v4/groups/acme/audit_events/streaming/destinations').set('Authorization', user).expect(429);
+      expect(rest.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const refused = await ask(user).expect(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(refused.body.errors[0]).toMatchObject({ message: expect.stringMatching(/Rate limit of 3 requests per minute/), extensions: { code: 'RATE_LIMITED' } });
+      // Another user has a budget of their own.
+      await ask(bearer({ sub: '62', name: 'calm' })).expect(200);
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -18,6 +18,7 @@ COPY tsconfig.base.json tsconfig.json .swcrc nx.json ./
 COPY config ./config
 COPY libs ./libs
 COPY apps ./apps
+COPY tools ./tools
 RUN npm run build && test -f dist/apps/audit-streamer/src/main.js
 
 # ---- runtime: production dependencies, compiled code, the audit event type registry -------------

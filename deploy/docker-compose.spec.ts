@@ -12,7 +12,7 @@ const ROOT = resolve(__dirname, '..');
 const SERVICES = { 'release-service': 3001, 'audit-recorder': 3002, 'audit-streamer': 3003 } as const;
 type ServiceName = keyof typeof SERVICES;
 const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
-const COMMON_ENV = ['PORT', 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'AUTH_JWT_SECRET', 'LOG_LEVEL'];
+const COMMON_ENV = ['PORT', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'AUTH_JWT_SECRET', 'LOG_LEVEL'];
 const EXTRA_ENV: Record<ServiceName, string[]> = {
   'release-service': [],
   'audit-recorder': ['AUDIT_LOG_FILE'],
@@ -163,7 +163,20 @@ describe('docker-compose.yml', () => {
       const advertised = environmentOf(compose.services.kafka).KAFKA_ADVERTISED_LISTENERS ?? '';
       for (const broker of env.KAFKA_BROKERS.split(',')) expect(advertised).toContain(`//${broker}`);
       expect(new URL(env.DATABASE_URL.replace(/\$\{[^}]*\}/g, 'x')).hostname).toBe('postgres');
-      expect(Object.keys(dependenciesOf(service)).sort()).toEqual(['kafka', 'postgres']);
+      expect(Object.keys(dependenciesOf(service)).sort()).toEqual(['db-setup', 'kafka', 'postgres']);
+      expect(dependenciesOf(service)['db-setup']).toBe('service_completed_successfully');
+    });
+
+    it('runs as its own least-privileged role, and migrates as the owner role db-setup created, with passwords that must be provided', () => {
+      const env = environmentOf(service);
+      const setup = environmentOf(compose.services['db-setup']);
+      const prefix = name.toUpperCase().replace('-', '_');
+      const role = name.replace('-', '_');
+      expect(env.DATABASE_URL).toBe(setup[`${prefix}_DATABASE_URL`]);
+      expect(env.DATABASE_MIGRATION_URL).toBe(setup[`${prefix}_DATABASE_MIGRATION_URL`]);
+      expect(new URL(env.DATABASE_URL.replace(/\$\{[^}]*\}/g, 'x')).username).toBe(role);
+      expect(new URL(env.DATABASE_MIGRATION_URL.replace(/\$\{[^}]*\}/g, 'x')).username).toBe(`${role}_owner`);
+      expect(env.DATABASE_URL).toMatch(new RegExp(`:\\$\\{${prefix}_DB_PASSWORD:\\?`));
     });
 
     it('publishes its port', () => {

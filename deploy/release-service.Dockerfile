@@ -18,7 +18,8 @@ COPY tsconfig.base.json tsconfig.json .swcrc nx.json ./
 COPY config ./config
 COPY libs ./libs
 COPY apps ./apps
-RUN npm run build && test -f dist/apps/release-service/src/main.js
+COPY tools ./tools
+RUN npm run build && test -f dist/apps/release-service/src/main.js && test -f dist/tools/db-setup.js
 
 # ---- runtime: production dependencies, compiled code, the audit event type registry -------------
 FROM ${NODE_IMAGE} AS runtime

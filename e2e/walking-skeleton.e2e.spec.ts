@@ -127,7 +127,7 @@ describe('configuration errors', () => {
   it('stops with one fatal line and exit code 1 when PostgreSQL cannot be reached', () => {
     const result = spawnSync(process.execPath, [join('dist', 'apps', 'audit-recorder', 'src', 'main.js')], {
       cwd: join(__dirname, '..'),
-      env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres', PORT: '39999' },
+      env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: 'postgres://audit_recorder@127.0.0.1:1/postgres', DATABASE_MIGRATION_URL: 'postgres://audit_recorder_owner@127.0.0.1:1/postgres', PORT: '39999' },
       encoding: 'utf8',
       timeout: 30_000,
     });

@@ -15,13 +15,16 @@ ensure_dependencies() {
 }
 
 ensure_postgres() {
-  local url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  # The superuser is needed for one thing: the services' roles and databases (npm run db:setup).
+  local url="${DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   log "checking PostgreSQL at ${url%%@*}@…"
   node -e "
     const { Client } = require('pg');
     const c = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 5000 });
     c.connect().then(() => c.end()).catch((e) => { console.error('PostgreSQL is not reachable: ' + e.message); process.exit(1); });
   " "$url"
+  log "database roles and databases (npm run db:setup)"
+  DATABASE_ADMIN_URL="$url" node -r @swc-node/register tools/db-setup.ts
 }
 
 ensure_kafka() {

@@ -2,7 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TEST_DATABASE_URL, TEST_JWT_SECRET, waitFor } from '@audit/testing';
+import { serviceDatabase, TEST_JWT_SECRET, waitFor } from '@audit/testing';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -36,13 +36,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts one service as its own process and waits until its /ready answers 200. */
+/**
+ * Starts one service as its own process and waits until its /ready answers 200. Its database
+ * (env.DATABASE_NAME) is set up as in production: created by the superuser, owned by the service's
+ * owner role, and the service runs as its least-privileged role.
+ */
 export async function startService(name: ServiceName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningService> {
   const port = options.port ?? (await freePort());
   const logs: string[] = [];
+  const database = env['DATABASE_NAME'] && !env['DATABASE_URL'] ? await serviceDatabase(name, env['DATABASE_NAME']) : {};
   const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', join('dist', 'apps', name, 'src', 'main.js')], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: TEST_DATABASE_URL, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: { PATH: process.env['PATH'] ?? '', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...database, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));

@@ -9,7 +9,7 @@ import { AuditEventsRepository } from '../audit-events/audit-events.repository';
 import { AuditScopeResolver } from '../audit-events/audit-scope.resolver';
 import { AuditJsonLog } from '../consumer/audit-json-log';
 import { RecorderConsumer } from '../consumer/recorder.consumer';
-import { migrations } from '../migrations';
+import { migrations, runtimePrivileges } from '../migrations';
 import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import type { AuditRecorderConfig } from './config';
 
@@ -20,7 +20,7 @@ export class AppModule {
     const registry = loadAuditEventTypes(config.AUDIT_EVENT_TYPES_DIR);
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ serviceName: 'audit-recorder', config, database: { entities: [], migrations } })],
+      imports: [PlatformModule.forRoot({ serviceName: 'audit-recorder', config, database: { entities: [], migrations, privileges: runtimePrivileges } })],
       // The export controller first: its `audit_events/export.csv` must win over `audit_events/:event_id`.
       controllers: [AuditEventsExportController, AuditEventsController],
       providers: [

@@ -2,7 +2,9 @@ import request from 'supertest';
 import { ClientRequest, get } from 'node:http';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from '@audit/contracts';
-import { bearer, uniqueSuffix, waitFor } from '@audit/testing';
+import { databaseUrl } from '@audit/platform';
+import { bearer, TEST_DATABASE_URL, uniqueSuffix, waitFor } from '@audit/testing';
+import { Client } from 'pg';
 import { AuditEventsExportService, EXPORT_BATCH_SIZE } from './audit-events-export.service';
 import { AuditEventsRepository } from './audit-events.repository';
 import { auditEvent, insertEvents, insertNamespaces, Namespace, RecorderUnderTest, sorted, startRecorder } from './audit-events.int-support';
@@ -165,14 +167,16 @@ describe('audit event CSV export (real PostgreSQL)', () => {
   });
 
   it('refuses an export it cannot record (503 with Retry-After), and sends no row of it', async () => {
-    const em = recorder.app.get(EntityManager).fork();
-    // A real failure of the audit log's write: the outbox is out of reach while the export asks.
-    await em.execute('alter table outbox rename to outbox_away');
+    // A real failure of the audit log's write: the outbox is out of reach (renamed by the superuser) while the export asks.
+    const admin = new Client({ connectionString: databaseUrl(TEST_DATABASE_URL, recorder.database) });
+    await admin.connect();
     let res: request.Response;
     try {
+      await admin.query('alter table outbox rename to outbox_away');
       res = await csv('/api/v4/projects/acme%2Fweb/audit_events/export.csv');
     } finally {
-      await em.execute('alter table outbox_away rename to outbox');
+      await admin.query('alter table outbox_away rename to outbox');
+      await admin.end();
     }
     expect(res.status).toBe(503);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AuditEvent } from '@audit/contracts';
 import { installOpenApi } from '@audit/platform';
-import { dropDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET } from '@audit/testing';
+import { dropDatabase, serviceDatabase, TEST_JWT_SECRET } from '@audit/testing';
 import { AppModule } from '../app/app.module';
 import { loadAuditRecorderConfig } from '../app/config';
 import { AuditEventsRepository } from './audit-events.repository';
@@ -19,14 +19,14 @@ import { AuditEventsRepository } from './audit-events.repository';
 
 export interface RecorderUnderTest {
   app: INestApplication;
+  database: string;
   close(): Promise<void>;
 }
 
 export async function startRecorder(suffix: string, env: Record<string, string> = {}): Promise<RecorderUnderTest> {
   const database = `it_audit_query_${suffix}`;
   const config = loadAuditRecorderConfig({
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_NAME: database,
+    ...(await serviceDatabase('audit_recorder', database)),
     KAFKA_TOPIC: `it-audit-query-${suffix}`,
     KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
     AUDIT_LOG_FILE: join(tmpdir(), `audit-${suffix}`, 'audit_json.log'),
@@ -39,6 +39,7 @@ export async function startRecorder(suffix: string, env: Record<string, string> 
   await app.listen(0, '127.0.0.1');
   return {
     app,
+    database,
     close: async () => {
       await app.close();
       await dropDatabase(database);

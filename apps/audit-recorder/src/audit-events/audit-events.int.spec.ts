@@ -149,6 +149,27 @@ describe('audit event query API (real PostgreSQL)', () => {
     }
   });
 
+  it('limits requests per user per minute: RateLimit-* headers on every answer, then a 429 problem with Retry-After', async () => {
+    const limited = await startRecorder(uniqueSuffix(), { RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      const client = request(limited.app.getHttpServer());
+      const first = await client.get('/api/v4/audit_events').set('Authorization', admin).expect(200);
+      expect([first.headers['ratelimit-limit'], first.headers['ratelimit-remaining']]).toEqual(['2', '1']);
+      expect(Number(first.headers['ratelimit-reset'])).toBeGreaterThanOrEqual(1);
+      await client.get('/api/v4/audit_events').set('Authorization', admin).expect(200);
+      const refused = await client.get('/api/v4/audit_events/export.csv').set('Authorization', admin).expect(429);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(refused.headers['ratelimit-remaining']).toBe('0');
+      expect(refused.body).toMatchObject({ status: 429, title: 'Too Many Requests', detail: expect.stringMatching(/Rate limit of 2 requests per minute/) });
+      // Per user: the auditor still has a full minute's budget; health probes need no token and count nothing.
+      await client.get('/api/v4/audit_events').set('Authorization', auditor).expect(200);
+      await client.get('/health').expect(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('returns each stored event whole, as in the contract', async () => {
     const res = await http.get('/api/v4/audit_events?per_page=1&sort=asc').set('Authorization', auditor).expect(200);
     expect(res.body).toEqual([sorted(events, 'asc')[0]]);

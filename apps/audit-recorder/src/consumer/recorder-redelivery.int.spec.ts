@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { auditEventIdFor } from '@audit/audit-mapping';
 import { DomainEvent, DomainEventSchemas, messageKeyFor } from '@audit/contracts';
-import { dropDatabase, releaseCreatedEvent, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { dropDatabase, releaseCreatedEvent, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -35,11 +35,10 @@ afterAll(async () => {
   await Promise.all(databases.map(dropDatabase));
 });
 
-function environment(suffix: string) {
+async function environment(suffix: string) {
   databases.push(`it_redelivery_${suffix}`);
   return {
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_NAME: `it_redelivery_${suffix}`,
+    ...(await serviceDatabase('audit_recorder', `it_redelivery_${suffix}`)),
     KAFKA_TOPIC: `it-redelivery-${suffix}`,
     KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
     AUDIT_LOG_FILE: join(tmpdir(), `audit-redelivery-${suffix}`, 'audit_json.log'),
@@ -48,7 +47,7 @@ function environment(suffix: string) {
     CONSUMER_CHUNK_SIZE: '25',
   };
 }
-type Env = ReturnType<typeof environment>;
+type Env = Awaited<ReturnType<typeof environment>>;
 
 async function startRecorder(env: Env): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(loadAuditRecorderConfig(env)), { logger: false });
@@ -119,7 +118,7 @@ const expectedIdOf = (e: DomainEvent): string => auditEventIdFor(e.id, AUDIT_TYP
 
 describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
   it('consumes every domain event a second time after the group offsets are reset, and stores each audit event once', async () => {
-    const env = environment(uniqueSuffix());
+    const env = await environment(uniqueSuffix());
     const N = 200;
     const created = Array.from({ length: 140 }, (_, i) => releaseCreatedEvent(i + 1, projectOf(i + 1).id, projectOf(i + 1).path));
     const updated = Array.from({ length: 40 }, (_, i) => releaseUpdatedEvent(i + 1));
@@ -174,7 +173,7 @@ describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
   });
 
   it('stores one row for a domain event duplicated within one batch', async () => {
-    const env = environment(uniqueSuffix());
+    const env = await environment(uniqueSuffix());
     const app = await startRecorder(env);
     try {
       const event = releaseCreatedEvent(7);

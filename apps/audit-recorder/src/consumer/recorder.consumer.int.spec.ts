@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DLQ_HEADERS, dlqTopicFor, DomainEvent, messageKeyFor } from '@audit/contracts';
-import { collectTopic, dropDatabase, releaseCreatedEvent, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { collectTopic, dropDatabase, releaseCreatedEvent, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,11 +29,10 @@ afterAll(async () => {
   await Promise.all(databases.map(dropDatabase));
 });
 
-function environment(suffix: string) {
+async function environment(suffix: string) {
   databases.push(`it_recorder_${suffix}`);
   return {
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_NAME: `it_recorder_${suffix}`,
+    ...(await serviceDatabase('audit_recorder', `it_recorder_${suffix}`)),
     KAFKA_TOPIC: `it-recorder-${suffix}`,
     KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
     AUDIT_LOG_FILE: join(tmpdir(), `audit-${suffix}`, 'audit_json.log'),
@@ -43,7 +42,7 @@ function environment(suffix: string) {
   };
 }
 
-async function startRecorder(env: ReturnType<typeof environment>): Promise<INestApplication> {
+async function startRecorder(env: Awaited<ReturnType<typeof environment>>): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(loadAuditRecorderConfig(env)), { logger: false });
   await app.init();
   return app;
@@ -59,7 +58,7 @@ const storedIds = async (app: INestApplication): Promise<string[]> => {
 
 describe('audit-recorder consumer (real Kafka and PostgreSQL)', () => {
   it('stopped mid-stream and started again, stores every event exactly once and commits every offset', async () => {
-    const env = environment(uniqueSuffix());
+    const env = await environment(uniqueSuffix());
     let app = await startRecorder(env);
     const events = Array.from({ length: 60 }, (_, i) => releaseCreatedEvent(i + 1));
     await send(env.KAFKA_TOPIC, events.slice(0, 30));
@@ -94,7 +93,7 @@ describe('audit-recorder consumer (real Kafka and PostgreSQL)', () => {
   });
 
   it('sends malformed messages to the dead-letter topic with a reason, and goes on', async () => {
-    const env = environment(uniqueSuffix());
+    const env = await environment(uniqueSuffix());
     const app = await startRecorder(env);
     const dlq = await collectTopic(kafka, dlqTopicFor(env.KAFKA_TOPIC), `dlq-reader-${uniqueSuffix()}`);
     try {

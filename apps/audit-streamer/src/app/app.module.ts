@@ -5,7 +5,7 @@ import { SecretBox } from '../crypto/secret-box';
 import { DeliveryModule } from '../delivery/delivery.module';
 import { DestinationsModule } from '../destinations/destinations.module';
 import { StreamingGraphqlModule } from '../graphql/graphql.module';
-import { migrations } from '../migrations';
+import { migrations, runtimePrivileges } from '../migrations';
 import { AuditStreamerConfig } from './config';
 
 /** What several features share and config decides: the audit event types and the key of secrets at rest. */
@@ -42,7 +42,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ serviceName: 'audit-streamer', config, database: { entities: [], migrations } }),
+        PlatformModule.forRoot({ serviceName: 'audit-streamer', config, database: { entities: [], migrations, privileges: runtimePrivileges } }),
         StreamerCoreModule.forRoot(config, registry),
         DestinationsModule,
         DeliveryModule,

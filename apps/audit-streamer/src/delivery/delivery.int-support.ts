@@ -1,5 +1,5 @@
 import { DomainEvent, DomainEventSchemas, messageKeyFor } from '@audit/contracts';
-import { bearer, dropDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { bearer, dropDatabase, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EntityManager } from '@mikro-orm/postgresql';
@@ -32,7 +32,7 @@ export async function startStreamer(env: Record<string, string> = {}): Promise<S
   const database = `it_streamer_${suffix}`;
   const topic = `it-streamer-${suffix}`;
   const config = loadAuditStreamerConfig({
-    DATABASE_URL: TEST_DATABASE_URL, DATABASE_NAME: database, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `audit-streamer-${suffix}`,
+    ...(await serviceDatabase('audit_streamer', database)), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `audit-streamer-${suffix}`,
     AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1',
     DELIVERY_POLL_INTERVAL_MS: '100', DELIVERY_RETRY_BASE_MS: '100', DELIVERY_RETRY_MAX_MS: '1000', DELIVERY_PAUSE_MAX_MS: '300',
     ...env,

@@ -1,5 +1,5 @@
 import { DomainEvent } from '@audit/contracts';
-import { dropDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, collectTopic, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { dropDatabase, serviceDatabase, TEST_JWT_SECRET, collectTopic, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -32,8 +32,7 @@ export async function startStreamer(name: string, env: Record<string, string> = 
   const database = `it_streamer_${name}_${suffix}`;
   const topic = `it-streamer-${name}-${suffix}`;
   const config = loadAuditStreamerConfig({
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_NAME: database,
+    ...(await serviceDatabase('audit_streamer', database)),
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: `audit-streamer-${suffix}`,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,

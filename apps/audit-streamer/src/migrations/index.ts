@@ -19,3 +19,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000031', class: Migration20261121000031 },
   { name: 'Migration20261121000032', class: Migration20261121000032 },
 ];
+
+/** The streamer appends to nothing it may not also update: every table is read-write for the running service. */
+export const runtimePrivileges = { appendOnly: [] as string[] };

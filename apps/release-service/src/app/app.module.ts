@@ -6,7 +6,7 @@ import { WriteDatabase } from '../event-store/write-database';
 import { GroupsController } from '../groups/groups.controller';
 import { GroupEntity, ProjectEntity } from '../groups/namespace.entities';
 import { NamespacesService } from '../groups/namespaces.service';
-import { migrations } from '../migrations';
+import { migrations, runtimePrivileges } from '../migrations';
 import { MilestoneEntity } from '../milestones/milestone.entity';
 import { MilestonesController } from '../milestones/milestones.controller';
 import { MilestonesService } from '../milestones/milestones.service';
@@ -28,7 +28,7 @@ export class AppModule {
         PlatformModule.forRoot({
           serviceName: 'release-service',
           config,
-          database: { entities: [GroupEntity, ProjectEntity, MilestoneEntity, ReleaseEntity, ReleaseLinkEntity, ReleaseEvidenceEntity], migrations },
+          database: { entities: [GroupEntity, ProjectEntity, MilestoneEntity, ReleaseEntity, ReleaseLinkEntity, ReleaseEvidenceEntity], migrations, privileges: runtimePrivileges },
         }),
       ],
       controllers: [GroupsController, MilestonesController, ReleasesController, ReleaseAssetsController],

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import request from 'supertest';
 import {
-  bearer, collectTopic, dropDatabase, startKafka, stopKafka, TEST_DATABASE_URL, TEST_JWT_SECRET, TEST_KAFKA_BROKERS, testKafka, uniqueSuffix, waitFor,
+  bearer, collectTopic, dropDatabase, startKafka, stopKafka, serviceDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, TEST_KAFKA_BROKERS, testKafka, uniqueSuffix, waitFor,
 } from '@audit/testing';
 import { AppModule } from '../app/app.module';
 import { loadReleaseServiceConfig } from '../app/config';
@@ -37,12 +37,11 @@ afterAll(async () => {
 
 type Env = Record<string, string>;
 
-function environment(overrides: Env = {}): Env {
+async function environment(overrides: Env = {}): Promise<Env> {
   const suffix = uniqueSuffix();
   databases.push(`it_relay_${suffix}`);
   return {
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_NAME: `it_relay_${suffix}`,
+    ...(await serviceDatabase('release_service', `it_relay_${suffix}`)),
     KAFKA_BROKERS: TEST_KAFKA_BROKERS.join(','),
     KAFKA_TOPIC: `it-relay-${suffix}`,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
@@ -114,7 +113,7 @@ function expectExactlyOnceInOrder(rows: OutboxEntry[], messages: Array<{ key: st
 
 describe('outbox relay (real Kafka and PostgreSQL)', () => {
   it('with Kafka stopped, accepts every write and publishes nothing; once Kafka is back, publishes each event once, in order per key', async () => {
-    const env = environment();
+    const env = await environment();
     const app = await startInstance(env);
     const db = await database(env);
     const projects = [await createProject(app, `down-${uniqueSuffix()}`), await createProject(app, `down-${uniqueSuffix()}`)];
@@ -140,7 +139,7 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
   });
 
   it('shuts down within its bound while Kafka is down, and the next instance publishes what was left', async () => {
-    const env = environment({ SHUTDOWN_TIMEOUT_MS: '8000' }); // relay grace: 2 s per step
+    const env = await environment({ SHUTDOWN_TIMEOUT_MS: '8000' }); // relay grace: 2 s per step
     let app = await startInstance(env);
     const db = await database(env);
     const projectId = await createProject(app, `halt-${uniqueSuffix()}`);
@@ -166,7 +165,7 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
   });
 
   it('with two instances, exactly one publishes, every event once; closing it hands publishing to the other', async () => {
-    const env = environment();
+    const env = await environment();
     const first = await startInstance(env);
     const second = await startInstance(env);
     const db = await database(env);
@@ -195,7 +194,7 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
   });
 
   it('publishes a write made through the standby at once (NOTIFY), long before the 30 s poll', async () => {
-    const env = environment({ OUTBOX_POLL_INTERVAL_MS: '30000' });
+    const env = await environment({ OUTBOX_POLL_INTERVAL_MS: '30000' });
     const leader = await startInstance(env);
     await waitFor('the first instance to lead', () => isLeader(leader));
     const standby = await startInstance(env);
@@ -213,7 +212,7 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
   });
 
   it('when the leader\'s PostgreSQL session dies, its lock goes with it and publishing goes on', async () => {
-    const env = environment();
+    const env = await environment();
     const first = await startInstance(env);
     const second = await startInstance(env);
     const db = await database(env);

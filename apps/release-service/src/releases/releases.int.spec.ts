@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { EntityManager } from '@mikro-orm/postgresql';
 import request from 'supertest';
 import { DomainEvent, parseDomainEvent } from '@audit/contracts';
-import { bearer, collectTopic, dropDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import { bearer, collectTopic, dropDatabase, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
 import { installOpenApi } from '@audit/platform';
 import { AppModule } from '../app/app.module';
 import { loadReleaseServiceConfig } from '../app/config';
@@ -27,7 +27,7 @@ const admin = bearer({ sub: '1', name: 'root', admin: true });
 const as = (role: string, path = 'acme') => bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
 
 beforeAll(async () => {
-  const config = loadReleaseServiceConfig({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_NAME: database, KAFKA_TOPIC: topic, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', TRUSTED_PROXIES: '127.0.0.1,::1' });
+  const config = loadReleaseServiceConfig({ ...(await serviceDatabase('release_service', database)), KAFKA_TOPIC: topic, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', TRUSTED_PROXIES: '127.0.0.1,::1' });
   app = await NestFactory.create(AppModule.forRoot(config, () => NOW), { logger: false });
   installOpenApi(app, 'release-service', 'test');
   await app.listen(0, '127.0.0.1');

@@ -5,3 +5,4 @@ export * from './lib/kafka';
 export * from './lib/http-receiver';
 export * from './lib/fixtures';
 export * from './lib/broker';
+export * from './lib/databases';

@@ -25,10 +25,12 @@ const brokerList = z
   .default('127.0.0.1:9092')
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1));
-const postgresUrl = z
-  .string()
-  .default('postgres://postgres@127.0.0.1:5432/postgres')
-  .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
+const postgresUrl = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL')
+    .refine((v) => !URL.canParse(v) || new URL(v).username !== '', 'must name the role to connect as (postgres://user@host:port/)');
 const milliseconds = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 /**
@@ -50,7 +52,10 @@ export const baseConfigShape = (defaults: { port: number; database: string }) =>
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port(defaults.port),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: postgresUrl,
+  /** The role the service runs as (least privilege: DML on its tables, nothing more). */
+  DATABASE_URL: postgresUrl(`postgres://${defaults.database}@127.0.0.1:5432/postgres`),
+  /** The schema owner: applies migrations and the runtime role's grants at boot, then disconnects. */
+  DATABASE_MIGRATION_URL: postgresUrl(`postgres://${defaults.database}_owner@127.0.0.1:5432/postgres`),
   DATABASE_NAME: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier')

@@ -1,28 +1,18 @@
-import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { DynamicModule, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
 import type { Constructor, MigrationObject } from '@mikro-orm/core';
 import { APP_CONFIG, LoadedConfig } from '../config/config';
-import { databaseUrl, ensureDatabase } from './ensure-database';
+import { databaseUrl } from './ensure-database';
+import { RuntimePrivileges } from './roles';
+import { migrateSchema } from './schema-migration';
 
 export interface DatabaseOptions {
   entities: Constructor[];
   /** Committed migrations, listed explicitly so they run the same from sources, tests and builds. */
   migrations: MigrationObject[];
-}
-
-/** Applies the committed migrations before anything else touches the database or consumes. */
-@Injectable()
-export class MigrationRunner implements OnModuleInit {
-  private readonly logger = new Logger(MigrationRunner.name);
-  constructor(private readonly orm: MikroORM) {}
-
-  async onModuleInit(): Promise<void> {
-    const applied = await this.orm.getMigrator().up();
-    this.logger.log(`migrations applied: ${applied.length} new, schema up to date`);
-  }
+  /** What the runtime role may not do to its tables (append-only ones). */
+  privileges: RuntimePrivileges;
 }
 
 const ormLogger = new Logger('MikroORM');
@@ -37,14 +27,14 @@ export class DatabaseModule {
           inject: [APP_CONFIG],
           driver: PostgreSqlDriver,
           useFactory: async (config: LoadedConfig) => {
-            await ensureDatabase(config.DATABASE_URL, config.DATABASE_NAME);
+            // Before anything else touches the database or consumes: migrations and grants as the schema owner.
+            await migrateSchema({ ownerUrl: config.DATABASE_MIGRATION_URL, runtimeUrl: config.DATABASE_URL, database: config.DATABASE_NAME, migrations: options.migrations, privileges: options.privileges });
             return {
               driver: PostgreSqlDriver,
               clientUrl: databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
               entities: options.entities,
-              extensions: [Migrator],
-              migrations: { migrationsList: options.migrations, transactional: true, allOrNothing: true, snapshot: false },
               discovery: { warnWhenNoEntities: false },
+              ensureDatabase: false,
               pool: { min: 0, max: 10 },
               forceUtcTimezone: true,
               debug: false,
@@ -54,7 +44,6 @@ export class DatabaseModule {
           },
         }),
       ],
-      providers: [MigrationRunner],
     };
   }
 }

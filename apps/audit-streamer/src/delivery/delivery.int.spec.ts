@@ -281,6 +281,11 @@ describe('delivery log, retry and replay', () => {
     expect((await s.http.post(`${base(s, id)}/replay`).set('Authorization', s.owner).send({ since: future }).expect(202)).body.replayed).toBe(0);
     const bad = await s.http.post(`${base(s, id)}/replay`).set('Authorization', s.owner).send({ since: 'yesterday' }).expect(400);
     expect(JSON.stringify(bad.body)).toMatch(/since/);
+    // Year 0 does not exist in PostgreSQL: it was a 500, it is a 400 naming `since`.
+    for (const since of ['0000-01-01T00:00:00Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00']) {
+      const outOfRange = await s.http.post(`${base(s, id)}/replay`).set('Authorization', s.owner).send({ since }).expect(400);
+      expect(outOfRange.body.errors).toEqual([{ field: 'since', message: expect.stringMatching(/between 0001-01-01 and 9999-12-31/) }]);
+    }
 
     const page1 = await s.http.get(`${base(s, id)}/deliveries?per_page=2`).set('Authorization', s.owner).expect(200);
     expect(page1.body).toHaveLength(2);

@@ -69,6 +69,10 @@ export async function migrateSchema(spec: SchemaMigration): Promise<void> {
       await lock.query('commit');
     }
     logger.log(`migrations applied: ${applied} new, schema up to date; runtime role ${runtime}${runtime === owner ? ' owns the schema (single-role mode)' : ' granted its privileges'}`);
+    const [role] = (await lock.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [runtime])).rows;
+    if (role?.rolsuper) {
+      logger.warn(`DATABASE_URL connects as ${runtime}, a SUPERUSER: it can disable the append-only triggers and edit audit records. Run as the service's own role (npm run db:setup creates it).`);
+    }
   } finally {
     await lock.end().catch(() => undefined);
   }

@@ -13,6 +13,7 @@ export interface JsonSchema {
   maxItems?: number;
   pattern?: string;
   format?: string;
+  description?: string;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number | boolean;

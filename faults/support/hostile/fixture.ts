@@ -44,6 +44,9 @@ export async function createFixture(urls: Urls, token: string, groupPath: string
   const adminHeader = await created('POST', `${admin}/${adminDestination['id']}/headers`, token, { key: 'X-Tenant', value: 'hostile' });
   // A release event after both destinations exist, so each has a delivery to name.
   await created('POST', `${projectApi}/releases/v1.0/evidence`, token);
+  // A second release (and so a second delivery each): every list the Host class asks for a page of
+  // one (releases, deliveries, audit events) has a next page, whose Link it judges.
+  await created('POST', `${projectApi}/releases`, token, { tag_name: 'v0.9', name: 'Second' });
   const auditEvent = await waitFor('the recorder to store the fixture', async () => (await call('GET', `${urls.recorder}/api/v4/projects/${project['id']}/audit_events`, token)).body[0]);
   const firstDelivery = async (url: string) => waitFor(`a delivery at ${url}`, async () => (await call('GET', `${url}/deliveries?status=delivered`, token)).body[0]);
   return {

@@ -1,7 +1,13 @@
 import { carriesNul, hostileNumbers, hostilePathValues, hostileQueries, hostileStrings } from './catalogue';
+import { HostileToken, refusesToken } from './claims';
 import { Endpoint, fillPath, Fixture, validParam } from './endpoints';
-import { HostileRequest } from './http-client';
+import { adversarialDocuments, refusedWithinLimits } from './graphql-adversarial';
+import { HOSTILE_HOSTS, linksStayHome } from './host-headers';
+import { HostileRequest, HostileResponse } from './http-client';
+import { instantParameters, OUT_OF_RANGE_INSTANTS } from './instants';
+import { refusedNaming } from './judge';
 import { Prng } from './prng';
+import { reservedBodies, reservedGraphqlBodies } from './reserved-keys';
 import { sampleBody, violates } from './schema';
 
 export interface VariantOptions {
@@ -18,7 +24,14 @@ export interface VariantOptions {
   nextId: () => string;
   /** A number no other valid body has used: new paths, tags, titles and header keys do not collide. */
   nextNumber: () => number;
+  /** Tokens with the right signature and hostile claims (claims.ts): each on a valid request of every endpoint. */
+  hostileTokens: HostileToken[];
+  /** The services' PUBLIC_URL, if the scenario sets one: the only absolute origin a Link may name. */
+  publicUrl?: string;
 }
+
+/** What a class adds to a request: its own headers (a token, a Host) and its condition on the answer. */
+type Extra = { headers?: Record<string, string>; check?: (r: HostileResponse) => string | undefined };
 
 const PUBLIC = (template: string) => ['/health', '/ready'].includes(template) || template.includes('graphql');
 const isGraphql = (e: Endpoint) => e.template.includes('graphql');
@@ -73,16 +86,17 @@ export function variantsOf(e: Endpoint, o: VariantOptions): HostileRequest[] {
   const valid = Object.fromEntries(e.params.map((p) => [p, validParam(e.template, p, o.fixture)]));
   const n = o.nextNumber;
   const publicRoute = PUBLIC(e.template);
-  const make = (label: string, path: string, body: Buffer | undefined, contentType: string | undefined, expect: 'reject' | 'any', auth = true): HostileRequest => ({
+  const make = (label: string, path: string, body: Buffer | undefined, contentType: string | undefined, expect: 'reject' | 'any', auth = true, extra: Extra = {}): HostileRequest => ({
     service: e.service,
     method: e.method,
     route: e.template,
     path,
     label,
-    headers: { ...(auth ? { Authorization: o.token } : {}), ...(contentType ? { 'Content-Type': contentType } : {}) },
+    headers: { ...(auth ? { Authorization: o.token } : {}), ...(contentType ? { 'Content-Type': contentType } : {}), ...extra.headers },
     body,
     expect: publicRoute && !isGraphql(e) ? 'any' : expect,
     correlationId: o.nextId(),
+    ...(extra.check ? { check: extra.check } : {}),
   });
   const validPath = fillPath(e.template, valid);
   const validBody = (): Buffer | undefined => (isGraphql(e) ? json({ query: '{ __typename }' }) : e.body ? json(sampleBody(e.body, o.fixture, n())) : undefined);
@@ -112,8 +126,58 @@ export function variantsOf(e: Endpoint, o: VariantOptions): HostileRequest[] {
   ];
   if (isGraphql(e) && e.method === 'POST') {
     for (const [label, body] of graphqlVariants(o)) requests.push(make(`graphql:${label}`, validPath, body, 'application/json', 'any'));
+    // Run apart, beside a /health probe (the scenario picks them out by this label).
+    for (const doc of adversarialDocuments(o.fixture.groupPath, o.fixture.receiverUrl)) {
+      requests.push(make(`graphql-adversarial:${doc.label}`, validPath, json({ query: doc.query }), 'application/json', 'reject', true, { check: refusedWithinLimits(doc) }));
+    }
   }
-  return [...requests, ...anonymous];
+  return [...requests, ...anonymous, ...classVariants(e, o, make, validPath, validBody)];
+}
+
+type Make = (label: string, path: string, body: Buffer | undefined, contentType: string | undefined, expect: 'reject' | 'any', auth?: boolean, extra?: Extra) => HostileRequest;
+
+/**
+ * The classes that each guard a fixed defect (faults/README.md, scenario 8): hostile claims in a
+ * well-signed token, out-of-range instants, hostile Host headers, reserved keys in bodies.
+ */
+function classVariants(e: Endpoint, o: VariantOptions, make: Make, validPath: string, validBody: () => Buffer | undefined): HostileRequest[] {
+  const out: HostileRequest[] = [];
+  const type = (body: Buffer | undefined) => (body ? 'application/json' : undefined);
+  // Claims: a valid request with each token; only the health probes need none, and GET /api/graphql answers 405 to all.
+  const authenticated = !['/health', '/ready'].includes(e.template) && !(isGraphql(e) && e.method === 'GET');
+  if (authenticated) {
+    for (const t of o.hostileTokens) {
+      const body = validBody();
+      out.push(make(t.label, validPath, body, type(body), 'reject', false, { headers: { Authorization: t.bearer }, check: refusesToken(t, isGraphql(e)) }));
+    }
+  }
+  const instants = instantParameters(e);
+  for (const [label, value] of OUT_OF_RANGE_INSTANTS) {
+    for (const name of instants.query) {
+      const body = validBody();
+      out.push(make(`instant:${name}:${label}`, `${validPath}?${name}=${encodeURIComponent(value)}`, body, type(body), 'reject', true, { check: refusedNaming(name) }));
+    }
+    for (const name of instants.body) {
+      out.push(make(`instant:${name}:${label}`, validPath, json({ ...sampleBody(e.body!, o.fixture, o.nextNumber()), [name]: value }), 'application/json', 'reject', true, { check: refusedNaming(name) }));
+    }
+  }
+  // Host: a valid request (a page of one where the route pages, so a next link is due), any answer but a 5xx.
+  const pages = e.method === 'GET' && e.query.some((q) => q.name === 'per_page');
+  for (const [label, host] of HOSTILE_HOSTS) {
+    const body = validBody();
+    out.push(make(`host:${label}`, pages ? `${validPath}?per_page=1` : validPath, body, type(body), 'any', true, { headers: { Host: host }, check: linksStayHome(o.publicUrl, pages) }));
+  }
+  // Reserved keys: a strict schema names the key in its 400; one that allows extra keys may accept them.
+  if (e.body) {
+    const strict = e.body.additionalProperties === false;
+    for (const [label, body, key] of reservedBodies(sampleBody(e.body, o.fixture, o.nextNumber()))) {
+      out.push(make(label, validPath, body, 'application/json', strict ? 'reject' : 'any', true, strict ? { check: refusedNaming(key) } : {}));
+    }
+  }
+  if (isGraphql(e) && e.method === 'POST') {
+    for (const [label, body] of reservedGraphqlBodies(o.fixture.groupPath)) out.push(make(`graphql:${label}`, validPath, body, 'application/json', 'any'));
+  }
+  return out;
 }
 
 const CREATE = 'mutation($g: ID!, $u: String!, $n: String) { externalAuditEventDestinationCreate(input: {groupPath: $g, destinationUrl: $u, name: $n}) { errors externalAuditEventDestination { id } } }';

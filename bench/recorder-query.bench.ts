@@ -26,6 +26,7 @@ import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
 import { recorderTable, RssSamples, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
 import { backgroundBusyPct, gitInfo, log, num } from './support/run';
+import { DatabaseEnv, serviceDatabase, UNREACHABLE_RATE_LIMIT } from './support/service';
 import { writeResults } from './support/results';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 
@@ -85,10 +86,19 @@ async function createTopic(): Promise<void> {
   }
 }
 
-const launch = () =>
+let database: DatabaseEnv | undefined;
+
+/**
+ * The database is provisioned by the superuser first (a kept one is handed over to the owner role),
+ * then the recorder migrates it as its owner role and serves as its runtime role; the bench seeds and
+ * counts as the superuser.
+ */
+const launch = async () =>
   startRecorder({
-    DATABASE_URL: SERVER_URL, DATABASE_NAME: names.db, KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
+    ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
     KAFKA_GROUP_ID: `bench-recquery-${suffix}`, AUDIT_LOG_FILE: names.auditLog, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
+    // One token, sequential requests: the limiter still runs on every request (its cost stays in the figures), it never refuses.
+    RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
   }, cfg.serviceNodeArgs);
 
 /**
@@ -172,7 +182,8 @@ async function get(pool: Pool, path: string, token: string): Promise<{ link?: st
   if (res.statusCode !== 200) throw new Error(`GET ${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
   const link = res.headers['link'];
   const next = typeof link === 'string' ? /<([^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;
-  const url = next ? new URL(next) : undefined;
+  // Relative (`</api/v4/…>`) unless the service has a PUBLIC_URL; either way only its path and query are used.
+  const url = next ? new URL(next, 'http://127.0.0.1') : undefined;
   return { link: url && `${url.pathname}${url.search}`, count: (JSON.parse(text) as unknown[]).length };
 }
 

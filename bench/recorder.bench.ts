@@ -25,6 +25,7 @@ import { cpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
 import { peakRssMb, recorderTable, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
 import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
+import { serviceDatabase } from './support/service';
 import { writeResults } from './support/results';
 import { round, Target, targetLines } from './support/stats';
 
@@ -137,7 +138,7 @@ const drainFigures = (startedAt: number, r: Awaited<ReturnType<typeof waitStored
 
 async function benchRecorder(): Promise<Drain & { exitCode: number | null }> {
   const env: Record<string, string> = {
-    DATABASE_URL: SERVER_URL, DATABASE_NAME: names.serviceDb, KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
+    ...(await serviceDatabase('audit-recorder', SERVER_URL, names.serviceDb)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
     KAFKA_GROUP_ID: names.serviceGroup, AUDIT_LOG_FILE: names.auditLog, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
   };
   if (cfg.chunkSize) env['CONSUMER_CHUNK_SIZE'] = String(cfg.chunkSize);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BenchRun, report } from './report';
 import { log } from './support/run';
 
-const BENCHES = ['release-service', 'recorder', 'recorder-query', 'streamer', 'e2e', 'graphql-validation'];
+const BENCHES = ['release-service', 'recorder', 'recorder-query', 'recorder-exports', 'streamer', 'e2e', 'graphql-validation'];
 
 function runBench(name: string): Promise<BenchRun> {
   const t0 = performance.now();

@@ -38,6 +38,7 @@ import { writeResults } from './support/results';
 import { round, summarize, Summary, Target, targetLines } from './support/stats';
 import { BenchReceiver, combinedPerS, receiverAll, ReceiverPhase, receiverPhase } from './support/streamer-receivers';
 import type { SenderConfig, SenderResult } from './support/streamer-sender';
+import { serviceDatabase } from './support/service';
 import { commandCpuS, RunningStreamer, startStreamer, streamerTable } from './support/streamer-service';
 
 const baselineMode = process.env['BENCH_BASELINE'] ?? 'bare';
@@ -237,7 +238,7 @@ async function scenario(label: 'healthy' | 'one-failing', failing: number | unde
   const healthy = receivers.filter((_, i) => i !== failing);
   await createLogAppendTimeTopic(kafka, topic, cfg.partitions);
   const env: Record<string, string> = {
-    DATABASE_URL: SERVER_URL, DATABASE_NAME: db, KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-streamer-${label}-${suffix}`,
+    ...(await serviceDatabase('audit-streamer', SERVER_URL, db)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `bench-streamer-${label}-${suffix}`,
     AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel, ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1',
     DELIVERY_CONCURRENCY: String(cfg.deliveryConcurrency), DELIVERY_CONCURRENCY_PER_DESTINATION: String(cfg.perDestination),

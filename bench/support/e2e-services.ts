@@ -11,7 +11,7 @@ import { Action, Pipeline } from './e2e-load';
 import { PageSource } from './e2e-poller';
 import { startRecorder } from './recorder-service';
 import { sleep } from './run';
-import { RunningService, startBuiltService } from './service';
+import { RunningService, serviceDatabase, startBuiltService, UNREACHABLE_RATE_LIMIT } from './service';
 
 export interface ServicesConfig {
   serverUrl: string;
@@ -61,7 +61,17 @@ async function request(pool: Pool, method: 'POST' | 'PUT', path: string, token: 
 /** Starts the three services (pushed onto `started` as they come up, for the caller's cleanup) and sets up the group. */
 export async function startServicesPipeline(cfg: ServicesConfig, receiverUrl: string, started: RunningService[]): Promise<ServicesPipeline> {
   const names = serviceNames(cfg.suffix);
-  const common = { DATABASE_URL: cfg.serverUrl, KAFKA_BROKERS: cfg.brokers.join(','), KAFKA_TOPIC: names.topic, KAFKA_TOPIC_PARTITIONS: String(cfg.partitions), AUTH_JWT_SECRET: cfg.secret, LOG_LEVEL: cfg.logLevel };
+  const common = {
+    KAFKA_BROKERS: cfg.brokers.join(','), KAFKA_TOPIC: names.topic, KAFKA_TOPIC_PARTITIONS: String(cfg.partitions), AUTH_JWT_SECRET: cfg.secret, LOG_LEVEL: cfg.logLevel,
+    // Writes and polls from one token each, up to thousands a minute: the limiter still runs on every request (its cost stays in the figures), it never refuses.
+    RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
+  };
+  // Each database as in production: provisioned by the superuser, migrated by the owner role, served by the runtime role.
+  const [releaseDb, recorderDb, streamerDb] = await Promise.all([
+    serviceDatabase('release-service', cfg.serverUrl, names.databases[0]),
+    serviceDatabase('audit-recorder', cfg.serverUrl, names.databases[1]),
+    serviceDatabase('audit-streamer', cfg.serverUrl, names.databases[2]),
+  ]);
   const launch = async (start: Promise<RunningService>) => {
     const s = await start;
     started.push(s);
@@ -70,9 +80,9 @@ export async function startServicesPipeline(cfg: ServicesConfig, receiverUrl: st
   // E2E_SERVICE_NODE_ARGS: extra node flags for the three services, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env['E2E_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const [release, recorder, streamer] = await Promise.all([
-    launch(startBuiltService('release-service', { ...common, DATABASE_NAME: names.databases[0] }, nodeArgs)),
-    launch(startRecorder({ ...common, DATABASE_NAME: names.databases[1], KAFKA_GROUP_ID: `bench-e2e-recorder-${cfg.suffix}`, AUDIT_LOG_FILE: cfg.auditLog }, nodeArgs)),
-    launch(startBuiltService('audit-streamer', { ...common, DATABASE_NAME: names.databases[2], KAFKA_GROUP_ID: `bench-e2e-streamer-${cfg.suffix}`, STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' }, nodeArgs)),
+    launch(startBuiltService('release-service', { ...common, ...releaseDb }, nodeArgs)),
+    launch(startRecorder({ ...common, ...recorderDb, KAFKA_GROUP_ID: `bench-e2e-recorder-${cfg.suffix}`, AUDIT_LOG_FILE: cfg.auditLog }, nodeArgs)),
+    launch(startBuiltService('audit-streamer', { ...common, ...streamerDb, KAFKA_GROUP_ID: `bench-e2e-streamer-${cfg.suffix}`, STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' }, nodeArgs)),
   ]);
   const admin = jwt.sign({ sub: '1', name: 'bench-admin', admin: true }, cfg.secret, { algorithm: 'HS256', expiresIn: '4h' });
   // One owner token: owners may write releases, read the group's audit events and manage its destinations.
@@ -103,7 +113,9 @@ export async function startServicesPipeline(cfg: ServicesConfig, receiverUrl: st
     const events = (JSON.parse(text) as Array<{ created_at: string; details?: { correlation_id?: string } }>).map((e) => ({ correlationId: e.details?.correlation_id, createdAt: Date.parse(e.created_at) }));
     const link = res.headers['link'];
     const next = typeof link === 'string' ? /<([^>]+)>;\s*rel="next"/.exec(link)?.[1] : undefined;
-    return { events, next: next && `${new URL(next).pathname}${new URL(next).search}` };
+    // Relative (`</api/v4/…>`) unless the service has a PUBLIC_URL; either way only its path and query are used.
+    const url = next ? new URL(next, recorder.url) : undefined;
+    return { events, next: url && `${url.pathname}${url.search}` };
   };
   let closed: Promise<unknown> | undefined;
   return {

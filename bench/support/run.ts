@@ -3,11 +3,13 @@
  * figures are of, and how busy the machine already was.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { cpuWindow } from './cpu';
 import { round } from './stats';
 
 const ROOT = join(__dirname, '..', '..');
+/** The checkout whose services are benchmarked (support/service.ts SERVICE_ROOT): the figures are of its commit. */
+const SERVICE_ROOT = resolvePath(process.env['BENCH_SERVICE_ROOT'] || ROOT);
 
 export const log = (msg: string): void => {
   process.stdout.write(`[bench] ${msg}\n`);
@@ -20,12 +22,12 @@ export const num = (name: string, fallback: number, min = 1): number => {
   return value;
 };
 
-export function gitInfo(): { commit: string; dirty: boolean } | undefined {
+export function gitInfo(): { commit: string; dirty: boolean; serviceRoot?: string } | undefined {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: SERVICE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     // Others edit apps/ and libs/ concurrently: say when the figures are of uncommitted code.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return { commit, dirty };
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], { cwd: SERVICE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return SERVICE_ROOT === resolvePath(ROOT) ? { commit, dirty } : { commit, dirty, serviceRoot: SERVICE_ROOT };
   } catch {
     return undefined;
   }

@@ -44,7 +44,7 @@ describe('provisionServiceDatabase', () => {
     expect(owners.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['events', 'events_id_seq', 'ids', 'log']));
     const fn = await legacy.query(`select pg_get_userbyid(proowner) as owner from pg_proc where proname = 'noop'`);
     expect(fn.rows[0].owner).toBe('it_roles_owner');
-    const roles = await legacy.query(`select rolname, rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname like 'it_roles%' order by 1`);
+    const roles = await legacy.query(`select rolname, rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname in ('it_roles', 'it_roles_owner') order by 1`);
     expect(roles.rows).toEqual([
       { rolname: 'it_roles', rolsuper: false, rolcreatedb: false, rolcreaterole: false },
       { rolname: 'it_roles_owner', rolsuper: false, rolcreatedb: false, rolcreaterole: false },

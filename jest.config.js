@@ -8,7 +8,10 @@ const { readFileSync } = require('node:fs');
  */
 const { compilerOptions } = JSON.parse(readFileSync(`${__dirname}/tsconfig.base.json`, 'utf8'));
 const moduleNameMapper = Object.fromEntries(
-  Object.entries(compilerOptions.paths).map(([alias, targets]) => [`^${alias}$`, `<rootDir>/${/** @type {string[]} */ (targets)[0]}`]),
+  Object.entries(compilerOptions.paths).map(([alias, targets]) => [
+    `^${alias}$`,
+    `<rootDir>/${/** @type {string[]} */ (targets)[0]}`,
+  ]),
 );
 const swc = JSON.parse(readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 const base = {
@@ -22,11 +25,28 @@ const base = {
 /** @type {import('jest').Config} */
 const config = {
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.spec.ts'], testPathIgnorePatterns: [...base.testPathIgnorePatterns, '\\.int\\.spec\\.ts$', '\\.e2e\\.spec\\.ts$', '\\.faults\\.spec\\.ts$'] },
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.spec.ts'],
+      testPathIgnorePatterns: [
+        ...base.testPathIgnorePatterns,
+        '\\.int\\.spec\\.ts$',
+        '\\.e2e\\.spec\\.ts$',
+        '\\.faults\\.spec\\.ts$',
+      ],
+    },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/**/*.int.spec.ts'], slowTestThreshold: 30 },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e.spec.ts'], slowTestThreshold: 60 },
     // `npm run test:faults`: the real services as processes under injected faults (faults/README.md).
-    { ...base, displayName: 'faults', testMatch: ['<rootDir>/faults/**/*.faults.spec.ts'], slowTestThreshold: 120, globalSetup: '<rootDir>/faults/support/global-setup.ts', globalTeardown: '<rootDir>/faults/support/global-teardown.ts' },
+    {
+      ...base,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/faults/**/*.faults.spec.ts'],
+      slowTestThreshold: 120,
+      globalSetup: '<rootDir>/faults/support/global-setup.ts',
+      globalTeardown: '<rootDir>/faults/support/global-teardown.ts',
+    },
   ],
 };
 

@@ -56,7 +56,12 @@ const SERVER_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1
 const BROKERS = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const SECRET = `bench-${randomBytes(24).toString('hex')}`;
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const names = { ...serviceNames(suffix), floorDb: `bench_e2e_floor_${suffix}`, floorTopic: `bench-e2e-floor-${suffix}`, auditLog: join(tmpdir(), `bench-e2e-${suffix}.log`) };
+const names = {
+  ...serviceNames(suffix),
+  floorDb: `bench_e2e_floor_${suffix}`,
+  floorTopic: `bench-e2e-floor-${suffix}`,
+  auditLog: join(tmpdir(), `bench-e2e-${suffix}.log`),
+};
 const WARMUP_RATE = 50;
 
 const kafka = new Kafka({ brokers: BROKERS, clientId: 'e2e-bench', logLevel: logLevel.NOTHING });
@@ -75,11 +80,15 @@ function cleanup(): Promise<void> {
       ['close HTTP pools', async () => services?.close()],
       ['stop floor', async () => floor?.close()],
       ['close receiver', async () => receiver?.close()],
-      ['drop databases', () => Promise.all([...names.databases, names.floorDb].map((db) => dropDatabase(SERVER_URL, db)))],
+      [
+        'drop databases',
+        () => Promise.all([...names.databases, names.floorDb].map((db) => dropDatabase(SERVER_URL, db))),
+      ],
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`, names.floorTopic])],
       ['remove audit log', async () => rmSync(names.auditLog, { force: true })],
     ];
-    for (const [name, step] of steps) await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
+    for (const [name, step] of steps)
+      await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
   })();
   return cleaned;
 }
@@ -101,7 +110,13 @@ const ratesFrom = (from: number) => {
 };
 
 const describeStep = (label: string, s: StepResult) =>
-  log(`[${label}] ${s.rate}/s: achieved ${s.achievedPerS}/s, write p99 ${s.writeMs.p99} ms, queryable p50/p99 ${s.queryableMs.p50}/${s.queryableMs.p99} ms, delivered p50/p99 ${s.deliveredMs.p50}/${s.deliveredMs.p99} ms, machine ${s.machineBusyPct}% busy${s.sustainable ? '' : ` — not sustainable: ${s.reasons.join('; ')}`}\n        CPU ms per action: ${Object.entries(s.cpuMsPerAction).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  log(
+    `[${label}] ${s.rate}/s: achieved ${s.achievedPerS}/s, write p99 ${s.writeMs.p99} ms, queryable p50/p99 ${s.queryableMs.p50}/${s.queryableMs.p99} ms, delivered p50/p99 ${s.deliveredMs.p50}/${s.deliveredMs.p99} ms, machine ${s.machineBusyPct}% busy${s.sustainable ? '' : ` — not sustainable: ${s.reasons.join('; ')}`}\n        CPU ms per action: ${Object.entries(
+      s.cpuMsPerAction,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 
 /** Warm-up, the steady phase, then the rate steps from `stepFrom` until one is not sustainable. */
 async function runPipeline(pipeline: Pipeline, source: PageSource<unknown>, stepFrom: number): Promise<PipelineRun> {
@@ -110,7 +125,11 @@ async function runPipeline(pipeline: Pipeline, source: PageSource<unknown>, step
   const limits = { drainMs: cfg.drainMs, p99LimitMs: cfg.p99LimitMs };
   poller.start();
   try {
-    if (cfg.warmupS > 0) describeStep(`${pipeline.label} warm-up`, await runStep(pipeline, plan, tracker, WARMUP_RATE, cfg.warmupS, limits));
+    if (cfg.warmupS > 0)
+      describeStep(
+        `${pipeline.label} warm-up`,
+        await runStep(pipeline, plan, tracker, WARMUP_RATE, cfg.warmupS, limits),
+      );
     const steady = await runStep(pipeline, plan, tracker, cfg.steadyRate, cfg.seconds, limits);
     describeStep(pipeline.label, steady);
     const steps: StepResult[] = [];
@@ -132,7 +151,8 @@ async function runPipeline(pipeline: Pipeline, source: PageSource<unknown>, step
 }
 
 /** The floor's step at `rate` (its steady phase when that is the rate). */
-const atRate = (run: PipelineRun | undefined, rate: number | undefined) => (rate === undefined || !run ? undefined : [run.steady, ...run.steps].find((s) => s.rate === rate));
+const atRate = (run: PipelineRun | undefined, rate: number | undefined) =>
+  rate === undefined || !run ? undefined : [run.steady, ...run.steps].find((s) => s.rate === rate);
 
 function figures(svc: PipelineRun, base: PipelineRun | undefined): FigureInput[] {
   const top = svc.highest?.rate;
@@ -141,15 +161,45 @@ function figures(svc: PipelineRun, base: PipelineRun | undefined): FigureInput[]
   const pcts = ['p50', 'p95', 'p99'] as const;
   const at = `at ${cfg.steadyRate}/s`;
   return [
-    ...pcts.map((p) => ({ name: `HTTP write ${p} ${at} (ms; floor: COMMIT)`, value: svc.steady.writeMs[p], baseline: base?.steady.writeMs[p] })),
-    ...pcts.map((p) => ({ name: `write → queryable ${p} ${at} (ms)`, value: svc.steady.queryableMs[p], baseline: base?.steady.queryableMs[p], goals: p === 'p99' ? [{ goal: '< 250' }] : undefined })),
-    ...pcts.map((p) => ({ name: `write → delivered ${p} ${at} (ms)`, value: svc.steady.deliveredMs[p], baseline: base?.steady.deliveredMs[p] })),
-    { name: `every action queryable and delivered ${at} (missing)`, value: svc.steady.missingQueryable + svc.steady.missingDelivered + svc.steady.errors, baseline: base && base.steady.missingQueryable + base.steady.missingDelivered + base.steady.errors, goals: [{ goal: '= 0' }] },
-    { name: `highest sustainable rate (actions/s${svc.capped || base?.capped ? `; ${cfg.maxRate} is the cap: a lower bound` : ''}${top === undefined || (base && !base.highest) ? `; — = not even ${cfg.steadyRate}/s` : ''})`, value: top, baseline: base?.highest?.rate },
+    ...pcts.map((p) => ({
+      name: `HTTP write ${p} ${at} (ms; floor: COMMIT)`,
+      value: svc.steady.writeMs[p],
+      baseline: base?.steady.writeMs[p],
+    })),
+    ...pcts.map((p) => ({
+      name: `write → queryable ${p} ${at} (ms)`,
+      value: svc.steady.queryableMs[p],
+      baseline: base?.steady.queryableMs[p],
+      goals: p === 'p99' ? [{ goal: '< 250' }] : undefined,
+    })),
+    ...pcts.map((p) => ({
+      name: `write → delivered ${p} ${at} (ms)`,
+      value: svc.steady.deliveredMs[p],
+      baseline: base?.steady.deliveredMs[p],
+    })),
+    {
+      name: `every action queryable and delivered ${at} (missing)`,
+      value: svc.steady.missingQueryable + svc.steady.missingDelivered + svc.steady.errors,
+      baseline: base && base.steady.missingQueryable + base.steady.missingDelivered + base.steady.errors,
+      goals: [{ goal: '= 0' }],
+    },
+    {
+      name: `highest sustainable rate (actions/s${svc.capped || base?.capped ? `; ${cfg.maxRate} is the cap: a lower bound` : ''}${top === undefined || (base && !base.highest) ? `; — = not even ${cfg.steadyRate}/s` : ''})`,
+      value: top,
+      baseline: base?.highest?.rate,
+    },
     ...(svcTop && top !== cfg.steadyRate
       ? [
-          ...pcts.map((p) => ({ name: `write → queryable ${p} at ${top}/s (ms)`, value: svcTop.queryableMs[p], baseline: baseTop?.queryableMs[p] })),
-          ...pcts.map((p) => ({ name: `write → delivered ${p} at ${top}/s (ms)`, value: svcTop.deliveredMs[p], baseline: baseTop?.deliveredMs[p] })),
+          ...pcts.map((p) => ({
+            name: `write → queryable ${p} at ${top}/s (ms)`,
+            value: svcTop.queryableMs[p],
+            baseline: baseTop?.queryableMs[p],
+          })),
+          ...pcts.map((p) => ({
+            name: `write → delivered ${p} at ${top}/s (ms)`,
+            value: svcTop.deliveredMs[p],
+            baseline: baseTop?.deliveredMs[p],
+          })),
         ]
       : []),
   ];
@@ -157,10 +207,26 @@ function figures(svc: PipelineRun, base: PipelineRun | undefined): FigureInput[]
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`suffix ${suffix}: ${cfg.steadyRate}/s for ${cfg.seconds} s, then steps of ${cfg.rateStep}/s × ${cfg.stepSeconds} s up to ${cfg.maxRate}/s; poll every ${cfg.pollMs} ms; ${cfg.projects} projects; LOG_LEVEL=${cfg.logLevel}`);
+  log(
+    `suffix ${suffix}: ${cfg.steadyRate}/s for ${cfg.seconds} s, then steps of ${cfg.rateStep}/s × ${cfg.stepSeconds} s up to ${cfg.maxRate}/s; poll every ${cfg.pollMs} ms; ${cfg.projects} projects; LOG_LEVEL=${cfg.logLevel}`,
+  );
   receiver = await E2eReceiver.start(tracker);
   await createTopic(kafka, names.topic, cfg.partitions);
-  services = await startServicesPipeline({ serverUrl: SERVER_URL, brokers: BROKERS, secret: SECRET, suffix, partitions: cfg.partitions, projects: cfg.projects, logLevel: cfg.logLevel, auditLog: names.auditLog, connections: cfg.connections }, receiver.url, started);
+  services = await startServicesPipeline(
+    {
+      serverUrl: SERVER_URL,
+      brokers: BROKERS,
+      secret: SECRET,
+      suffix,
+      partitions: cfg.partitions,
+      projects: cfg.projects,
+      logLevel: cfg.logLevel,
+      auditLog: names.auditLog,
+      connections: cfg.connections,
+    },
+    receiver.url,
+    started,
+  );
   log(`services ready (pids ${started.map((s) => s.pid).join(', ')}); destination registered`);
   const svc = await runPipeline(services, services.source as PageSource<unknown>, cfg.steadyRate + cfg.rateStep);
   const exitCodes = await Promise.all(started.map((s) => s.stop()));
@@ -170,22 +236,46 @@ async function main(): Promise<void> {
   if (cfg.baseline === 'bare') {
     await createTopic(kafka, names.floorTopic, cfg.partitions);
     floor = await startFloorPipeline(
-      { serverUrl: SERVER_URL, database: names.floorDb, kafka, brokers: BROKERS, topic: names.floorTopic, suffix, projects: cfg.projects, connections: 16, receiverUrl: receiver.url },
+      {
+        serverUrl: SERVER_URL,
+        database: names.floorDb,
+        kafka,
+        brokers: BROKERS,
+        topic: names.floorTopic,
+        suffix,
+        projects: cfg.projects,
+        connections: 16,
+        receiverUrl: receiver.url,
+      },
       (err) => log(`floor produce failed: ${err.message}`),
     );
     log(`floor ready (consumers pid ${floor.pid})`);
     const top = svc.highest?.rate;
-    base = await runPipeline(floor, floor.source as PageSource<unknown>, top !== undefined && top > cfg.steadyRate ? top : cfg.steadyRate + cfg.rateStep);
+    base = await runPipeline(
+      floor,
+      floor.source as PageSource<unknown>,
+      top !== undefined && top > cfg.steadyRate ? top : cfg.steadyRate + cfg.rateStep,
+    );
   }
 
   const rows = figures(svc, base);
-  process.stdout.write(`\n${stepsTable('services', [svc.steady, ...svc.steps])}\n\n${base ? `${stepsTable('floor', [base.steady, ...base.steps])}\n\n` : ''}`);
+  process.stdout.write(
+    `\n${stepsTable('services', [svc.steady, ...svc.steps])}\n\n${base ? `${stepsTable('floor', [base.steady, ...base.steps])}\n\n` : ''}`,
+  );
   const details = {
-    at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: cfg,
-    services: { ...svc, exitCodes, receiverRequests: receiver.requests }, floor: base,
+    at: new Date().toISOString(),
+    git: gitInfo(),
+    node: process.version,
+    cpus: cpus().length,
+    busyBeforePct,
+    config: cfg,
+    services: { ...svc, exitCodes, receiverRequests: receiver.requests },
+    floor: base,
   };
   const written = writeResults('e2e', details, rows);
-  process.stdout.write(`${figuresTable(written)}\n\n(baseline: the bare floor, support/e2e-floor.ts; latencies from each action's scheduled send time; queryable stamps are late by up to ${cfg.pollMs} ms + one poll)\n`);
+  process.stdout.write(
+    `${figuresTable(written)}\n\n(baseline: the bare floor, support/e2e-floor.ts; latencies from each action's scheduled send time; queryable stamps are late by up to ${cfg.pollMs} ms + one poll)\n`,
+  );
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

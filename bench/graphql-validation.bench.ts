@@ -9,9 +9,26 @@
  * bench/results/graphql-validation.json. A miss prints MISS and never fails the run.
  */
 import { cpus } from 'node:os';
-import { getIntrospectionQuery, GraphQLError, Lexer, parse, Source, specifiedRules, TokenKind, validate } from 'graphql';
+import {
+  getIntrospectionQuery,
+  GraphQLError,
+  Lexer,
+  parse,
+  Source,
+  specifiedRules,
+  TokenKind,
+  validate,
+} from 'graphql';
 import { MAX_GRAPHQL_BODY_BYTES, MAX_TOKENS } from '../apps/audit-streamer/src/graphql/graphql-request';
-import { countLines, countSelections, DEFAULT_QUERY_LIMITS, MAX_LINES, MAX_SELECTIONS, measureDocument, validateQuery } from '../apps/audit-streamer/src/graphql/query-limits';
+import {
+  countLines,
+  countSelections,
+  DEFAULT_QUERY_LIMITS,
+  MAX_LINES,
+  MAX_SELECTIONS,
+  measureDocument,
+  validateQuery,
+} from '../apps/audit-streamer/src/graphql/query-limits';
 import { createStreamingSchema } from '../apps/audit-streamer/src/graphql/resolvers';
 import { seed001 } from '../apps/audit-streamer/src/graphql/seed-001-operations';
 import { FigureInput, writeResults } from './support/results';
@@ -23,7 +40,8 @@ const cfg = { runs: num('BENCH_RUNS', 15), warmup: num('BENCH_WARMUP', 3, 0) };
 const MAX_MS = 20;
 const schema = createStreamingSchema();
 
-const repeat = (n: number, item: (i: number) => string): string => Array.from({ length: n }, (_, i) => item(i)).join(' ');
+const repeat = (n: number, item: (i: number) => string): string =>
+  Array.from({ length: n }, (_, i) => item(i)).join(' ');
 const LIST = 'externalAuditEventDestinations { nodes { id } }';
 const chainFragments = (links: number): string =>
   `fragment F0 on Query { group(fullPath: "a") { id } } ${repeat(links - 1, (i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`)}`;
@@ -43,10 +61,12 @@ const shapes = {
   // OverlappingFieldsCanBeMergedRule compares same-named fields pairwise: quadratic in the document.
   sameName: (n: number) => `{ group(fullPath: "a") { ${repeat(n, () => LIST)} } }`,
   sameNameConflicts: (n: number) => `{ group(fullPath: "a") { ${repeat(n, (i) => (i % 2 ? 'x: id' : 'x: name'))} } }`,
-  sameNameFragments: (n: number) => `{ group(fullPath: "a") { ${repeat(n, (i) => `...D${i}`)} } } ${repeat(n, (i) => `fragment D${i} on Group { ${LIST} }`)}`,
+  sameNameFragments: (n: number) =>
+    `{ group(fullPath: "a") { ${repeat(n, (i) => `...D${i}`)} } } ${repeat(n, (i) => `fragment D${i} on Group { ${LIST} }`)}`,
   // Every error's location is found by scanning the line breaks before it: errors x lines.
   unknownFields: (n: number) => `{ group(fullPath: "a") { ${repeat(n, (i) => `zz${i}`)} } }`,
-  conflictingFragments: (n: number) => `{ group(fullPath: "a") { ${repeat(n, (i) => `...D${i}`)} } } ${repeat(n, (i) => `fragment D${i} on Group { x: ${i % 2 ? 'id' : 'name'} }`)}`,
+  conflictingFragments: (n: number) =>
+    `{ group(fullPath: "a") { ${repeat(n, (i) => `...D${i}`)} } } ${repeat(n, (i) => `fragment D${i} on Group { x: ${i % 2 ? 'id' : 'name'} }`)}`,
 };
 
 const fits = (query: string, test: (q: string) => boolean): boolean => {
@@ -72,8 +92,13 @@ const padded = (query: string, lines?: number): string =>
   `${'\n'.repeat(lines === undefined ? MAX_GRAPHQL_BODY_BYTES - 1024 - query.length : lines - countLines(query))}${query}`;
 
 const introspection = getIntrospectionQuery({
-  descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true,
-  inputValueDeprecation: true, experimentalDirectiveDeprecation: true, oneOf: true,
+  descriptions: true,
+  specifiedByUrl: true,
+  directiveIsRepeatable: true,
+  schemaDescription: true,
+  inputValueDeprecation: true,
+  experimentalDirectiveDeprecation: true,
+  oneOf: true,
 });
 const documents: Array<[string, string]> = [
   ['chain of 20 fragments', shapes.chain(20)],
@@ -101,8 +126,10 @@ const documents: Array<[string, string]> = [
   ['real: seed 001 listHeaders', seed001.listHeaders('a')],
 ];
 
-const endpoint = (query: string): readonly GraphQLError[] => validateQuery(schema, parse(query, { maxTokens: MAX_TOKENS }));
-const bare = (query: string): readonly GraphQLError[] => validate(schema, parse(query, { maxTokens: MAX_TOKENS }), specifiedRules);
+const endpoint = (query: string): readonly GraphQLError[] =>
+  validateQuery(schema, parse(query, { maxTokens: MAX_TOKENS }));
+const bare = (query: string): readonly GraphQLError[] =>
+  validate(schema, parse(query, { maxTokens: MAX_TOKENS }), specifiedRules);
 
 function tokens(query: string): number {
   const lexer = new Lexer(new Source(query));
@@ -143,12 +170,21 @@ function answer(errors: readonly GraphQLError[]): string {
 function describeDocument(query: string) {
   const document = parse(query, { maxTokens: MAX_TOKENS });
   const { steps } = measureDocument(schema, document, DEFAULT_QUERY_LIMITS.listSize);
-  return { bytes: Buffer.byteLength(query), lines: countLines(query), tokens: tokens(query), selections: countSelections(document), steps, answer: answer(endpoint(query)) };
+  return {
+    bytes: Buffer.byteLength(query),
+    lines: countLines(query),
+    tokens: tokens(query),
+    selections: countSelections(document),
+    steps,
+    answer: answer(endpoint(query)),
+  };
 }
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`${documents.length} documents, median of ${cfg.runs} runs each after ${cfg.warmup} warm-up runs; MAX_TOKENS ${MAX_TOKENS}, MAX_SELECTIONS ${MAX_SELECTIONS}, MAX_LINES ${MAX_LINES}`);
+  log(
+    `${documents.length} documents, median of ${cfg.runs} runs each after ${cfg.warmup} warm-up runs; MAX_TOKENS ${MAX_TOKENS}, MAX_SELECTIONS ${MAX_SELECTIONS}, MAX_LINES ${MAX_LINES}`,
+  );
   // The first document measured would otherwise pay for compiling graphql-js.
   for (const [, query] of documents) measure(query);
   const rows = documents.map(([name, query]) => ({ name, ...describeDocument(query), ...measure(query) }));
@@ -156,20 +192,46 @@ async function main(): Promise<void> {
   const worst = Math.max(...adversarial.map((r) => r.ms));
   const worstBaseline = Math.max(...adversarial.map((r) => r.baselineMs));
   printTable(rows);
-  const targets: Target[] = [{ name: 'slowest adversarial document (ms)', goal: `< ${MAX_MS}`, value: worst, pass: worst < MAX_MS }];
+  const targets: Target[] = [
+    { name: 'slowest adversarial document (ms)', goal: `< ${MAX_MS}`, value: worst, pass: worst < MAX_MS },
+  ];
   process.stdout.write(`\nTargets:\n${targetLines(targets)}\n`);
-  const details = { at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: { ...cfg, maxTokens: MAX_TOKENS, maxSelections: MAX_SELECTIONS, maxLines: MAX_LINES }, documents: rows, targets };
+  const details = {
+    at: new Date().toISOString(),
+    git: gitInfo(),
+    node: process.version,
+    cpus: cpus().length,
+    busyBeforePct,
+    config: { ...cfg, maxTokens: MAX_TOKENS, maxSelections: MAX_SELECTIONS, maxLines: MAX_LINES },
+    documents: rows,
+    targets,
+  };
   writeResults('graphql-validation', details, [
-    ...rows.map((r): FigureInput => ({ name: `${r.name} (ms)`, value: r.ms, baseline: r.baselineMs, goals: r.name.startsWith('real:') ? undefined : [{ goal: `< ${MAX_MS}` }] })),
-    { name: 'slowest adversarial document (ms)', value: worst, baseline: worstBaseline, goals: [{ goal: `< ${MAX_MS}` }] },
+    ...rows.map((r): FigureInput => ({
+      name: `${r.name} (ms)`,
+      value: r.ms,
+      baseline: r.baselineMs,
+      goals: r.name.startsWith('real:') ? undefined : [{ goal: `< ${MAX_MS}` }],
+    })),
+    {
+      name: 'slowest adversarial document (ms)',
+      value: worst,
+      baseline: worstBaseline,
+      goals: [{ goal: `< ${MAX_MS}` }],
+    },
   ]);
 }
 
-function printTable(rows: Array<ReturnType<typeof describeDocument> & { name: string; ms: number; baselineMs: number }>): void {
+function printTable(
+  rows: Array<ReturnType<typeof describeDocument> & { name: string; ms: number; baselineMs: number }>,
+): void {
   const lines = [
     '| document | bytes | lines | tokens | selections | steps | endpoint answer | endpoint (ms) | graphql-js alone (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
-    ...rows.map((r) => `| ${r.name} | ${r.bytes} | ${r.lines} | ${r.tokens} | ${r.selections} | ${r.steps} | ${r.answer} | ${r.ms} | ${r.baselineMs} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.bytes} | ${r.lines} | ${r.tokens} | ${r.selections} | ${r.steps} | ${r.answer} | ${r.ms} | ${r.baselineMs} |`,
+    ),
   ];
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }

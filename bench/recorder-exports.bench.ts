@@ -42,7 +42,14 @@ import { Pool } from 'undici';
 import { databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
-import { peakRssMb, recorderTable, RssSamples, RunningRecorder, sampleRss, startRecorder } from './support/recorder-service';
+import {
+  peakRssMb,
+  recorderTable,
+  RssSamples,
+  RunningRecorder,
+  sampleRss,
+  startRecorder,
+} from './support/recorder-service';
 import { FigureInput, figuresTable, writeResults } from './support/results';
 import { backgroundBusyPct, gitInfo, log, num, sleep } from './support/run';
 import { DatabaseEnv, dbRolesMode, SERVICE_ROOT, serviceDatabase } from './support/service';
@@ -60,7 +67,10 @@ const cfg = {
   warmupS: num('BENCH_WARMUP_S', 5, 0),
   idleS: num('BENCH_IDLE_S', 10),
   timeoutS: num('BENCH_TIMEOUT_S', 900),
-  scenarios: (process.env['BENCH_SCENARIOS'] ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as ScenarioName[],
+  scenarios: (process.env['BENCH_SCENARIOS'] ?? SCENARIOS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as ScenarioName[],
   logLevel: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
   serviceNodeArgs: (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
   serviceRoot: SERVICE_ROOT,
@@ -68,7 +78,8 @@ const cfg = {
 };
 if (!['closed', 'open'].includes(cfg.listMode)) throw new Error('BENCH_LIST_MODE must be closed or open');
 const unknownScenarios = cfg.scenarios.filter((s) => !SCENARIOS.includes(s));
-if (unknownScenarios.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknownScenarios.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+if (unknownScenarios.length > 0)
+  throw new Error(`BENCH_SCENARIOS: unknown ${unknownScenarios.join(', ')} (known: ${SCENARIOS.join(', ')})`);
 const SERVER_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432';
 const BROKERS = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const SECRET = `bench-${randomBytes(24).toString('hex')}`;
@@ -106,7 +117,8 @@ function cleanup(): Promise<void> {
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`])],
       ['remove audit log', async () => rmSync(names.auditLog, { force: true })],
     ];
-    for (const [name, step] of steps) await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
+    for (const [name, step] of steps)
+      await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
   })();
   return cleaned;
 }
@@ -115,7 +127,10 @@ async function createTopic(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: names.topic, numPartitions: 1, replicationFactor: -1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: names.topic, numPartitions: 1, replicationFactor: -1 }],
+    });
   } finally {
     await admin.disconnect();
   }
@@ -129,11 +144,19 @@ let database: DatabaseEnv | undefined;
  * build before the roles, single-role mode: support/service.ts).
  */
 const launch = async () =>
-  startRecorder({
-    ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)), NODE_ENV: 'production',
-    KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic, KAFKA_GROUP_ID: `bench-recexports-${suffix}`,
-    AUDIT_LOG_FILE: names.auditLog, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
-  }, cfg.serviceNodeArgs);
+  startRecorder(
+    {
+      ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)),
+      NODE_ENV: 'production',
+      KAFKA_BROKERS: BROKERS.join(','),
+      KAFKA_TOPIC: names.topic,
+      KAFKA_GROUP_ID: `bench-recexports-${suffix}`,
+      AUDIT_LOG_FILE: names.auditLog,
+      AUTH_JWT_SECRET: SECRET,
+      LOG_LEVEL: cfg.logLevel,
+    },
+    cfg.serviceNodeArgs,
+  );
 
 /**
  * The group, its project and BENCH_ROWS audit events of the project, created_at spread evenly over the
@@ -144,8 +167,15 @@ const launch = async () =>
 async function seed(pg: Client): Promise<number> {
   const t0 = performance.now();
   await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '256MB'`);
-  await pg.query(`insert into namespaces (kind, id, full_path, parent_id) values ('Group', 1, $1, null), ('Project', $2, $3, 1)`, [GROUP_PATH, PROJECT_ID, PROJECT_PATH]);
-  const indexes = (await pg.query<{ indexname: string; indexdef: string }>(`select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`)).rows;
+  await pg.query(
+    `insert into namespaces (kind, id, full_path, parent_id) values ('Group', 1, $1, null), ('Project', $2, $3, 1)`,
+    [GROUP_PATH, PROJECT_ID, PROJECT_PATH],
+  );
+  const indexes = (
+    await pg.query<{ indexname: string; indexdef: string }>(
+      `select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`,
+    )
+  ).rows;
   for (const ix of indexes) await pg.query(`drop index ${ix.indexname}`);
   await pg.query('alter table audit_events drop constraint audit_events_pkey');
   const slice = 100_000;
@@ -235,11 +265,16 @@ class ListLoop {
   private async one(due: number): Promise<void> {
     let status = 0;
     try {
-      const res = await this.pool.request({ method: 'GET', path: LIST_PATH, headers: { authorization: `Bearer ${this.auth}` } });
+      const res = await this.pool.request({
+        method: 'GET',
+        path: LIST_PATH,
+        headers: { authorization: `Bearer ${this.auth}` },
+      });
       status = res.statusCode;
       const text = await res.body.text();
       if (status !== 200 && this.errors.length < 5) this.errors.push(`HTTP ${status} ${text.slice(0, 200)}`);
-      else if (status === 200 && (JSON.parse(text) as unknown[]).length !== 20 && this.errors.length < 5) this.errors.push(`expected 20 events, got ${text.slice(0, 100)}`);
+      else if (status === 200 && (JSON.parse(text) as unknown[]).length !== 20 && this.errors.length < 5)
+        this.errors.push(`expected 20 events, got ${text.slice(0, 100)}`);
     } catch (err) {
       if (this.errors.length < 5) this.errors.push((err as Error).message);
     }
@@ -273,10 +308,20 @@ function listFigures(samples: ListSample[], from: number): ListFigures {
   const notOk: Record<string, number> = {};
   for (const s of samples) if (s.status !== 200) notOk[s.status] = (notOk[s.status] ?? 0) + 1;
   const latency = summarize(samples.filter((s) => s.status === 200).map((s) => s.ms));
-  const slowest = [...samples].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ atS: round((s.due - from) / 1000, 2), ms: round(s.ms, 1) }));
-  return { requests: samples.length, ok: samples.filter((s) => s.status === 200).length, notOk, latencyMs: roundSummary(latency), slowest };
+  const slowest = [...samples]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 5)
+    .map((s) => ({ atS: round((s.due - from) / 1000, 2), ms: round(s.ms, 1) }));
+  return {
+    requests: samples.length,
+    ok: samples.filter((s) => s.status === 200).length,
+    notOk,
+    latencyMs: roundSummary(latency),
+    slowest,
+  };
 }
-const roundSummary = (s: Summary) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 2)])) as unknown as Summary;
+const roundSummary = (s: Summary) =>
+  Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 2)])) as unknown as Summary;
 
 interface ExportResult {
   status: number;
@@ -302,12 +347,24 @@ interface ExportResult {
  */
 async function exportOnce(pool: Pool, auth: string, t0: number): Promise<ExportResult> {
   try {
-    const res = await pool.request({ method: 'GET', path: EXPORT_PATH, headers: { authorization: `Bearer ${auth}` }, bodyTimeout: 0, headersTimeout: cfg.timeoutS * 1000 });
+    const res = await pool.request({
+      method: 'GET',
+      path: EXPORT_PATH,
+      headers: { authorization: `Bearer ${auth}` },
+      bodyTimeout: 0,
+      headersTimeout: cfg.timeoutS * 1000,
+    });
     if (res.statusCode !== 200) {
       const text = await res.body.text();
       const retryAfter = res.headers['retry-after'];
       return {
-        status: res.statusCode, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, ms: performance.now() - t0, bytes: text.length, rows: 0, exportEventRows: 0, complete: false,
+        status: res.statusCode,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+        ms: performance.now() - t0,
+        bytes: text.length,
+        rows: 0,
+        exportEventRows: 0,
+        complete: false,
         error: res.statusCode === 429 && retryAfter ? undefined : `HTTP ${res.statusCode} ${text.slice(0, 200)}`,
       };
     }
@@ -327,11 +384,27 @@ async function exportOnce(pool: Pool, auth: string, t0: number): Promise<ExportR
     }
     const headLines = Buffer.concat(head).toString('utf8').split('\r\n').slice(1, -1);
     let exportEventRows = 0;
-    while (exportEventRows < headLines.length && headLines[exportEventRows].includes(EXPORT_EVENT_MARK)) exportEventRows++;
+    while (exportEventRows < headLines.length && headLines[exportEventRows].includes(EXPORT_EVENT_MARK))
+      exportEventRows++;
     const rows = lines - 1;
-    return { status: 200, ms: performance.now() - t0, bytes, rows, exportEventRows, complete: last === 10 && rows - exportEventRows === cfg.rows };
+    return {
+      status: 200,
+      ms: performance.now() - t0,
+      bytes,
+      rows,
+      exportEventRows,
+      complete: last === 10 && rows - exportEventRows === cfg.rows,
+    };
   } catch (err) {
-    return { status: 0, ms: performance.now() - t0, bytes: 0, rows: 0, exportEventRows: 0, complete: false, error: (err as Error).message };
+    return {
+      status: 0,
+      ms: performance.now() - t0,
+      bytes: 0,
+      rows: 0,
+      exportEventRows: 0,
+      complete: false,
+      error: (err as Error).message,
+    };
   }
 }
 
@@ -379,7 +452,11 @@ interface ScenarioResult {
 /** What the recorder's requests also run on: every PostgreSQL process and the Kafka broker. */
 const SHARED_COMMANDS = ['postgres', 'java'];
 
-async function measurePhase(pid: number | undefined, body: () => Promise<{ from: number; to: number }>, list: ListLoop): Promise<Phase> {
+async function measurePhase(
+  pid: number | undefined,
+  body: () => Promise<{ from: number; to: number }>,
+  list: ListLoop,
+): Promise<Phase> {
   const stopRss = sampleRss(pid);
   const stopCpu = cpuWindow(pid);
   const shared0 = commandCpuS(SHARED_COMMANDS);
@@ -396,8 +473,15 @@ async function measurePhase(pid: number | undefined, body: () => Promise<{ from:
   const hwmMb = round(peakRssMb(pid), 1);
   const samples = await list.window(from, to);
   return {
-    seconds: round((to - from) / 1000, 2), list: listFigures(samples, from), rss, hwmMb, recorderCpuS: round(cpu.processS, 2), benchCpuS: round(cpu.selfS, 2),
-    machineBusyPct: round(cpu.machineBusy * 100, 1), otherBusyPct: round(otherBusyPct, 1), benchLoopDelayP99Ms: round(delay.percentile(99) / 1e6, 1),
+    seconds: round((to - from) / 1000, 2),
+    list: listFigures(samples, from),
+    rss,
+    hwmMb,
+    recorderCpuS: round(cpu.processS, 2),
+    benchCpuS: round(cpu.selfS, 2),
+    machineBusyPct: round(cpu.machineBusy * 100, 1),
+    otherBusyPct: round(otherBusyPct, 1),
+    benchLoopDelayP99Ms: round(delay.percentile(99) / 1e6, 1),
   };
 }
 
@@ -412,41 +496,62 @@ async function exportEventsStored(pg: Client): Promise<Record<string, number>> {
 async function scenario(name: ScenarioName, pg: Client): Promise<ScenarioResult> {
   service = await launch();
   const svc = service;
-  log(`[${name}] audit-recorder ready at ${svc.url} (pid ${svc.pid}), ${round(peakRssMb(svc.pid), 1)} MB high-water after boot`);
+  log(
+    `[${name}] audit-recorder ready at ${svc.url} (pid ${svc.pid}), ${round(peakRssMb(svc.pid), 1)} MB high-water after boot`,
+  );
   const listPool = new Pool(svc.url, { connections: 16, pipelining: 1 });
   const exportPool = new Pool(svc.url, { connections: cfg.exports, pipelining: 1 });
   pools.add(listPool);
   pools.add(exportPool);
   // A maintainer of the project, a user of its own: neither scenario's exporters share its rate limit.
   const reader = token({ sub: '900', name: 'bench-reader', groups: { [GROUP_PATH]: 'maintainer' } });
-  const exporters = name === 'one-token'
-    ? Array.from({ length: cfg.exports }, () => token({ sub: '1', name: 'bench-admin', admin: true }))
-    : Array.from({ length: cfg.exports }, (_, i) => token({ sub: String(1001 + i), name: `bench-auditor-${i + 1}`, auditor: true }));
+  const exporters =
+    name === 'one-token'
+      ? Array.from({ length: cfg.exports }, () => token({ sub: '1', name: 'bench-admin', admin: true }))
+      : Array.from({ length: cfg.exports }, (_, i) =>
+          token({ sub: String(1001 + i), name: `bench-auditor-${i + 1}`, auditor: true }),
+        );
   const list = new ListLoop(listPool, reader, cfg.listRate, cfg.listMode);
   const storedBefore = await exportEventsStored(pg);
   try {
     list.start();
     if (cfg.warmupS > 0) await sleep(cfg.warmupS * 1000);
-    const idle = await measurePhase(svc.pid, async () => {
-      const from = performance.now();
-      await sleep(cfg.idleS * 1000);
-      return { from, to: performance.now() };
-    }, list);
-    log(`[${name}] idle: list p50/p95/p99 ${idle.list.latencyMs.p50}/${idle.list.latencyMs.p95}/${idle.list.latencyMs.p99} ms (${idle.list.requests} requests), RSS ${idle.rss.startMb}–${idle.rss.peakMb} MB, high-water ${idle.hwmMb} MB, machine ${idle.machineBusyPct}% busy (${idle.otherBusyPct}% other processes)`);
+    const idle = await measurePhase(
+      svc.pid,
+      async () => {
+        const from = performance.now();
+        await sleep(cfg.idleS * 1000);
+        return { from, to: performance.now() };
+      },
+      list,
+    );
+    log(
+      `[${name}] idle: list p50/p95/p99 ${idle.list.latencyMs.p50}/${idle.list.latencyMs.p95}/${idle.list.latencyMs.p99} ms (${idle.list.requests} requests), RSS ${idle.rss.startMb}–${idle.rss.peakMb} MB, high-water ${idle.hwmMb} MB, machine ${idle.machineBusyPct}% busy (${idle.otherBusyPct}% other processes)`,
+    );
 
     let results: ExportResult[] = [];
-    const exportsPhase = await measurePhase(svc.pid, async () => {
-      const from = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`exports not done within BENCH_TIMEOUT_S=${cfg.timeoutS}`)), cfg.timeoutS * 1000);
-      });
-      results = await Promise.race([Promise.all(exporters.map((auth) => exportOnce(exportPool, auth, from))), deadline]).finally(() => clearTimeout(timer));
-      const served = results.filter((r) => r.status === 200);
-      // The phase ends with the last served export (or the last answer, when none was served).
-      const to = from + Math.max(...(served.length > 0 ? served : results).map((r) => r.ms));
-      return { from, to };
-    }, list);
+    const exportsPhase = await measurePhase(
+      svc.pid,
+      async () => {
+        const from = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`exports not done within BENCH_TIMEOUT_S=${cfg.timeoutS}`)),
+            cfg.timeoutS * 1000,
+          );
+        });
+        results = await Promise.race([
+          Promise.all(exporters.map((auth) => exportOnce(exportPool, auth, from))),
+          deadline,
+        ]).finally(() => clearTimeout(timer));
+        const served = results.filter((r) => r.status === 200);
+        // The phase ends with the last served export (or the last answer, when none was served).
+        const to = from + Math.max(...(served.length > 0 ? served : results).map((r) => r.ms));
+        return { from, to };
+      },
+      list,
+    );
     await list.stop();
     const served = results.filter((r) => r.status === 200);
     const statuses: Record<string, number> = {};
@@ -464,13 +569,22 @@ async function scenario(name: ScenarioName, pg: Client): Promise<ScenarioResult>
       statuses,
       errors: [...new Set(results.map((r) => r.error).filter((e): e is string => e !== undefined))].slice(0, 5),
     };
-    log(`[${name}] ${cfg.exports} exports: ${exports.served} served (${served.filter((r) => r.complete).length} complete, rows ${[...new Set(served.map((r) => `${r.rows}`))].join('/')}, export events at the top ${[...new Set(exports.exportEventRows)].join('/')}), ${exports.refused} refused (429, Retry-After ${exports.retryAfter.join('/') || '—'}), ${exports.failed} failed; all served done in ${exports.wallS} s`);
-    log(`[${name}] during exports: list p50/p95/p99 ${exports.list.latencyMs.p50}/${exports.list.latencyMs.p95}/${exports.list.latencyMs.p99} ms (${exports.list.requests} requests; slowest ${exports.list.slowest.map((x) => `${x.ms} ms at +${x.atS} s`).join(', ')}), RSS peak ${exports.rss.peakMb} MB, high-water ${exports.hwmMb} MB, machine ${exports.machineBusyPct}% busy (${exports.otherBusyPct}% other processes)`);
+    log(
+      `[${name}] ${cfg.exports} exports: ${exports.served} served (${served.filter((r) => r.complete).length} complete, rows ${[...new Set(served.map((r) => `${r.rows}`))].join('/')}, export events at the top ${[...new Set(exports.exportEventRows)].join('/')}), ${exports.refused} refused (429, Retry-After ${exports.retryAfter.join('/') || '—'}), ${exports.failed} failed; all served done in ${exports.wallS} s`,
+    );
+    log(
+      `[${name}] during exports: list p50/p95/p99 ${exports.list.latencyMs.p50}/${exports.list.latencyMs.p95}/${exports.list.latencyMs.p99} ms (${exports.list.requests} requests; slowest ${exports.list.slowest.map((x) => `${x.ms} ms at +${x.atS} s`).join(', ')}), RSS peak ${exports.rss.peakMb} MB, high-water ${exports.hwmMb} MB, machine ${exports.machineBusyPct}% busy (${exports.otherBusyPct}% other processes)`,
+    );
     for (const e of exports.errors) log(`[${name}] export error: ${e}`);
     // Each served export leaves its audit event(s): wait until the last one is stored (the recorder consumes its own outbox's events).
     let stored = await exportEventsStored(pg);
     const wanted = (storedBefore['audit_events_exported'] ?? 0) + exports.served;
-    for (const until = Date.now() + 30_000; (stored['audit_events_exported'] ?? 0) < wanted && Date.now() < until; stored = await exportEventsStored(pg)) await sleep(250);
+    for (
+      const until = Date.now() + 30_000;
+      (stored['audit_events_exported'] ?? 0) < wanted && Date.now() < until;
+      stored = await exportEventsStored(pg)
+    )
+      await sleep(250);
     const exitCode = await svc.stop();
     service = undefined;
     return { scenario: name, idle, exports, exportEventsStored: stored, listErrors: list.errors, exitCode };
@@ -493,7 +607,10 @@ function figureRows(results: ScenarioResult[]): FigureInput[] {
       { name: `${at}: peak RSS (MB, high-water; baseline: idle)`, value: e.hwmMb, baseline: r.idle.hwmMb },
       { name: `${at}: RSS growth over idle (MB)`, value: growth, goals: [{ goal: '< 100' }] },
       ...(['p50', 'p95', 'p99'] as const).map((p) => ({
-        name: `${at}: list ${p} during exports (ms, ${cfg.listMode} loop; baseline: idle)`, value: e.list.latencyMs[p], baseline: r.idle.list.latencyMs[p], goals: p === 'p99' ? [{ goal: '< 250' }] : undefined,
+        name: `${at}: list ${p} during exports (ms, ${cfg.listMode} loop; baseline: idle)`,
+        value: e.list.latencyMs[p],
+        baseline: r.idle.list.latencyMs[p],
+        goals: p === 'p99' ? [{ goal: '< 250' }] : undefined,
       })),
       { name: `${at}: exports served (200, complete CSV)`, value: e.served - e.incomplete },
       { name: `${at}: exports refused (429 with Retry-After)`, value: e.refused },
@@ -505,7 +622,9 @@ function figureRows(results: ScenarioResult[]): FigureInput[] {
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`suffix ${suffix}: ${cfg.rows} events in project ${PROJECT_PATH}, ${cfg.exports} concurrent exports, list ${cfg.listMode} loop at ≤ ${cfg.listRate}/s; recorder from ${cfg.serviceRoot} (database roles: ${cfg.dbRoles}); machine ${busyBeforePct}% busy before the run`);
+  log(
+    `suffix ${suffix}: ${cfg.rows} events in project ${PROJECT_PATH}, ${cfg.exports} concurrent exports, list ${cfg.listMode} loop at ≤ ${cfg.listRate}/s; recorder from ${cfg.serviceRoot} (database roles: ${cfg.dbRoles}); machine ${busyBeforePct}% busy before the run`,
+  );
   await createTopic();
   service = await launch();
   log(`audit-recorder ran its migrations on ${names.db}; stopping it to seed`);
@@ -521,28 +640,66 @@ async function main(): Promise<void> {
 
     for (const r of results) {
       const e = r.exports;
-      const table = recorderTable([
-        ...(['p50', 'p95', 'p99', 'max'] as const).map((p) => ({ metric: `list first page ${p} (ms)`, recorder: e.list.latencyMs[p], baseline: r.idle.list.latencyMs[p] })),
-        { metric: 'list requests answered 200', recorder: e.list.ok, baseline: r.idle.list.ok, digits: 0 },
-        { metric: 'list requests answered otherwise', recorder: e.list.requests - e.list.ok, baseline: r.idle.list.requests - r.idle.list.ok, digits: 0 },
-        { metric: 'RSS high-water (MB)', recorder: e.hwmMb, baseline: r.idle.hwmMb, digits: 1 },
-        { metric: 'RSS sampled peak (MB)', recorder: e.rss.peakMb, baseline: r.idle.rss.peakMb, digits: 1 },
-        { metric: 'RSS at the end (MB)', recorder: e.rss.endMb, baseline: r.idle.rss.endMb, digits: 1 },
-        { metric: 'recorder CPU (s)', recorder: e.recorderCpuS, baseline: r.idle.recorderCpuS },
-        { metric: 'phase (s)', recorder: e.seconds, baseline: r.idle.seconds },
-        { metric: 'machine CPU busy (%, 2 cores = 100)', recorder: e.machineBusyPct, baseline: r.idle.machineBusyPct, digits: 1 },
-        { metric: '… of which other processes (%: not recorder, bench, PostgreSQL, Kafka)', recorder: e.otherBusyPct, baseline: r.idle.otherBusyPct, digits: 1 },
-        { metric: 'bench event-loop delay p99 (ms)', recorder: e.benchLoopDelayP99Ms, baseline: r.idle.benchLoopDelayP99Ms, digits: 1 },
-      ], 'idle (no export)');
-      process.stdout.write(`\n${cfg.exports} exports, ${LABELS[r.scenario]}: ${e.served} served (${e.incomplete} incomplete), ${e.refused} refused, ${e.failed} failed; every served export done in ${e.wallS} s (each: p50 ${e.servedSeconds.p50} s, max ${e.servedSeconds.max} s)\n${table}\n`);
+      const table = recorderTable(
+        [
+          ...(['p50', 'p95', 'p99', 'max'] as const).map((p) => ({
+            metric: `list first page ${p} (ms)`,
+            recorder: e.list.latencyMs[p],
+            baseline: r.idle.list.latencyMs[p],
+          })),
+          { metric: 'list requests answered 200', recorder: e.list.ok, baseline: r.idle.list.ok, digits: 0 },
+          {
+            metric: 'list requests answered otherwise',
+            recorder: e.list.requests - e.list.ok,
+            baseline: r.idle.list.requests - r.idle.list.ok,
+            digits: 0,
+          },
+          { metric: 'RSS high-water (MB)', recorder: e.hwmMb, baseline: r.idle.hwmMb, digits: 1 },
+          { metric: 'RSS sampled peak (MB)', recorder: e.rss.peakMb, baseline: r.idle.rss.peakMb, digits: 1 },
+          { metric: 'RSS at the end (MB)', recorder: e.rss.endMb, baseline: r.idle.rss.endMb, digits: 1 },
+          { metric: 'recorder CPU (s)', recorder: e.recorderCpuS, baseline: r.idle.recorderCpuS },
+          { metric: 'phase (s)', recorder: e.seconds, baseline: r.idle.seconds },
+          {
+            metric: 'machine CPU busy (%, 2 cores = 100)',
+            recorder: e.machineBusyPct,
+            baseline: r.idle.machineBusyPct,
+            digits: 1,
+          },
+          {
+            metric: '… of which other processes (%: not recorder, bench, PostgreSQL, Kafka)',
+            recorder: e.otherBusyPct,
+            baseline: r.idle.otherBusyPct,
+            digits: 1,
+          },
+          {
+            metric: 'bench event-loop delay p99 (ms)',
+            recorder: e.benchLoopDelayP99Ms,
+            baseline: r.idle.benchLoopDelayP99Ms,
+            digits: 1,
+          },
+        ],
+        'idle (no export)',
+      );
+      process.stdout.write(
+        `\n${cfg.exports} exports, ${LABELS[r.scenario]}: ${e.served} served (${e.incomplete} incomplete), ${e.refused} refused, ${e.failed} failed; every served export done in ${e.wallS} s (each: p50 ${e.servedSeconds.p50} s, max ${e.servedSeconds.max} s)\n${table}\n`,
+      );
       log(`[${r.scenario}] export audit events stored in the project so far: ${JSON.stringify(r.exportEventsStored)}`);
       if (r.listErrors.length > 0) log(`[${r.scenario}] list errors: ${r.listErrors.join(' | ')}`);
     }
     const details = {
-      at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: { ...cfg, database: names.db }, seedS, scenarios: results,
+      at: new Date().toISOString(),
+      git: gitInfo(),
+      node: process.version,
+      cpus: cpus().length,
+      busyBeforePct,
+      config: { ...cfg, database: names.db },
+      seedS,
+      scenarios: results,
     };
     const written = writeResults('recorder-exports', details, figureRows(results));
-    process.stdout.write(`\n${figuresTable(written)}\n\n(baseline: the same recorder process idle, list loop alone, just before the exports; list: ${cfg.listMode} loop, ≤ ${cfg.listRate}/s; RSS from the kernel's high-water mark; machine ${busyBeforePct}% busy before the run)\n`);
+    process.stdout.write(
+      `\n${figuresTable(written)}\n\n(baseline: the same recorder process idle, list loop alone, just before the exports; list: ${cfg.listMode} loop, ≤ ${cfg.listRate}/s; RSS from the kernel's high-water mark; machine ${busyBeforePct}% busy before the run)\n`,
+    );
   } finally {
     await pg.end();
   }
@@ -552,6 +709,8 @@ process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()
   .catch((err: Error) => {
     process.exitCode = 1;
-    process.stderr.write(`[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`);
+    process.stderr.write(
+      `[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`,
+    );
   })
   .finally(() => cleanup());

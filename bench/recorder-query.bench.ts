@@ -67,11 +67,18 @@ function cleanup(): Promise<void> {
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['stop service', async () => service?.stop()],
       ['close HTTP pool', async () => http?.close()],
-      ['drop database', async () => (cfg.keepDb || cfg.reuseDb ? log(`database kept: BENCH_REUSE_DB=${names.db} to rerun, drop it when done`) : dropDatabase(SERVER_URL, names.db))],
+      [
+        'drop database',
+        async () =>
+          cfg.keepDb || cfg.reuseDb
+            ? log(`database kept: BENCH_REUSE_DB=${names.db} to rerun, drop it when done`)
+            : dropDatabase(SERVER_URL, names.db),
+      ],
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`])],
       ['remove audit log', async () => rmSync(names.auditLog, { force: true })],
     ];
-    for (const [name, step] of steps) await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
+    for (const [name, step] of steps)
+      await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
   })();
   return cleaned;
 }
@@ -80,7 +87,10 @@ async function createTopic(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: names.topic, numPartitions: 1, replicationFactor: -1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: names.topic, numPartitions: 1, replicationFactor: -1 }],
+    });
   } finally {
     await admin.disconnect();
   }
@@ -94,12 +104,20 @@ let database: DatabaseEnv | undefined;
  * counts as the superuser.
  */
 const launch = async () =>
-  startRecorder({
-    ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
-    KAFKA_GROUP_ID: `bench-recquery-${suffix}`, AUDIT_LOG_FILE: names.auditLog, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
-    // One token, sequential requests: the limiter still runs on every request (its cost stays in the figures), it never refuses.
-    RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
-  }, cfg.serviceNodeArgs);
+  startRecorder(
+    {
+      ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)),
+      KAFKA_BROKERS: BROKERS.join(','),
+      KAFKA_TOPIC: names.topic,
+      KAFKA_GROUP_ID: `bench-recquery-${suffix}`,
+      AUDIT_LOG_FILE: names.auditLog,
+      AUTH_JWT_SECRET: SECRET,
+      LOG_LEVEL: cfg.logLevel,
+      // One token, sequential requests: the limiter still runs on every request (its cost stays in the figures), it never refuses.
+      RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
+    },
+    cfg.serviceNodeArgs,
+  );
 
 /**
  * Bulk seed: the migrations' secondary indexes and primary key are dropped, the rows inserted by
@@ -117,7 +135,11 @@ async function seed(pg: Client): Promise<number> {
      select 'Project', p, 'bench-g' || (((p - 1) % $1::int) + 1) || '/p' || p, ((p - 1) % $1::int) + 1 from generate_series(1, $2::int) p`,
     [g, cfg.projects],
   );
-  const indexes = (await pg.query<{ indexname: string; indexdef: string }>(`select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`)).rows;
+  const indexes = (
+    await pg.query<{ indexname: string; indexdef: string }>(
+      `select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`,
+    )
+  ).rows;
   for (const ix of indexes) await pg.query(`drop index ${ix.indexname}`);
   await pg.query('alter table audit_events drop constraint audit_events_pkey');
   const slice = 250_000;
@@ -174,7 +196,8 @@ async function timeSequential(op: () => Promise<void>, pid: number | undefined):
   const cpu = stop();
   return { latencyMs: roundSummary(summarize(latencies)), machineBusyPct: round(cpu.machineBusy * 100, 1) };
 }
-const roundSummary = (s: Summary) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 3)])) as unknown as Summary;
+const roundSummary = (s: Summary) =>
+  Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 3)])) as unknown as Summary;
 
 async function get(pool: Pool, path: string, token: string): Promise<{ link?: string; count: number }> {
   const res = await pool.request({ method: 'GET', path, headers: { authorization: `Bearer ${token}` } });
@@ -188,12 +211,27 @@ async function get(pool: Pool, path: string, token: string): Promise<{ link?: st
 }
 
 /** The statement of the service for one project and a window (audit-events.sql.ts, entity scope), keyset bound optional. */
-const PAGE_SQL = (keyset: boolean) => `select a.payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+const PAGE_SQL = (
+  keyset: boolean,
+) => `select a.payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
   from audit_events a where a.entity_type = 'Project' and a.entity_id = $1 and a.created_at >= $2::timestamptz and a.created_at <= $3::timestamptz
   ${keyset ? 'and (a.created_at, a.id) < ($5::timestamptz, $6::uuid)' : ''} order by a.created_at desc, a.id desc limit $4`;
 
 interface Row {
-  payload: { id: string; author_id: number; author_name: string; entity_id: number; entity_type: string; entity_path: string; target_id: number | null; target_type: string; target_details: string; ip_address: string; created_at: string; details: { custom_message: string } };
+  payload: {
+    id: string;
+    author_id: number;
+    author_name: string;
+    entity_id: number;
+    entity_type: string;
+    entity_path: string;
+    target_id: number | null;
+    target_type: string;
+    target_details: string;
+    ip_address: string;
+    created_at: string;
+    details: { custom_message: string };
+  };
   id: string;
   cursor_at: string;
 }
@@ -203,7 +241,14 @@ async function benchQueries(pg: Client, svc: RunningRecorder, token: string) {
   // A 30-day window in the middle of the two years.
   const after = iso(SEED_START + 365 * DAY_MS);
   const before = iso(SEED_START + 395 * DAY_MS);
-  const inWindow = Number((await pg.query<{ n: string }>(`select count(*) as n from audit_events where entity_type = 'Project' and entity_id = $1 and created_at >= $2 and created_at <= $3`, [HOT_PROJECT, after, before])).rows[0].n);
+  const inWindow = Number(
+    (
+      await pg.query<{ n: string }>(
+        `select count(*) as n from audit_events where entity_type = 'Project' and entity_id = $1 and created_at >= $2 and created_at <= $3`,
+        [HOT_PROJECT, after, before],
+      )
+    ).rows[0].n,
+  );
   const depth = Math.max(1, Math.min(cfg.depth, Math.floor(inWindow / 100) - 1));
   log(`project ${HOT_PROJECT}: ${inWindow} events in ${after} .. ${before}; deep page = page ${depth + 1}`);
   const firstPath = `/api/v4/projects/${HOT_PROJECT}/audit_events?created_after=${encodeURIComponent(after)}&created_before=${encodeURIComponent(before)}&per_page=100`;
@@ -224,12 +269,15 @@ async function benchQueries(pg: Client, svc: RunningRecorder, token: string) {
   const base = [HOT_PROJECT, after, before, 101];
   let cursor: Row | undefined;
   for (let i = 0; i < depth; i++) {
-    const rows = (await pg.query<Row>(PAGE_SQL(cursor !== undefined), cursor ? [...base, cursor.cursor_at, cursor.id] : base)).rows;
+    const rows = (
+      await pg.query<Row>(PAGE_SQL(cursor !== undefined), cursor ? [...base, cursor.cursor_at, cursor.id] : base)
+    ).rows;
     cursor = rows[99];
   }
   const deepCursor = cursor as Row;
   const expectRows = (keyset: boolean) => async () => {
-    const rows = (await pg.query<Row>(PAGE_SQL(keyset), keyset ? [...base, deepCursor.cursor_at, deepCursor.id] : base)).rows;
+    const rows = (await pg.query<Row>(PAGE_SQL(keyset), keyset ? [...base, deepCursor.cursor_at, deepCursor.id] : base))
+      .rows;
     if (rows.length < 100) throw new Error(`expected 100 rows, got ${rows.length}`);
   };
   const sqlFirst = await timeSequential(expectRows(false), undefined);
@@ -251,11 +299,15 @@ async function benchExport(svc: RunningRecorder, token: string, after: string, b
   const stopRss = sampleRss(svc.pid);
   const stopCpu = cpuWindow(svc.pid);
   const t0 = performance.now();
-  const res = await request(`${svc.url}/api/v4/audit_events/export.csv?created_after=${encodeURIComponent(after)}&created_before=${encodeURIComponent(before)}`, {
-    headers: { authorization: `Bearer ${token}` },
-    bodyTimeout: 0,
-  });
-  if (res.statusCode !== 200) throw new Error(`export: HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 300)}`);
+  const res = await request(
+    `${svc.url}/api/v4/audit_events/export.csv?created_after=${encodeURIComponent(after)}&created_before=${encodeURIComponent(before)}`,
+    {
+      headers: { authorization: `Bearer ${token}` },
+      bodyTimeout: 0,
+    },
+  );
+  if (res.statusCode !== 200)
+    throw new Error(`export: HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 300)}`);
   let lines = 0;
   let bytes = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -265,7 +317,14 @@ async function benchExport(svc: RunningRecorder, token: string, after: string, b
   const seconds = (performance.now() - t0) / 1000;
   const cpu = stopCpu();
   const rows = lines - 1; // the header
-  return { rows, seconds: round(seconds, 2), rowsPerS: round(rows / seconds, 0), bytes, machineBusyPct: round(cpu.machineBusy * 100, 1), rss: stopRss() };
+  return {
+    rows,
+    seconds: round(seconds, 2),
+    rowsPerS: round(rows / seconds, 0),
+    bytes,
+    machineBusyPct: round(cpu.machineBusy * 100, 1),
+    rss: stopRss(),
+  };
 }
 
 const csvish = (r: Row) => {
@@ -278,14 +337,21 @@ async function baselineExport(pg: Client, after: string, before: string): Promis
   const stopRss = sampleRss(undefined);
   const stopCpu = cpuWindow(undefined);
   const t0 = performance.now();
-  const sql = (keyset: boolean) => `select a.payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+  const sql = (
+    keyset: boolean,
+  ) => `select a.payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
     from audit_events a where a.created_at >= $1::timestamptz and a.created_at <= $2::timestamptz
     ${keyset ? 'and (a.created_at, a.id) < ($4::timestamptz, $5::uuid)' : ''} order by a.created_at desc, a.id desc limit $3`;
   let rows = 0;
   let bytes = 0;
   let last: Row | undefined;
   for (;;) {
-    const batch = (await pg.query<Row>(sql(last !== undefined), last ? [after, before, 5000, last.cursor_at, last.id] : [after, before, 5000])).rows;
+    const batch = (
+      await pg.query<Row>(
+        sql(last !== undefined),
+        last ? [after, before, 5000, last.cursor_at, last.id] : [after, before, 5000],
+      )
+    ).rows;
     for (const r of batch) bytes += csvish(r).length;
     rows += batch.length;
     if (batch.length < 5000) break;
@@ -293,12 +359,21 @@ async function baselineExport(pg: Client, after: string, before: string): Promis
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = stopCpu();
-  return { rows, seconds: round(seconds, 2), rowsPerS: round(rows / seconds, 0), bytes, machineBusyPct: round(cpu.machineBusy * 100, 1), rss: stopRss() };
+  return {
+    rows,
+    seconds: round(seconds, 2),
+    rowsPerS: round(rows / seconds, 0),
+    bytes,
+    machineBusyPct: round(cpu.machineBusy * 100, 1),
+    rss: stopRss(),
+  };
 }
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`suffix ${suffix}: ${cfg.rows} rows, ${cfg.projects} projects in ${cfg.groups} groups, ${cfg.requests} requests per shape, database ${names.db}`);
+  log(
+    `suffix ${suffix}: ${cfg.rows} rows, ${cfg.projects} projects in ${cfg.groups} groups, ${cfg.requests} requests per shape, database ${names.db}`,
+  );
   await createTopic();
   let seedS: number | undefined;
   if (!cfg.reuseDb) {
@@ -312,8 +387,17 @@ async function main(): Promise<void> {
   try {
     if (!cfg.reuseDb) seedS = await seed(pg);
     const total = Number((await pg.query<{ n: string }>('select count(*) as n from audit_events')).rows[0].n);
-    const hot = Number((await pg.query<{ n: string }>(`select count(*) as n from audit_events where entity_type = 'Project' and entity_id = $1`, [HOT_PROJECT])).rows[0].n);
-    log(`${total} audit events (hot project ${HOT_PROJECT}: ${hot})${seedS !== undefined ? `, seeded in ${seedS} s` : ''}`);
+    const hot = Number(
+      (
+        await pg.query<{ n: string }>(
+          `select count(*) as n from audit_events where entity_type = 'Project' and entity_id = $1`,
+          [HOT_PROJECT],
+        )
+      ).rows[0].n,
+    );
+    log(
+      `${total} audit events (hot project ${HOT_PROJECT}: ${hot})${seedS !== undefined ? `, seeded in ${seedS} s` : ''}`,
+    );
     service = await launch();
     const svc = service;
     log(`audit-recorder ready at ${svc.url} (pid ${svc.pid})`);
@@ -326,7 +410,14 @@ async function main(): Promise<void> {
     const startMs = Math.min(SEED_START + 100 * DAY_MS, SEED_START + SEED_SPAN_MS - spanMs);
     const exportAfter = iso(startMs);
     const exportBefore = iso(startMs + spanMs);
-    const exportCount = Number((await pg.query<{ n: string }>('select count(*) as n from audit_events where created_at >= $1 and created_at <= $2', [exportAfter, exportBefore])).rows[0].n);
+    const exportCount = Number(
+      (
+        await pg.query<{ n: string }>(
+          'select count(*) as n from audit_events where created_at >= $1 and created_at <= $2',
+          [exportAfter, exportBefore],
+        )
+      ).rows[0].n,
+    );
     log(`export of ${exportCount} rows (${exportAfter} .. ${exportBefore})`);
     const svcExport = await benchExport(svc, token, exportAfter, exportBefore);
     log(`service export: ${svcExport.rows} rows in ${svcExport.seconds} s`);
@@ -336,40 +427,122 @@ async function main(): Promise<void> {
 
     const pct = (label: string, s: Summary, b: Summary) =>
       (['p50', 'p95', 'p99'] as const).map((p) => ({ metric: `${label} ${p} (ms)`, recorder: s[p], baseline: b[p] }));
-    const table = recorderTable([
-      ...pct('first page', q.httpFirst.latencyMs, q.sqlFirst.latencyMs),
-      ...pct(`deep page (page ${q.window.depth + 1})`, q.httpDeep.latencyMs, q.sqlDeep.latencyMs),
-      { metric: 'machine CPU busy during pages (%)', recorder: q.httpDeep.machineBusyPct, baseline: q.sqlDeep.machineBusyPct, digits: 1 },
-      { metric: 'CSV export rows/s', recorder: svcExport.rowsPerS, baseline: baseExport.rowsPerS, digits: 0 },
-      { metric: 'CSV export rows', recorder: svcExport.rows, baseline: baseExport.rows, digits: 0 },
-      { metric: 'CSV export seconds', recorder: svcExport.seconds, baseline: baseExport.seconds },
-      { metric: 'RSS during export: start (MB)', recorder: svcExport.rss.startMb, baseline: baseExport.rss.startMb, digits: 1 },
-      { metric: 'RSS during export: peak (MB)', recorder: svcExport.rss.peakMb, baseline: baseExport.rss.peakMb, digits: 1 },
-      { metric: 'RSS during export: end (MB)', recorder: svcExport.rss.endMb, baseline: baseExport.rss.endMb, digits: 1 },
-      { metric: 'machine CPU busy during export (%)', recorder: svcExport.machineBusyPct, baseline: baseExport.machineBusyPct, digits: 1 },
-    ], 'direct pg baseline');
+    const table = recorderTable(
+      [
+        ...pct('first page', q.httpFirst.latencyMs, q.sqlFirst.latencyMs),
+        ...pct(`deep page (page ${q.window.depth + 1})`, q.httpDeep.latencyMs, q.sqlDeep.latencyMs),
+        {
+          metric: 'machine CPU busy during pages (%)',
+          recorder: q.httpDeep.machineBusyPct,
+          baseline: q.sqlDeep.machineBusyPct,
+          digits: 1,
+        },
+        { metric: 'CSV export rows/s', recorder: svcExport.rowsPerS, baseline: baseExport.rowsPerS, digits: 0 },
+        { metric: 'CSV export rows', recorder: svcExport.rows, baseline: baseExport.rows, digits: 0 },
+        { metric: 'CSV export seconds', recorder: svcExport.seconds, baseline: baseExport.seconds },
+        {
+          metric: 'RSS during export: start (MB)',
+          recorder: svcExport.rss.startMb,
+          baseline: baseExport.rss.startMb,
+          digits: 1,
+        },
+        {
+          metric: 'RSS during export: peak (MB)',
+          recorder: svcExport.rss.peakMb,
+          baseline: baseExport.rss.peakMb,
+          digits: 1,
+        },
+        {
+          metric: 'RSS during export: end (MB)',
+          recorder: svcExport.rss.endMb,
+          baseline: baseExport.rss.endMb,
+          digits: 1,
+        },
+        {
+          metric: 'machine CPU busy during export (%)',
+          recorder: svcExport.machineBusyPct,
+          baseline: baseExport.machineBusyPct,
+          digits: 1,
+        },
+      ],
+      'direct pg baseline',
+    );
     const rssGrowth = svcExport.rss.peakMb - svcExport.rss.startMb;
     const targets: Target[] = [
-      { name: 'project/window first page p95 (ms)', goal: '< 20', value: q.httpFirst.latencyMs.p95, pass: q.httpFirst.latencyMs.p95 < 20 },
-      { name: `project/window deep page p95 (ms)`, goal: '< 20', value: q.httpDeep.latencyMs.p95, pass: q.httpDeep.latencyMs.p95 < 20 },
+      {
+        name: 'project/window first page p95 (ms)',
+        goal: '< 20',
+        value: q.httpFirst.latencyMs.p95,
+        pass: q.httpFirst.latencyMs.p95 < 20,
+      },
+      {
+        name: `project/window deep page p95 (ms)`,
+        goal: '< 20',
+        value: q.httpDeep.latencyMs.p95,
+        pass: q.httpDeep.latencyMs.p95 < 20,
+      },
       { name: 'CSV export rows/s', goal: '>= 50000', value: svcExport.rowsPerS, pass: svcExport.rowsPerS >= 50_000 },
-      { name: 'CSV export RSS growth, peak − start (MB)', goal: '< 100 (flat)', value: round(rssGrowth, 1), pass: rssGrowth < 100 },
-      { name: 'CSV export complete (rows = SQL count)', goal: `= ${exportCount}`, value: svcExport.rows, pass: svcExport.rows === exportCount },
+      {
+        name: 'CSV export RSS growth, peak − start (MB)',
+        goal: '< 100 (flat)',
+        value: round(rssGrowth, 1),
+        pass: rssGrowth < 100,
+      },
+      {
+        name: 'CSV export complete (rows = SQL count)',
+        goal: `= ${exportCount}`,
+        value: svcExport.rows,
+        pass: svcExport.rows === exportCount,
+      },
     ];
-    process.stdout.write(`\n${table}\n\n(baseline RSS is the bench process; page latencies are sequential requests, ${cfg.requests} each after ${cfg.warmup} warm-up)\n\nTargets:\n${targetLines(targets)}\n`);
+    process.stdout.write(
+      `\n${table}\n\n(baseline RSS is the bench process; page latencies are sequential requests, ${cfg.requests} each after ${cfg.warmup} warm-up)\n\nTargets:\n${targetLines(targets)}\n`,
+    );
     const results = {
-      at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: { ...cfg, database: names.db },
-      data: { rows: total, hotProjectRows: hot, seedS }, queries: q, export: { window: { after: exportAfter, before: exportBefore, rows: exportCount }, recorder: svcExport, baseline: baseExport },
-      exitCode, targets,
+      at: new Date().toISOString(),
+      git: gitInfo(),
+      node: process.version,
+      cpus: cpus().length,
+      busyBeforePct,
+      config: { ...cfg, database: names.db },
+      data: { rows: total, hotProjectRows: hot, seedS },
+      queries: q,
+      export: {
+        window: { after: exportAfter, before: exportBefore, rows: exportCount },
+        recorder: svcExport,
+        baseline: baseExport,
+      },
+      exitCode,
+      targets,
     };
     const pages = (label: string, s: Summary, b: Summary) =>
-      (['p50', 'p95', 'p99'] as const).map((p) => ({ name: `${label} ${p} (ms)`, value: s[p], baseline: b[p], goals: p === 'p95' ? [{ goal: '< 20' }] : undefined }));
+      (['p50', 'p95', 'p99'] as const).map((p) => ({
+        name: `${label} ${p} (ms)`,
+        value: s[p],
+        baseline: b[p],
+        goals: p === 'p95' ? [{ goal: '< 20' }] : undefined,
+      }));
     writeResults('recorder-query', results, [
       ...pages('project/window first page', q.httpFirst.latencyMs, q.sqlFirst.latencyMs),
       ...pages(`project/window deep page (page ${q.window.depth + 1})`, q.httpDeep.latencyMs, q.sqlDeep.latencyMs),
-      { name: 'CSV export rows/s', value: svcExport.rowsPerS, baseline: baseExport.rowsPerS, goals: [{ goal: '>= 50000' }] },
-      { name: 'CSV export RSS growth, peak − start (MB)', value: rssGrowth, baseline: baseExport.rss.peakMb - baseExport.rss.startMb, goals: [{ goal: '< 100' }] },
-      { name: 'CSV export rows (= SQL count)', value: svcExport.rows, baseline: baseExport.rows, goals: [{ goal: `= ${exportCount}` }] },
+      {
+        name: 'CSV export rows/s',
+        value: svcExport.rowsPerS,
+        baseline: baseExport.rowsPerS,
+        goals: [{ goal: '>= 50000' }],
+      },
+      {
+        name: 'CSV export RSS growth, peak − start (MB)',
+        value: rssGrowth,
+        baseline: baseExport.rss.peakMb - baseExport.rss.startMb,
+        goals: [{ goal: '< 100' }],
+      },
+      {
+        name: 'CSV export rows (= SQL count)',
+        value: svcExport.rows,
+        baseline: baseExport.rows,
+        goals: [{ goal: `= ${exportCount}` }],
+      },
     ]);
   } finally {
     await pg.end();
@@ -380,6 +553,8 @@ process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()
   .catch((err: Error) => {
     process.exitCode = 1;
-    process.stderr.write(`[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`);
+    process.stderr.write(
+      `[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`,
+    );
   })
   .finally(() => cleanup());

@@ -66,11 +66,15 @@ function cleanup(): Promise<void> {
   cleaned ??= (async () => {
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['stop service', async () => service?.stop()],
-      ['drop databases', () => Promise.all([dropDatabase(SERVER_URL, names.serviceDb), dropDatabase(SERVER_URL, names.baselineDb)])],
+      [
+        'drop databases',
+        () => Promise.all([dropDatabase(SERVER_URL, names.serviceDb), dropDatabase(SERVER_URL, names.baselineDb)]),
+      ],
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`])],
       ['remove audit log', async () => rmSync(names.auditLog, { force: true })],
     ];
-    for (const [name, step] of steps) await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
+    for (const [name, step] of steps)
+      await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
   })();
   return cleaned;
 }
@@ -112,7 +116,10 @@ interface Drain {
 }
 
 /** Polls `count` until it reaches the number of events or the deadline; the first non-zero sample starts the steady window. */
-async function waitStored(count: () => Promise<number>, deadline: number): Promise<{ first?: { at: number; count: number }; doneAt: number; stored: number }> {
+async function waitStored(
+  count: () => Promise<number>,
+  deadline: number,
+): Promise<{ first?: { at: number; count: number }; doneAt: number; stored: number }> {
   let first: { at: number; count: number } | undefined;
   for (;;) {
     const stored = await count();
@@ -138,27 +145,39 @@ const drainFigures = (startedAt: number, r: Awaited<ReturnType<typeof waitStored
 
 async function benchRecorder(): Promise<Drain & { exitCode: number | null }> {
   const env: Record<string, string> = {
-    ...(await serviceDatabase('audit-recorder', SERVER_URL, names.serviceDb)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
-    KAFKA_GROUP_ID: names.serviceGroup, AUDIT_LOG_FILE: names.auditLog, AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
+    ...(await serviceDatabase('audit-recorder', SERVER_URL, names.serviceDb)),
+    KAFKA_BROKERS: BROKERS.join(','),
+    KAFKA_TOPIC: names.topic,
+    KAFKA_GROUP_ID: names.serviceGroup,
+    AUDIT_LOG_FILE: names.auditLog,
+    AUTH_JWT_SECRET: SECRET,
+    LOG_LEVEL: cfg.logLevel,
   };
   if (cfg.chunkSize) env['CONSUMER_CHUNK_SIZE'] = String(cfg.chunkSize);
   service = await startRecorder(env, cfg.serviceNodeArgs);
   const svc = service;
-  log(`audit-recorder ready at ${svc.url} (pid ${svc.pid}) ${round((performance.now() - svc.spawnedAt) / 1000, 2)} s after spawn; draining`);
+  log(
+    `audit-recorder ready at ${svc.url} (pid ${svc.pid}) ${round((performance.now() - svc.spawnedAt) / 1000, 2)} s after spawn; draining`,
+  );
   const stopCpu = cpuWindow(svc.pid);
   const stopRss = sampleRss(svc.pid);
   const pg = new Client({ connectionString: databaseUrl(SERVER_URL, names.serviceDb) });
   await pg.connect();
   try {
-    const count = async () => Number((await pg.query<{ n: string }>('select count(*) as n from audit_events')).rows[0].n);
+    const count = async () =>
+      Number((await pg.query<{ n: string }>('select count(*) as n from audit_events')).rows[0].n);
     const result = await waitStored(count, performance.now() + cfg.timeoutMs);
     const cpu = stopCpu();
     const rss = stopRss();
     const hwmMb = round(peakRssMb(svc.pid), 1);
     const exitCode = await svc.stop();
     return {
-      ...drainFigures(svc.spawnedAt, result), cpuS: round(cpu.processS, 2), selfCpuS: round(cpu.selfS, 2), machineBusyPct: round(cpu.machineBusy * 100, 1),
-      rss: { ...rss, hwmMb }, exitCode,
+      ...drainFigures(svc.spawnedAt, result),
+      cpuS: round(cpu.processS, 2),
+      selfCpuS: round(cpu.selfS, 2),
+      machineBusyPct: round(cpu.machineBusy * 100, 1),
+      rss: { ...rss, hwmMb },
+      exitCode,
     };
   } finally {
     await pg.end();
@@ -205,15 +224,42 @@ async function benchBaseline(): Promise<Drain> {
           const e = JSON.parse(message.value?.toString() ?? 'null') as Envelope;
           const eventType = 'release_created';
           const payload = {
-            id: uuidv5(`${e.id}/${eventType}`, AUDIT_EVENT_ID_NAMESPACE), author_id: e.actor.id, entity_id: e.scope.entity_id, entity_type: e.scope.entity_type,
+            id: uuidv5(`${e.id}/${eventType}`, AUDIT_EVENT_ID_NAMESPACE),
+            author_id: e.actor.id,
+            entity_id: e.scope.entity_id,
+            entity_type: e.scope.entity_type,
             details: {
-              author_name: e.actor.name, target_id: e.data.release_id, target_type: 'Release', target_details: e.data.name, custom_message: `Created Release ${e.data.tag_name}`,
-              ip_address: e.actor.ip_address, entity_path: e.scope.entity_path, correlation_id: e.correlation_id,
+              author_name: e.actor.name,
+              target_id: e.data.release_id,
+              target_type: 'Release',
+              target_details: e.data.name,
+              custom_message: `Created Release ${e.data.tag_name}`,
+              ip_address: e.actor.ip_address,
+              entity_path: e.scope.entity_path,
+              correlation_id: e.correlation_id,
             },
-            ip_address: e.actor.ip_address, author_name: e.actor.name, entity_path: e.scope.entity_path, target_details: e.data.name,
-            created_at: e.occurred_at, target_type: 'Release', target_id: e.data.release_id, event_type: eventType,
+            ip_address: e.actor.ip_address,
+            author_name: e.actor.name,
+            entity_path: e.scope.entity_path,
+            target_details: e.data.name,
+            created_at: e.occurred_at,
+            target_type: 'Release',
+            target_id: e.data.release_id,
+            event_type: eventType,
           };
-          const row = [payload.id, eventType, payload.author_id, payload.author_name, payload.entity_type, payload.entity_id, payload.entity_path, 'Release', payload.target_id, payload.created_at, JSON.stringify(payload)];
+          const row = [
+            payload.id,
+            eventType,
+            payload.author_id,
+            payload.author_name,
+            payload.entity_type,
+            payload.entity_id,
+            payload.entity_path,
+            'Release',
+            payload.target_id,
+            payload.created_at,
+            JSON.stringify(payload),
+          ];
           row.forEach((v, i) => cols[i].push(v));
         }
         if (batch.messages.length === 0) return;
@@ -222,7 +268,9 @@ async function benchBaseline(): Promise<Drain> {
         if (!first) first = { at: performance.now(), count: stored };
         const last = batch.messages[batch.messages.length - 1].offset;
         resolveOffset(last);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+        ]);
         await heartbeat();
       },
     });
@@ -234,7 +282,10 @@ async function benchBaseline(): Promise<Drain> {
     const cpu = stopCpu();
     const rss = stopRss();
     return {
-      ...drainFigures(startedAt, { first, doneAt, stored }), cpuS: round(cpu.selfS, 2), selfCpuS: round(cpu.selfS, 2), machineBusyPct: round(cpu.machineBusy * 100, 1),
+      ...drainFigures(startedAt, { first, doneAt, stored }),
+      cpuS: round(cpu.selfS, 2),
+      selfCpuS: round(cpu.selfS, 2),
+      machineBusyPct: round(cpu.machineBusy * 100, 1),
       rss: { ...rss, hwmMb: round(peakRssMb(undefined), 1) },
     };
   } finally {
@@ -245,25 +296,51 @@ async function benchBaseline(): Promise<Drain> {
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`suffix ${suffix}: ${cfg.events} events over ${cfg.partitions} partitions, ${cfg.projects} projects, chunk ${cfg.chunkSize ?? 'service default'}, LOG_LEVEL=${cfg.logLevel}`);
+  log(
+    `suffix ${suffix}: ${cfg.events} events over ${cfg.partitions} partitions, ${cfg.projects} projects, chunk ${cfg.chunkSize ?? 'service default'}, LOG_LEVEL=${cfg.logLevel}`,
+  );
   const produced = await preload();
   log(`preloaded ${cfg.events} events in ${produced.seconds} s (${produced.eventsPerS}/s)`);
   const rec = await benchRecorder();
-  log(`recorder: ${rec.stored} stored in ${rec.endToEndS} s end to end, steady ${rec.steadyPerS}/s (exit ${rec.exitCode})`);
+  log(
+    `recorder: ${rec.stored} stored in ${rec.endToEndS} s end to end, steady ${rec.steadyPerS}/s (exit ${rec.exitCode})`,
+  );
   const base = cfg.baseline === 'none' ? undefined : await benchBaseline();
   if (base) log(`baseline: ${base.stored} stored in ${base.endToEndS} s end to end, steady ${base.steadyPerS}/s`);
 
-  const table = recorderTable([
-    { metric: 'events stored/s, steady (first row → last)', recorder: rec.steadyPerS, baseline: base?.steadyPerS, digits: 0 },
-    { metric: 'events stored/s, end to end (spawn/connect → last)', recorder: rec.endToEndPerS, baseline: base?.endToEndPerS, digits: 0 },
-    { metric: 'drain time, end to end (s)', recorder: rec.endToEndS, baseline: base?.endToEndS },
-    { metric: 'events stored', recorder: rec.stored, baseline: base?.stored, digits: 0 },
-    { metric: 'CPU of the consumer process (s)', recorder: rec.cpuS, baseline: base?.cpuS },
-    { metric: 'CPU per 1000 events (ms)', recorder: (rec.cpuS * 1e6) / rec.stored, baseline: base && (base.cpuS * 1e6) / base.stored },
-    { metric: 'RSS peak sampled (MB)', recorder: rec.rss.peakMb, baseline: base?.rss.peakMb, digits: 1 },
-    { metric: 'RSS high-water VmHWM (MB)', recorder: rec.rss.hwmMb, baseline: base?.rss.hwmMb, digits: 1 },
-    { metric: 'machine CPU busy (%, 2 cores = 100)', recorder: rec.machineBusyPct, baseline: base?.machineBusyPct, digits: 1 },
-  ], 'bare kafkajs + pg baseline');
+  const table = recorderTable(
+    [
+      {
+        metric: 'events stored/s, steady (first row → last)',
+        recorder: rec.steadyPerS,
+        baseline: base?.steadyPerS,
+        digits: 0,
+      },
+      {
+        metric: 'events stored/s, end to end (spawn/connect → last)',
+        recorder: rec.endToEndPerS,
+        baseline: base?.endToEndPerS,
+        digits: 0,
+      },
+      { metric: 'drain time, end to end (s)', recorder: rec.endToEndS, baseline: base?.endToEndS },
+      { metric: 'events stored', recorder: rec.stored, baseline: base?.stored, digits: 0 },
+      { metric: 'CPU of the consumer process (s)', recorder: rec.cpuS, baseline: base?.cpuS },
+      {
+        metric: 'CPU per 1000 events (ms)',
+        recorder: (rec.cpuS * 1e6) / rec.stored,
+        baseline: base && (base.cpuS * 1e6) / base.stored,
+      },
+      { metric: 'RSS peak sampled (MB)', recorder: rec.rss.peakMb, baseline: base?.rss.peakMb, digits: 1 },
+      { metric: 'RSS high-water VmHWM (MB)', recorder: rec.rss.hwmMb, baseline: base?.rss.hwmMb, digits: 1 },
+      {
+        metric: 'machine CPU busy (%, 2 cores = 100)',
+        recorder: rec.machineBusyPct,
+        baseline: base?.machineBusyPct,
+        digits: 1,
+      },
+    ],
+    'bare kafkajs + pg baseline',
+  );
   const ratio = base ? rec.steadyPerS / base.steadyPerS : NaN;
   const targets: Target[] = [
     { name: 'events stored/s (steady)', goal: '>= 20000', value: rec.steadyPerS, pass: rec.steadyPerS >= 20_000 },
@@ -271,18 +348,48 @@ async function main(): Promise<void> {
     { name: 'recorder RSS high-water (MB)', goal: '< 300', value: rec.rss.hwmMb, pass: rec.rss.hwmMb < 300 },
     { name: 'every event stored', goal: `= ${cfg.events}`, value: rec.stored, pass: rec.complete },
   ];
-  process.stdout.write(`\n${table}\n\n(baseline RSS is the whole bench process, kafkajs consumer and pg client included)\n\nTargets:\n${targetLines(targets)}\n`);
+  process.stdout.write(
+    `\n${table}\n\n(baseline RSS is the whole bench process, kafkajs consumer and pg client included)\n\nTargets:\n${targetLines(targets)}\n`,
+  );
 
   const results = {
-    at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: cfg,
-    preload: produced, recorder: rec, baseline: base, targets,
+    at: new Date().toISOString(),
+    git: gitInfo(),
+    node: process.version,
+    cpus: cpus().length,
+    busyBeforePct,
+    config: cfg,
+    preload: produced,
+    recorder: rec,
+    baseline: base,
+    targets,
   };
   writeResults('recorder', results, [
-    { name: 'events stored/s, steady', value: rec.steadyPerS, baseline: base?.steadyPerS, goals: [{ goal: '>= 20000' }, { on: 'ratio', goal: '>= 0.7' }] },
+    {
+      name: 'events stored/s, steady',
+      value: rec.steadyPerS,
+      baseline: base?.steadyPerS,
+      goals: [{ goal: '>= 20000' }, { on: 'ratio', goal: '>= 0.7' }],
+    },
     { name: 'events stored/s, end to end (boot included)', value: rec.endToEndPerS, baseline: base?.endToEndPerS },
-    { name: 'CPU per 1000 events (ms)', value: (rec.cpuS * 1e6) / rec.stored, baseline: base && (base.cpuS * 1e6) / base.stored },
-    { name: 'RSS high-water (MB; baseline: the bench process)', value: rec.rss.hwmMb, baseline: base?.rss.hwmMb, goals: [{ goal: '< 300' }] },
-    { name: 'events stored', value: rec.stored, baseline: base?.stored, goals: [{ goal: `= ${cfg.events}` }], pass: rec.complete },
+    {
+      name: 'CPU per 1000 events (ms)',
+      value: (rec.cpuS * 1e6) / rec.stored,
+      baseline: base && (base.cpuS * 1e6) / base.stored,
+    },
+    {
+      name: 'RSS high-water (MB; baseline: the bench process)',
+      value: rec.rss.hwmMb,
+      baseline: base?.rss.hwmMb,
+      goals: [{ goal: '< 300' }],
+    },
+    {
+      name: 'events stored',
+      value: rec.stored,
+      baseline: base?.stored,
+      goals: [{ goal: `= ${cfg.events}` }],
+      pass: rec.complete,
+    },
   ]);
 }
 
@@ -290,6 +397,8 @@ process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()
   .catch((err: Error) => {
     process.exitCode = 1;
-    process.stderr.write(`[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`);
+    process.stderr.write(
+      `[bench] failed: ${err.stack ?? err.message}\n${service ? `--- audit-recorder log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`,
+    );
   })
   .finally(() => cleanup());

@@ -39,12 +39,22 @@ const SERVER_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1
 const BROKERS = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const SECRET = `bench-${randomBytes(24).toString('hex')}`;
 const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-const names = { serviceDb: `bench_release_${suffix}`, baselineDb: `bench_baseline_${suffix}`, topic: `bench-domain-events-${suffix}` };
+const names = {
+  serviceDb: `bench_release_${suffix}`,
+  baselineDb: `bench_baseline_${suffix}`,
+  topic: `bench-domain-events-${suffix}`,
+};
 // ~200 bytes, so event payloads have a realistic size rather than a trivial one.
 const DESCRIPTION = 'Benchmark release. '.repeat(10);
 const measure = (op: (n: number) => Promise<void>) =>
-  runLoad({ concurrency: cfg.concurrency, durationMs: cfg.requests ? undefined : cfg.durationS * 1000, requests: cfg.requests, op });
-const warmUp = (op: (n: number) => Promise<void>) => (cfg.warmupS > 0 ? runLoad({ concurrency: cfg.concurrency, durationMs: cfg.warmupS * 1000, op }) : undefined);
+  runLoad({
+    concurrency: cfg.concurrency,
+    durationMs: cfg.requests ? undefined : cfg.durationS * 1000,
+    requests: cfg.requests,
+    op,
+  });
+const warmUp = (op: (n: number) => Promise<void>) =>
+  cfg.warmupS > 0 ? runLoad({ concurrency: cfg.concurrency, durationMs: cfg.warmupS * 1000, op }) : undefined;
 
 const kafka = benchKafka(BROKERS);
 let service: RunningService | undefined;
@@ -57,16 +67,25 @@ function cleanup(): Promise<void> {
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['stop service', async () => service?.stop()],
       ['close HTTP pool', async () => http?.close()],
-      ['drop databases', () => Promise.all([dropDatabase(SERVER_URL, names.serviceDb), dropDatabase(SERVER_URL, names.baselineDb)])],
+      [
+        'drop databases',
+        () => Promise.all([dropDatabase(SERVER_URL, names.serviceDb), dropDatabase(SERVER_URL, names.baselineDb)]),
+      ],
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`])],
     ];
-    for (const [name, step] of steps) await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
+    for (const [name, step] of steps)
+      await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
   })();
   return cleaned;
 }
 
 async function postJson(pool: Pool, path: string, token: string, body: unknown): Promise<{ id: number }> {
-  const res = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const res = await pool.request({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
   const text = await res.body.text();
   if (res.statusCode !== 201) throw new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
   return JSON.parse(text) as { id: number };
@@ -74,25 +93,36 @@ async function postJson(pool: Pool, path: string, token: string, body: unknown):
 
 async function benchService() {
   await createLogAppendTimeTopic(kafka, names.topic, cfg.partitions);
-  service = await startReleaseService({
-    ...(await serviceDatabase('release-service', SERVER_URL, names.serviceDb)), KAFKA_BROKERS: BROKERS.join(','), KAFKA_TOPIC: names.topic,
-    KAFKA_TOPIC_PARTITIONS: String(cfg.partitions), AUTH_JWT_SECRET: SECRET, LOG_LEVEL: cfg.logLevel,
-    // One token at thousands of requests a minute: the limiter still runs on every request (its cost stays in the figures), it never refuses.
-    RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
-  }, (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+  service = await startReleaseService(
+    {
+      ...(await serviceDatabase('release-service', SERVER_URL, names.serviceDb)),
+      KAFKA_BROKERS: BROKERS.join(','),
+      KAFKA_TOPIC: names.topic,
+      KAFKA_TOPIC_PARTITIONS: String(cfg.partitions),
+      AUTH_JWT_SECRET: SECRET,
+      LOG_LEVEL: cfg.logLevel,
+      // One token at thousands of requests a minute: the limiter still runs on every request (its cost stays in the figures), it never refuses.
+      RATE_LIMIT_PER_MINUTE: UNREACHABLE_RATE_LIMIT,
+    },
+    (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+  );
   log(`release-service ready at ${service.url} (pid ${service.pid})`);
   const token = jwt.sign({ sub: '1', name: 'bench', admin: true }, SECRET, { algorithm: 'HS256', expiresIn: '1h' });
   http = new Pool(service.url, { connections: cfg.concurrency, pipelining: 1 });
   const pool = http;
   const group = await postJson(pool, '/api/v4/groups', token, { path: `bench-${suffix}`, name: 'Bench' });
   const projectIds: number[] = [];
-  for (let i = 0; i < cfg.projects; i++) projectIds.push((await postJson(pool, '/api/v4/projects', token, { path: `p${i}`, name: `P${i}`, namespace_id: group.id })).id);
+  for (let i = 0; i < cfg.projects; i++)
+    projectIds.push(
+      (await postJson(pool, '/api/v4/projects', token, { path: `p${i}`, name: `P${i}`, namespace_id: group.id })).id,
+    );
 
   const receivedAt = new Map<number, number>();
   const createRelease = (prefix: string, record: boolean) => async (n: number) => {
     const tag = `${prefix}${n}`;
     const res = await pool.request({
-      method: 'POST', path: `/api/v4/projects/${projectIds[n % projectIds.length]}/releases`,
+      method: 'POST',
+      path: `/api/v4/projects/${projectIds[n % projectIds.length]}/releases`,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ tag_name: tag, name: `Release ${tag}`, description: DESCRIPTION }),
     });
@@ -106,12 +136,20 @@ async function benchService() {
   const stopCpu = cpuWindow(service.pid);
   const load = await measure(createRelease('m', true));
   const cpu = stopCpu();
-  log(`service: ${load.latenciesMs.length} ok, ${load.errors} errors in ${round(load.elapsedMs / 1000)} s; waiting for Kafka`);
+  log(
+    `service: ${load.latenciesMs.length} ok, ${load.errors} errors in ${round(load.elapsedMs / 1000)} s; waiting for Kafka`,
+  );
 
   // Approximation: broker append time − 201 arrival, both on this machine's clock. The 201 reaches
   // the client a little after COMMIT and the relay can publish the row in between (woken by an
   // earlier commit), so some values may be slightly negative; they are reported as measured.
-  const collected = await collectReleaseCreated(kafka, names.topic, `bench-${suffix}`, new Set(receivedAt.keys()), cfg.kafkaTimeoutMs);
+  const collected = await collectReleaseCreated(
+    kafka,
+    names.topic,
+    `bench-${suffix}`,
+    new Set(receivedAt.keys()),
+    cfg.kafkaTimeoutMs,
+  );
   const commitToKafka = [...collected.appendedAt].map(([id, appended]) => appended - (receivedAt.get(id) ?? NaN));
   const exitCode = await service.stop();
   log(`release-service stopped (exit ${exitCode}); ${collected.missing} releases missing from Kafka`);
@@ -140,14 +178,20 @@ const figures = (r: LoadResult, cpu: CpuWindow) => ({
   elapsedS: round(r.elapsedMs / 1000, 3),
   throughput: round(r.throughput, 1),
   latencyMs: roundSummary(summarize(r.latenciesMs)),
-  cpuMsPerRequest: { service: round((cpu.processS * 1000) / r.latenciesMs.length, 3), loadGenerator: round((cpu.selfS * 1000) / r.latenciesMs.length, 3) },
+  cpuMsPerRequest: {
+    service: round((cpu.processS * 1000) / r.latenciesMs.length, 3),
+    loadGenerator: round((cpu.selfS * 1000) / r.latenciesMs.length, 3),
+  },
   machineBusyPct: round(cpu.machineBusy * 100, 1),
 });
-const roundSummary = (s: Summary) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 3)])) as unknown as Summary;
+const roundSummary = (s: Summary) =>
+  Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 3)])) as unknown as Summary;
 
 async function main(): Promise<void> {
   const busyBeforePct = await backgroundBusyPct();
-  log(`suffix ${suffix}: concurrency ${cfg.concurrency}, ${cfg.requests ? `${cfg.requests} requests` : `${cfg.durationS} s`}, warm-up ${cfg.warmupS} s, ${cfg.projects} projects, LOG_LEVEL=${cfg.logLevel}, baseline ${cfg.baseline}`);
+  log(
+    `suffix ${suffix}: concurrency ${cfg.concurrency}, ${cfg.requests ? `${cfg.requests} requests` : `${cfg.durationS} s`}, warm-up ${cfg.warmupS} s, ${cfg.projects} projects, LOG_LEVEL=${cfg.logLevel}, baseline ${cfg.baseline}`,
+  );
   const svc = await benchService();
   const base = cfg.baseline === 'none' ? undefined : await benchBaseline(cfg.baseline);
   const s = figures(svc.load, svc.cpu);
@@ -159,28 +203,66 @@ async function main(): Promise<void> {
   ];
   const table = markdownTable([
     { metric: 'throughput (req/s)', service: s.throughput, baseline: b?.throughput, digits: 1 },
-    ...(['p50', 'p95', 'p99', 'max'] as const).map((p) => ({ metric: `latency ${p} (ms)`, service: s.latencyMs[p], baseline: b?.latencyMs[p] })),
+    ...(['p50', 'p95', 'p99', 'max'] as const).map((p) => ({
+      metric: `latency ${p} (ms)`,
+      service: s.latencyMs[p],
+      baseline: b?.latencyMs[p],
+    })),
     { metric: 'requests (201 / committed)', service: s.requests, baseline: b?.requests, digits: 0 },
     { metric: 'errors', service: s.errors, baseline: b?.errors, digits: 0 },
     { metric: 'service process CPU per request (ms)', service: s.cpuMsPerRequest.service, baseline: undefined },
-    { metric: 'load generator CPU per request (ms)', service: s.cpuMsPerRequest.loadGenerator, baseline: b?.cpuMsPerRequest.loadGenerator },
-    { metric: 'machine CPU busy (%, 2 cores = 100)', service: s.machineBusyPct, baseline: b?.machineBusyPct, digits: 1 },
-    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ metric: `commit→Kafka ${p} (ms)`, service: svc.commitToKafka[p], baseline: undefined })),
+    {
+      metric: 'load generator CPU per request (ms)',
+      service: s.cpuMsPerRequest.loadGenerator,
+      baseline: b?.cpuMsPerRequest.loadGenerator,
+    },
+    {
+      metric: 'machine CPU busy (%, 2 cores = 100)',
+      service: s.machineBusyPct,
+      baseline: b?.machineBusyPct,
+      digits: 1,
+    },
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({
+      metric: `commit→Kafka ${p} (ms)`,
+      service: svc.commitToKafka[p],
+      baseline: undefined,
+    })),
   ]);
   process.stdout.write(`\n${table}\n\nTargets:\n${targetLines(targets)}\n`);
   for (const sample of [...s.errorSamples, ...(b?.errorSamples ?? [])]) log(`error sample: ${sample}`);
-  if (svc.kafkaMissing > 0) log(`WARNING: ${svc.kafkaMissing} ReleaseCreated records did not reach Kafka within ${cfg.kafkaTimeoutMs / 1000} s`);
+  if (svc.kafkaMissing > 0)
+    log(
+      `WARNING: ${svc.kafkaMissing} ReleaseCreated records did not reach Kafka within ${cfg.kafkaTimeoutMs / 1000} s`,
+    );
 
   const results = {
-    at: new Date().toISOString(), git: gitInfo(), node: process.version, cpus: cpus().length, busyBeforePct, config: cfg,
-    service: { ...s, commitToKafkaMs: { ...roundSummary(svc.commitToKafka), missing: svc.kafkaMissing }, exitCode: svc.exitCode },
+    at: new Date().toISOString(),
+    git: gitInfo(),
+    node: process.version,
+    cpus: cpus().length,
+    busyBeforePct,
+    config: cfg,
+    service: {
+      ...s,
+      commitToKafkaMs: { ...roundSummary(svc.commitToKafka), missing: svc.kafkaMissing },
+      exitCode: svc.exitCode,
+    },
     baseline: b && { mode: cfg.baseline, ...b },
     targets,
   };
   writeResults('release-service', results, [
     { name: 'throughput (releases/s)', value: s.throughput, baseline: b?.throughput, goals: [{ goal: '>= 500' }] },
-    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ name: `HTTP latency ${p} (ms)`, value: s.latencyMs[p], baseline: b?.latencyMs[p], goals: p === 'p99' ? [{ goal: '< 50' }] : undefined })),
-    ...(['p50', 'p95', 'p99'] as const).map((p) => ({ name: `commit→Kafka ${p} (ms)`, value: svc.commitToKafka[p], goals: p === 'p50' ? [{ goal: '< 50' }] : undefined })),
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({
+      name: `HTTP latency ${p} (ms)`,
+      value: s.latencyMs[p],
+      baseline: b?.latencyMs[p],
+      goals: p === 'p99' ? [{ goal: '< 50' }] : undefined,
+    })),
+    ...(['p50', 'p95', 'p99'] as const).map((p) => ({
+      name: `commit→Kafka ${p} (ms)`,
+      value: svc.commitToKafka[p],
+      goals: p === 'p50' ? [{ goal: '< 50' }] : undefined,
+    })),
     { name: 'errors', value: s.errors, baseline: b?.errors },
   ]);
 }
@@ -189,6 +271,8 @@ process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 main()
   .catch((err: Error) => {
     process.exitCode = 1;
-    process.stderr.write(`[bench] failed: ${err.stack ?? err.message}\n${service ? `--- release-service log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`);
+    process.stderr.write(
+      `[bench] failed: ${err.stack ?? err.message}\n${service ? `--- release-service log tail ---\n${service.logTail().slice(-4000)}\n` : ''}`,
+    );
   })
   .finally(() => cleanup());

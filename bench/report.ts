@@ -48,8 +48,15 @@ const ORDER = ['release-service', 'recorder', 'recorder-query', 'recorder-export
 
 function readResults(): Map<string, ResultFile> {
   if (!existsSync(RESULTS_DIR)) return new Map();
-  const files = readdirSync(RESULTS_DIR, { withFileTypes: true }).filter((f) => f.isFile() && f.name.endsWith('.json') && !f.name.startsWith('_'));
-  return new Map(files.map((f) => [f.name.replace(/\.json$/, ''), JSON.parse(readFileSync(join(RESULTS_DIR, f.name), 'utf8')) as ResultFile]));
+  const files = readdirSync(RESULTS_DIR, { withFileTypes: true }).filter(
+    (f) => f.isFile() && f.name.endsWith('.json') && !f.name.startsWith('_'),
+  );
+  return new Map(
+    files.map((f) => [
+      f.name.replace(/\.json$/, ''),
+      JSON.parse(readFileSync(join(RESULTS_DIR, f.name), 'utf8')) as ResultFile,
+    ]),
+  );
 }
 
 function entry(file: ResultFile | undefined, run: BenchRun | undefined, startedAt: number | undefined): BenchEntry {
@@ -57,15 +64,22 @@ function entry(file: ResultFile | undefined, run: BenchRun | undefined, startedA
   const status: BenchEntry['status'] =
     run && run.exitCode !== 0 ? 'failed' : !file ? 'missing' : stale ? 'stale' : !file.figures ? 'no figures' : 'ok';
   return {
-    status, at: file?.at ?? null, git: file?.git ?? null, busyBeforePct: file?.busyBeforePct ?? null,
-    exitCode: run?.exitCode ?? null, seconds: run?.seconds ?? null,
+    status,
+    at: file?.at ?? null,
+    git: file?.git ?? null,
+    busyBeforePct: file?.busyBeforePct ?? null,
+    exitCode: run?.exitCode ?? null,
+    seconds: run?.seconds ?? null,
     // A failed or stale benchmark's figures are an older run's: kept out of this run's table.
     figures: status === 'ok' ? (file?.figures ?? []) : [],
   };
 }
 
 async function postgresVersion(): Promise<string | null> {
-  const client = new Client({ connectionString: process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres', connectionTimeoutMillis: 10_000 });
+  const client = new Client({
+    connectionString: process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres',
+    connectionTimeoutMillis: 10_000,
+  });
   try {
     await client.connect();
     return (await client.query<{ v: string }>("select current_setting('server_version') as v")).rows[0].v;
@@ -79,7 +93,12 @@ async function postgresVersion(): Promise<string | null> {
 const cell = (n: number | null): string => (n === null ? '—' : String(n));
 const verdict = (pass: boolean | null): string => (pass === null ? '' : pass ? 'PASS' : '**FAIL**');
 
-function markdown(report: { at: string; git: unknown; machine: Record<string, unknown>; benches: Record<string, BenchEntry> }): string {
+function markdown(report: {
+  at: string;
+  git: unknown;
+  machine: Record<string, unknown>;
+  benches: Record<string, BenchEntry>;
+}): string {
   const git = report.git as { commit: string; dirty: boolean } | undefined;
   const m = report.machine;
   const lines = [
@@ -93,24 +112,54 @@ function markdown(report: { at: string; git: unknown; machine: Record<string, un
     '| --- | --- | ---: | ---: | ---: | --- | --- |',
   ];
   for (const [name, b] of Object.entries(report.benches)) {
-    if (b.status !== 'ok') lines.push(`| ${name} | **${b.status}**${b.exitCode ? ` (exit ${b.exitCode})` : ''}${b.at ? `, last result ${b.at}` : ''} | | | | | **FAIL** |`);
-    for (const f of b.figures) lines.push(`| ${name} | ${f.name} | ${cell(f.value)} | ${cell(f.baseline)} | ${cell(f.ratio)} | ${f.target ?? ''} | ${verdict(f.pass)} |`);
+    if (b.status !== 'ok')
+      lines.push(
+        `| ${name} | **${b.status}**${b.exitCode ? ` (exit ${b.exitCode})` : ''}${b.at ? `, last result ${b.at}` : ''} | | | | | **FAIL** |`,
+      );
+    for (const f of b.figures)
+      lines.push(
+        `| ${name} | ${f.name} | ${cell(f.value)} | ${cell(f.baseline)} | ${cell(f.ratio)} | ${f.target ?? ''} | ${verdict(f.pass)} |`,
+      );
   }
-  lines.push('', '| benchmark | status | measured at | duration (s) | machine busy before (%) |', '| --- | --- | --- | ---: | ---: |');
-  for (const [name, b] of Object.entries(report.benches)) lines.push(`| ${name} | ${b.status} | ${b.at ?? '—'} | ${cell(b.seconds)} | ${cell(b.busyBeforePct)} |`);
+  lines.push(
+    '',
+    '| benchmark | status | measured at | duration (s) | machine busy before (%) |',
+    '| --- | --- | --- | ---: | ---: |',
+  );
+  for (const [name, b] of Object.entries(report.benches))
+    lines.push(`| ${name} | ${b.status} | ${b.at ?? '—'} | ${cell(b.seconds)} | ${cell(b.busyBeforePct)} |`);
   return `${lines.join('\n')}\n`;
 }
 
 /** Writes bench/results.json and bench/results.md; says whether every benchmark ran, and whether every target passed. */
 export async function report(run?: RunInfo): Promise<{ complete: boolean; allPassed: boolean }> {
   const files = readResults();
-  const names = [...new Set([...ORDER.filter((n) => files.has(n) || run?.benches.some((b) => b.name === n)), ...files.keys()])];
-  const benches = Object.fromEntries(names.map((n) => [n, entry(files.get(n), run?.benches.find((b) => b.name === n), run?.startedAt)]));
+  const names = [
+    ...new Set([...ORDER.filter((n) => files.has(n) || run?.benches.some((b) => b.name === n)), ...files.keys()]),
+  ];
+  const benches = Object.fromEntries(
+    names.map((n) => [
+      n,
+      entry(
+        files.get(n),
+        run?.benches.find((b) => b.name === n),
+        run?.startedAt,
+      ),
+    ]),
+  );
   const cpu = cpus();
   const result = {
     at: new Date().toISOString(),
     git: gitInfo(),
-    machine: { cpuCount: cpu.length, cpuModel: cpu[0]?.model.trim() ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, postgres: await postgresVersion(), loadAvg: loadavg().map((l) => Number(l.toFixed(2))) },
+    machine: {
+      cpuCount: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      os: `${process.platform} ${release()}`,
+      node: process.version,
+      postgres: await postgresVersion(),
+      loadAvg: loadavg().map((l) => Number(l.toFixed(2))),
+    },
     run: run ?? null,
     benches,
   };
@@ -120,7 +169,10 @@ export async function report(run?: RunInfo): Promise<{ complete: boolean; allPas
   process.stdout.write(`\n${md}\n`);
   log('report written to bench/results.json and bench/results.md');
   const entries = Object.values(benches);
-  return { complete: entries.every((b) => b.status === 'ok'), allPassed: entries.every((b) => b.figures.every((f) => f.pass !== false)) };
+  return {
+    complete: entries.every((b) => b.status === 'ok'),
+    allPassed: entries.every((b) => b.figures.every((f) => f.pass !== false)),
+  };
 }
 
 if (require.main === module) {

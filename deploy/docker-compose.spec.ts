@@ -12,7 +12,15 @@ const ROOT = resolve(__dirname, '..');
 const SERVICES = { 'release-service': 3001, 'audit-recorder': 3002, 'audit-streamer': 3003 } as const;
 type ServiceName = keyof typeof SERVICES;
 const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
-const COMMON_ENV = ['PORT', 'DATABASE_URL', 'DATABASE_MIGRATION_URL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'AUTH_JWT_SECRET', 'LOG_LEVEL'];
+const COMMON_ENV = [
+  'PORT',
+  'DATABASE_URL',
+  'DATABASE_MIGRATION_URL',
+  'KAFKA_BROKERS',
+  'KAFKA_TOPIC',
+  'AUTH_JWT_SECRET',
+  'LOG_LEVEL',
+];
 const EXTRA_ENV: Record<ServiceName, string[]> = {
   'release-service': [],
   'audit-recorder': ['AUDIT_LOG_FILE'],
@@ -42,7 +50,8 @@ function loadComposeSchema(): Record<string, unknown> {
   // dclint's package.json "exports" hides schemas/, so locate the file through its package.json.
   const file = join(dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
   const schema = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  if (!/draft-07/.test(String(schema.$schema))) throw new Error(`expected a draft-07 schema in ${file}, got ${String(schema.$schema)}`);
+  if (!/draft-07/.test(String(schema.$schema)))
+    throw new Error(`expected a draft-07 schema in ${file}, got ${String(schema.$schema)}`);
   // Ajv's default class is draft-07 but knows its meta-schema only as http://json-schema.org/draft-07/schema#,
   // not the https spelling the compose-spec uses.
   delete schema.$schema;
@@ -99,9 +108,19 @@ describe('docker-compose.yml', () => {
   });
 
   it.each([
-    ['an unknown service key', (c: ComposeFile) => Object.assign(c.services['release-service'], { restart_policy: 'always' })],
-    ['an unknown depends_on condition', (c: ComposeFile) => Object.assign(c.services['audit-recorder'], { depends_on: { kafka: { condition: 'service_ready' } } })],
-    ['a nested environment value', (c: ComposeFile) => Object.assign(c.services.postgres, { environment: { POSTGRES_DB: { name: 'postgres' } } })],
+    [
+      'an unknown service key',
+      (c: ComposeFile) => Object.assign(c.services['release-service'], { restart_policy: 'always' }),
+    ],
+    [
+      'an unknown depends_on condition',
+      (c: ComposeFile) =>
+        Object.assign(c.services['audit-recorder'], { depends_on: { kafka: { condition: 'service_ready' } } }),
+    ],
+    [
+      'a nested environment value',
+      (c: ComposeFile) => Object.assign(c.services.postgres, { environment: { POSTGRES_DB: { name: 'postgres' } } }),
+    ],
     ['an unknown top-level key', (c: ComposeFile) => Object.assign(c, { service: {} })],
   ])('rejects a copy with %s (so this check can fail)', (_label, breakIt) => {
     const broken = structuredClone(compose);
@@ -116,7 +135,11 @@ describe('docker-compose.yml', () => {
   it('only depends on services that exist, and waits on health only where a healthcheck is defined', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       for (const [dependency, condition] of Object.entries(dependenciesOf(service))) {
-        expect({ name, dependency, exists: dependency in compose.services }).toEqual({ name, dependency, exists: true });
+        expect({ name, dependency, exists: dependency in compose.services }).toEqual({
+          name,
+          dependency,
+          exists: true,
+        });
         if (condition === 'service_healthy') expect(compose.services[dependency].healthcheck?.test).toBeDefined();
       }
     }
@@ -138,7 +161,9 @@ describe('docker-compose.yml', () => {
     expect(env.KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(env.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
     expect(env.KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS).toBe('0');
-    expect(kafka.healthcheck?.test).toEqual(expect.arrayContaining([expect.stringContaining('kafka-broker-api-versions.sh')]));
+    expect(kafka.healthcheck?.test).toEqual(
+      expect.arrayContaining([expect.stringContaining('kafka-broker-api-versions.sh')]),
+    );
   });
 
   it('runs PostgreSQL 16 with a pg_isready healthcheck', () => {

@@ -34,7 +34,12 @@ beforeAll(async () => {
   const common = { KAFKA_TOPIC: `e2e-trail-events-${suffix}` };
   services = await Promise.all([
     startService('release-service', { ...common, DATABASE_NAME: databases[0] }),
-    startService('audit-recorder', { ...common, DATABASE_NAME: databases[1], KAFKA_GROUP_ID: `audit-recorder-${suffix}`, AUDIT_LOG_FILE: `tmp/e2e-trail-${suffix}/audit_json.log` }),
+    startService('audit-recorder', {
+      ...common,
+      DATABASE_NAME: databases[1],
+      KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
+      AUDIT_LOG_FILE: `tmp/e2e-trail-${suffix}/audit_json.log`,
+    }),
   ]);
 });
 
@@ -51,13 +56,29 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe('release audit trail (seed 000)', () => {
   it('records every release action with the messages, targets and changes of CONTRACTS.md', async () => {
     // --- Setup: a group (admin), a project (owner of the group), two milestones (developer). ---
-    const group = await request(release()).post('/api/v4/groups').set('Authorization', token('admin')).send({ path: groupPath, name: 'Releases' }).expect(201);
-    const project = await request(release()).post('/api/v4/projects').set('Authorization', token('owner')).send({ path: 'rocket', name: 'Rocket', namespace_id: group.body.id }).expect(201);
+    const group = await request(release())
+      .post('/api/v4/groups')
+      .set('Authorization', token('admin'))
+      .send({ path: groupPath, name: 'Releases' })
+      .expect(201);
+    const project = await request(release())
+      .post('/api/v4/projects')
+      .set('Authorization', token('owner'))
+      .send({ path: 'rocket', name: 'Rocket', namespace_id: group.body.id })
+      .expect(201);
     expect(project.body.path_with_namespace).toBe(projectPath);
     const projectId: number = project.body.id;
     const api = `/api/v4/projects/${encodeURIComponent(projectPath)}`;
-    const m10 = await request(release()).post(`${api}/milestones`).set('Authorization', token('developer')).send({ title: 'v1.0' }).expect(201);
-    const m11 = await request(release()).post(`${api}/milestones`).set('Authorization', token('developer')).send({ title: 'v1.1' }).expect(201);
+    const m10 = await request(release())
+      .post(`${api}/milestones`)
+      .set('Authorization', token('developer'))
+      .send({ title: 'v1.0' })
+      .expect(201);
+    const m11 = await request(release())
+      .post(`${api}/milestones`)
+      .set('Authorization', token('developer'))
+      .send({ title: 'v1.1' })
+      .expect(201);
 
     // --- The actions of seed 000. ---
     // Created without milestones; the only request with X-Correlation-Id and X-Forwarded-For: the
@@ -70,21 +91,44 @@ describe('release audit trail (seed 000)', () => {
       .set('X-Forwarded-For', '203.0.113.7')
       .send({ tag_name: 'v0.3', name: 'New Release', description: 'first draft of the notes' })
       .expect(201);
-    const v04 = await request(release()).post(`${api}/releases`).set('Authorization', token('developer')).send({ tag_name: 'v0.4', name: 'Next Release', milestones: ['v1.0', 'v1.1'] }).expect(201);
+    const v04 = await request(release())
+      .post(`${api}/releases`)
+      .set('Authorization', token('developer'))
+      .send({ tag_name: 'v0.4', name: 'Next Release', milestones: ['v1.0', 'v1.1'] })
+      .expect(201);
     expect(v04.body.milestones).toEqual([{ title: 'v1.0' }, { title: 'v1.1' }]);
 
-    const updated = await request(release()).put(`${api}/releases/v0.3`).set('Authorization', token('developer')).send({ name: 'Renamed Release', description: 'confidential rewrite of the notes' }).expect(200);
+    const updated = await request(release())
+      .put(`${api}/releases/v0.3`)
+      .set('Authorization', token('developer'))
+      .send({ name: 'Renamed Release', description: 'confidential rewrite of the notes' })
+      .expect(200);
     expect(updated.body).toMatchObject({ name: 'Renamed Release', description: 'confidential rewrite of the notes' });
-    const rescheduled = await request(release()).put(`${api}/releases/v0.4`).set('Authorization', token('developer')).send({ milestones: ['v1.1'] }).expect(200);
+    const rescheduled = await request(release())
+      .put(`${api}/releases/v0.4`)
+      .set('Authorization', token('developer'))
+      .send({ milestones: ['v1.1'] })
+      .expect(200);
     expect(rescheduled.body.milestones).toEqual([{ title: 'v1.1' }]);
 
     const linkUrl = 'https://downloads.example.com/rocket/v0.3/rocket-linux-amd64.tar.gz';
-    const link = await request(release()).post(`${api}/releases/v0.3/assets/links`).set('Authorization', token('developer')).send({ name: 'Linux binary', url: linkUrl }).expect(201);
-    const download = await request(release()).get(`${api}/releases/v0.3/downloads/${link.body.id}`).set('Authorization', token('developer')).redirects(0).expect(302);
+    const link = await request(release())
+      .post(`${api}/releases/v0.3/assets/links`)
+      .set('Authorization', token('developer'))
+      .send({ name: 'Linux binary', url: linkUrl })
+      .expect(201);
+    const download = await request(release())
+      .get(`${api}/releases/v0.3/downloads/${link.body.id}`)
+      .set('Authorization', token('developer'))
+      .redirects(0)
+      .expect(302);
     expect(download.headers['location']).toBe(linkUrl);
 
     await request(release()).delete(`${api}/releases/v0.3`).set('Authorization', token('developer')).expect(403);
-    const deleted = await request(release()).delete(`${api}/releases/v0.3`).set('Authorization', token('maintainer')).expect(200);
+    const deleted = await request(release())
+      .delete(`${api}/releases/v0.3`)
+      .set('Authorization', token('maintainer'))
+      .expect(200);
 
     // --- What the recorder stored, through its query API, read by a maintainer of the project. ---
     const expectedTypes = [
@@ -99,15 +143,22 @@ describe('release audit trail (seed 000)', () => {
       'release_deleted',
     ];
     const list = async (query: string): Promise<AuditEvent[]> => {
-      const res = await request(recorder()).get(`/api/v4/projects/${projectId}/audit_events?${query}`).set('Authorization', token('maintainer')).expect(200);
+      const res = await request(recorder())
+        .get(`/api/v4/projects/${projectId}/audit_events?${query}`)
+        .set('Authorization', token('maintainer'))
+        .expect(200);
       return res.body as AuditEvent[];
     };
     // Events of one project share a Kafka key, so once release_deleted (the last action) is visible,
     // everything produced before it has been consumed too, the download included.
-    const events = await waitFor('the recorder to store the release audit trail', async () => {
-      const found = await list('sort=asc&per_page=100');
-      return found.some((e) => e.event_type === 'release_deleted') ? found : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 250 });
+    const events = await waitFor(
+      'the recorder to store the release audit trail',
+      async () => {
+        const found = await list('sort=asc&per_page=100');
+        return found.some((e) => e.event_type === 'release_deleted') ? found : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
 
     // sort=asc: by created_at, ties by id; each action was acknowledged before the next was sent.
     const sortKey = (e: AuditEvent) => `${e.created_at}|${e.id}`;
@@ -117,7 +168,23 @@ describe('release audit trail (seed 000)', () => {
     for (const e of events) {
       expect(e.id).toMatch(UUID);
       expect(e.created_at).toMatch(UTC_MS);
-      expect(Object.keys(e).sort()).toEqual(['author_id', 'author_name', 'created_at', 'details', 'entity_id', 'entity_path', 'entity_type', 'event_type', 'id', 'ip_address', 'target_details', 'target_id', 'target_type'].sort());
+      expect(Object.keys(e).sort()).toEqual(
+        [
+          'author_id',
+          'author_name',
+          'created_at',
+          'details',
+          'entity_id',
+          'entity_path',
+          'entity_type',
+          'event_type',
+          'id',
+          'ip_address',
+          'target_details',
+          'target_id',
+          'target_type',
+        ].sort(),
+      );
       // Descriptions are sensitive: their values appear nowhere in an audit event.
       expect(JSON.stringify(e)).not.toMatch(/notes/);
     }
@@ -130,7 +197,16 @@ describe('release audit trail (seed 000)', () => {
     /** The full audit event of CONTRACTS.md for the project, every field. */
     const expectedEvent = (
       e: AuditEvent,
-      fields: { event_type: string; user: keyof typeof users; target_type: string; target_id: number; target_details: string; custom_message: string; extra?: Record<string, unknown>; correlation_id?: string },
+      fields: {
+        event_type: string;
+        user: keyof typeof users;
+        target_type: string;
+        target_id: number;
+        target_details: string;
+        custom_message: string;
+        extra?: Record<string, unknown>;
+        correlation_id?: string;
+      },
     ): AuditEvent => ({
       id: e.id,
       ...author(fields.user),
@@ -155,7 +231,10 @@ describe('release audit trail (seed 000)', () => {
       target_id: fields.target_id,
       event_type: fields.event_type,
     });
-    const check = (message: string, fields: Omit<Parameters<typeof expectedEvent>[1], 'custom_message'>): AuditEvent => {
+    const check = (
+      message: string,
+      fields: Omit<Parameters<typeof expectedEvent>[1], 'custom_message'>,
+    ): AuditEvent => {
       const e = byMessage(message);
       expect(e).toEqual(expectedEvent(e, { ...fields, custom_message: message }));
       return e;
@@ -163,13 +242,44 @@ describe('release audit trail (seed 000)', () => {
 
     const v03Id: number = v03.body.id;
     const v04Id: number = v04.body.id;
-    check(`Created Project ${projectPath}`, { event_type: 'project_created', user: 'owner', target_type: 'Project', target_id: projectId, target_details: projectPath });
-    check('Created Milestone v1.0', { event_type: 'milestone_created', user: 'developer', target_type: 'Milestone', target_id: m10.body.id, target_details: 'v1.0' });
-    check('Created Milestone v1.1', { event_type: 'milestone_created', user: 'developer', target_type: 'Milestone', target_id: m11.body.id, target_details: 'v1.1' });
-    const createdV03 = check('Created Release v0.3', { event_type: 'release_created', user: 'developer', target_type: 'Release', target_id: v03Id, target_details: 'New Release', correlation_id: correlationId });
+    check(`Created Project ${projectPath}`, {
+      event_type: 'project_created',
+      user: 'owner',
+      target_type: 'Project',
+      target_id: projectId,
+      target_details: projectPath,
+    });
+    check('Created Milestone v1.0', {
+      event_type: 'milestone_created',
+      user: 'developer',
+      target_type: 'Milestone',
+      target_id: m10.body.id,
+      target_details: 'v1.0',
+    });
+    check('Created Milestone v1.1', {
+      event_type: 'milestone_created',
+      user: 'developer',
+      target_type: 'Milestone',
+      target_id: m11.body.id,
+      target_details: 'v1.1',
+    });
+    const createdV03 = check('Created Release v0.3', {
+      event_type: 'release_created',
+      user: 'developer',
+      target_type: 'Release',
+      target_id: v03Id,
+      target_details: 'New Release',
+      correlation_id: correlationId,
+    });
     // created_at is the domain event's occurred_at: the instant the release-service answered with.
     expect(createdV03.created_at).toBe(v03.body.created_at);
-    const createdV04 = check('Created Release v0.4 with milestones v1.0, v1.1', { event_type: 'release_created', user: 'developer', target_type: 'Release', target_id: v04Id, target_details: 'Next Release' });
+    const createdV04 = check('Created Release v0.4 with milestones v1.0, v1.1', {
+      event_type: 'release_created',
+      user: 'developer',
+      target_type: 'Release',
+      target_id: v04Id,
+      target_details: 'Next Release',
+    });
     expect(createdV04.created_at).toBe(v04.body.created_at);
     // The correlation id of a request without X-Correlation-Id is a fresh one, not the earlier request's.
     expect(createdV04.details['correlation_id']).not.toBe(correlationId);
@@ -198,11 +308,24 @@ describe('release audit trail (seed 000)', () => {
       target_details: 'Renamed Release',
       extra: { link_id: link.body.id, url: linkUrl },
     });
-    const deletedV03 = check('Deleted Release v0.3', { event_type: 'release_deleted', user: 'maintainer', target_type: 'Release', target_id: v03Id, target_details: 'Renamed Release' });
+    const deletedV03 = check('Deleted Release v0.3', {
+      event_type: 'release_deleted',
+      user: 'maintainer',
+      target_type: 'Release',
+      target_id: v03Id,
+      target_details: 'Renamed Release',
+    });
     expect(deletedV03.created_at).toBe(deleted.body.deleted_at);
 
     // The actions happened in this order, one acknowledged before the next was sent.
-    const order = [createdV03, createdV04, updatedV03, byMessage('Milestones associated with release changed to v1.1'), byMessage('Added asset link Linux binary to Release v0.3'), deletedV03];
+    const order = [
+      createdV03,
+      createdV04,
+      updatedV03,
+      byMessage('Milestones associated with release changed to v1.1'),
+      byMessage('Added asset link Linux binary to Release v0.3'),
+      deletedV03,
+    ];
     for (let i = 1; i < order.length; i += 1) expect(order[i].created_at >= order[i - 1].created_at).toBe(true);
 
     // The download is streaming-only: never stored, although later events of the project are.
@@ -216,10 +339,17 @@ describe('release audit trail (seed 000)', () => {
 
     // The filter works for the stored types, so the empty answer above is meaningful.
     const releaseEvents = await list('event_type=release_created&event_type=release_deleted&sort=asc');
-    expect(releaseEvents.map((e) => e.details.custom_message)).toEqual(['Created Release v0.3', 'Created Release v0.4 with milestones v1.0, v1.1', 'Deleted Release v0.3']);
+    expect(releaseEvents.map((e) => e.details.custom_message)).toEqual([
+      'Created Release v0.3',
+      'Created Release v0.4 with milestones v1.0, v1.1',
+      'Deleted Release v0.3',
+    ]);
 
     // One audit event by id equals its list entry.
-    const one = await request(recorder()).get(`/api/v4/audit_events/${updatedV03.id}`).set('Authorization', token('maintainer')).expect(200);
+    const one = await request(recorder())
+      .get(`/api/v4/audit_events/${updatedV03.id}`)
+      .set('Authorization', token('maintainer'))
+      .expect(200);
     expect(one.body).toEqual(updatedV03);
   });
 });

@@ -35,18 +35,45 @@ beforeAll(async () => {
   const common = { KAFKA_TOPIC: streamerEnv.KAFKA_TOPIC };
   [release, recorder, streamer] = await Promise.all([
     startService('release-service', { ...common, DATABASE_NAME: `e2e_release_${suffix}` }),
-    startService('audit-recorder', { ...common, DATABASE_NAME: `e2e_recorder_${suffix}`, KAFKA_GROUP_ID: `audit-recorder-${suffix}`, AUDIT_LOG_FILE: `tmp/e2e-${suffix}/audit_json.log` }),
+    startService('audit-recorder', {
+      ...common,
+      DATABASE_NAME: `e2e_recorder_${suffix}`,
+      KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
+      AUDIT_LOG_FILE: `tmp/e2e-${suffix}/audit_json.log`,
+    }),
     startService('audit-streamer', streamerEnv),
   ]);
-  const group = await request(release.url).post('/api/v4/groups').set('Authorization', admin).send({ path: top, name: 'Sec' }).expect(201);
-  const sub = await request(release.url).post('/api/v4/groups').set('Authorization', admin).send({ path: 'platform', name: 'Platform', parent_id: group.body.id }).expect(201);
-  const project = await request(release.url).post('/api/v4/projects').set('Authorization', admin).send({ path: 'api', name: 'API', namespace_id: sub.body.id }).expect(201);
+  const group = await request(release.url)
+    .post('/api/v4/groups')
+    .set('Authorization', admin)
+    .send({ path: top, name: 'Sec' })
+    .expect(201);
+  const sub = await request(release.url)
+    .post('/api/v4/groups')
+    .set('Authorization', admin)
+    .send({ path: 'platform', name: 'Platform', parent_id: group.body.id })
+    .expect(201);
+  const project = await request(release.url)
+    .post('/api/v4/projects')
+    .set('Authorization', admin)
+    .send({ path: 'api', name: 'API', namespace_id: sub.body.id })
+    .expect(201);
   projectPath = `${top}/platform/api`;
   projectId = project.body.id;
-  for (const [url, filters] of [[all.url, []], [filtered.url, ['release_created']]] as const) {
+  for (const [url, filters] of [
+    [all.url, []],
+    [filtered.url, ['release_created']],
+  ] as const) {
     const created = await waitFor('the streamer to know the group', async () => {
-      const res = await request(streamer.url).post(`/api/v4/groups/${encodeURIComponent(top)}/audit_events/streaming/destinations`).set('Authorization', owner).send({ destination_url: url, event_type_filters: filters });
-      return res.status === 201 ? res.body : res.status === 404 ? undefined : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
+      const res = await request(streamer.url)
+        .post(`/api/v4/groups/${encodeURIComponent(top)}/audit_events/streaming/destinations`)
+        .set('Authorization', owner)
+        .send({ destination_url: url, event_type_filters: filters });
+      return res.status === 201
+        ? res.body
+        : res.status === 404
+          ? undefined
+          : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
     });
     destinations.push(created);
   }
@@ -58,9 +85,15 @@ afterAll(async () => {
   await Promise.all(['release', 'recorder', 'streamer'].map((s) => dropDatabase(`e2e_${s}_${suffix}`)));
 });
 
-const ofType = (requests: ReceivedRequest[], type: string) => requests.filter((r) => r.headers['x-gitlab-audit-event-type'] === type);
+const ofType = (requests: ReceivedRequest[], type: string) =>
+  requests.filter((r) => r.headers['x-gitlab-audit-event-type'] === type);
 const recorded = async (): Promise<AuditEvent[]> =>
-  (await request(recorder.url).get(`/api/v4/projects/${projectId}/audit_events?per_page=100`).set('Authorization', maintainer).expect(200)).body;
+  (
+    await request(recorder.url)
+      .get(`/api/v4/projects/${projectId}/audit_events?per_page=100`)
+      .set('Authorization', maintainer)
+      .expect(200)
+  ).body;
 
 function expectContractRequest(r: ReceivedRequest, destination: (typeof destinations)[number]): void {
   expect(r.method).toBe('POST');
@@ -78,14 +111,37 @@ describe('streaming delivery end to end', () => {
   it('streams the recorded events byte-for-byte as the recorder stores them, signed, filtered, subgroup included', async () => {
     const dev = bearer({ sub: '3', name: 'dev', groups: { [projectPath]: 'developer' } });
     const releases = `/api/v4/projects/${encodeURIComponent(projectPath)}/releases`;
-    await request(release.url).post(releases).set('Authorization', dev).send({ tag_name: 'v1.0', name: 'One' }).expect(201);
-    const link = await request(release.url).post(`${releases}/v1.0/assets/links`).set('Authorization', maintainer).send({ name: 'bin', url: 'https://example.com/bin.tgz' }).expect(201);
-    const download = await request(release.url).get(`${releases}/v1.0/downloads/${link.body.id}`).set('Authorization', dev);
+    await request(release.url)
+      .post(releases)
+      .set('Authorization', dev)
+      .send({ tag_name: 'v1.0', name: 'One' })
+      .expect(201);
+    const link = await request(release.url)
+      .post(`${releases}/v1.0/assets/links`)
+      .set('Authorization', maintainer)
+      .send({ name: 'bin', url: 'https://example.com/bin.tgz' })
+      .expect(201);
+    const download = await request(release.url)
+      .get(`${releases}/v1.0/downloads/${link.body.id}`)
+      .set('Authorization', dev);
     expect(download.status).toBeLessThan(400);
 
-    const created = await waitFor('release_created at both receivers', () => ofType(all.requests, 'release_created')[0] && ofType(filtered.requests, 'release_created')[0] && [ofType(all.requests, 'release_created')[0], ofType(filtered.requests, 'release_created')[0]]);
-    const downloaded = await waitFor('the streaming-only download event', () => ofType(all.requests, 'release_artifact_downloaded')[0]);
-    const stored = await waitFor('the recorder to store release_created', async () => (await recorded()).find((e) => e.event_type === 'release_created'));
+    const created = await waitFor(
+      'release_created at both receivers',
+      () =>
+        ofType(all.requests, 'release_created')[0] &&
+        ofType(filtered.requests, 'release_created')[0] && [
+          ofType(all.requests, 'release_created')[0],
+          ofType(filtered.requests, 'release_created')[0],
+        ],
+    );
+    const downloaded = await waitFor(
+      'the streaming-only download event',
+      () => ofType(all.requests, 'release_artifact_downloaded')[0],
+    );
+    const stored = await waitFor('the recorder to store release_created', async () =>
+      (await recorded()).find((e) => e.event_type === 'release_created'),
+    );
 
     expect(JSON.parse(created[0].body)).toEqual(stored);
     expect(created[0].body).toBe(created[1].body);
@@ -93,7 +149,10 @@ describe('streaming delivery end to end', () => {
     expectContractRequest(created[0], destinations[0]);
     expectContractRequest(created[1], destinations[1]);
     expectContractRequest(downloaded, destinations[0]);
-    expect(JSON.parse(downloaded.body)).toMatchObject({ entity_path: projectPath, event_type: 'release_artifact_downloaded' });
+    expect(JSON.parse(downloaded.body)).toMatchObject({
+      entity_path: projectPath,
+      event_type: 'release_artifact_downloaded',
+    });
     // Streaming-only: never stored by the recorder.
     expect((await recorded()).some((e) => e.event_type === 'release_artifact_downloaded')).toBe(false);
     // The filter holds: the filtered destination saw release_created only.
@@ -106,19 +165,36 @@ describe('streaming delivery end to end', () => {
     const tags = Array.from({ length: 40 }, (_, i) => `k${i}`);
     const before = ofType(all.requests, 'release_created').length;
     const posting = (async () => {
-      for (const tag of tags) await request(release.url).post(releases).set('Authorization', dev).send({ tag_name: tag }).expect(201);
+      for (const tag of tags)
+        await request(release.url).post(releases).set('Authorization', dev).send({ tag_name: tag }).expect(201);
     })();
     await waitFor('some of the batch to arrive', () => ofType(all.requests, 'release_created').length > before + 3);
     expect(await streamer.stop('SIGKILL')).toBeNull();
     await posting;
     streamer = await startService('audit-streamer', streamerEnv);
-    const wanted = new Set((await waitFor('the recorder to store all 40', async () => {
-      const events = (await recorded()).filter((e) => e.event_type === 'release_created' && tags.some((t) => (e.details as { custom_message?: string }).custom_message === `Created Release ${t}`));
-      return events.length === 40 && events;
-    }, { timeoutMs: 60_000 })).map((e) => e.id));
-    await waitFor('every event at the receiver after the restart', () => {
-      const got = new Set(ofType(all.requests, 'release_created').map((r) => String(r.headers['webhook-id'])));
-      return [...wanted].every((id) => got.has(id));
-    }, { timeoutMs: 60_000 });
+    const wanted = new Set(
+      (
+        await waitFor(
+          'the recorder to store all 40',
+          async () => {
+            const events = (await recorded()).filter(
+              (e) =>
+                e.event_type === 'release_created' &&
+                tags.some((t) => (e.details as { custom_message?: string }).custom_message === `Created Release ${t}`),
+            );
+            return events.length === 40 && events;
+          },
+          { timeoutMs: 60_000 },
+        )
+      ).map((e) => e.id),
+    );
+    await waitFor(
+      'every event at the receiver after the restart',
+      () => {
+        const got = new Set(ofType(all.requests, 'release_created').map((r) => String(r.headers['webhook-id'])));
+        return [...wanted].every((id) => got.has(id));
+      },
+      { timeoutMs: 60_000 },
+    );
   });
 });

@@ -25,7 +25,12 @@ beforeAll(async () => {
   const common = { KAFKA_TOPIC: `e2e-events-${suffix}` };
   services = await Promise.all([
     startService('release-service', { ...common, DATABASE_NAME: `e2e_release_${suffix}` }),
-    startService('audit-recorder', { ...common, DATABASE_NAME: `e2e_recorder_${suffix}`, KAFKA_GROUP_ID: `audit-recorder-${suffix}`, AUDIT_LOG_FILE: `tmp/e2e-${suffix}/audit_json.log` }),
+    startService('audit-recorder', {
+      ...common,
+      DATABASE_NAME: `e2e_recorder_${suffix}`,
+      KAFKA_GROUP_ID: `audit-recorder-${suffix}`,
+      AUDIT_LOG_FILE: `tmp/e2e-${suffix}/audit_json.log`,
+    }),
     startService('audit-streamer', {
       ...common,
       DATABASE_NAME: `e2e_streamer_${suffix}`,
@@ -48,19 +53,38 @@ const [release, recorder, streamer] = [0, 1, 2].map((i) => () => services[i].url
 
 describe('walking skeleton', () => {
   it('records and streams a created release', async () => {
-    const group = await request(release()).post('/api/v4/groups').set('Authorization', admin).send({ path: groupPath, name: 'Acme' }).expect(201);
-    const project = await request(release()).post('/api/v4/projects').set('Authorization', admin).send({ path: 'rocket', name: 'Rocket', namespace_id: group.body.id }).expect(201);
+    const group = await request(release())
+      .post('/api/v4/groups')
+      .set('Authorization', admin)
+      .send({ path: groupPath, name: 'Acme' })
+      .expect(201);
+    const project = await request(release())
+      .post('/api/v4/projects')
+      .set('Authorization', admin)
+      .send({ path: 'rocket', name: 'Rocket', namespace_id: group.body.id })
+      .expect(201);
     const projectPath = `${groupPath}/rocket`;
     expect(project.body.path_with_namespace).toBe(projectPath);
 
     // The streamer learns about the group from its GroupCreated event, so wait until it can resolve it.
     const owner = bearer({ sub: '2', name: 'olivia', groups: { [groupPath]: 'owner' } });
     const destination = await waitFor('the streamer to know the group', async () => {
-      const res = await request(streamer()).post(`/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events/streaming/destinations`).set('Authorization', owner).send({ destination_url: receiver.url });
-      return res.status === 201 ? res.body : res.status === 404 ? undefined : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
+      const res = await request(streamer())
+        .post(`/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events/streaming/destinations`)
+        .set('Authorization', owner)
+        .send({ destination_url: receiver.url });
+      return res.status === 201
+        ? res.body
+        : res.status === 404
+          ? undefined
+          : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
     });
     expect(destination.verification_token).toMatch(/^[A-Za-z0-9]{24}$/);
-    await request(streamer()).post(`/api/v4/groups/${group.body.id}/audit_events/streaming/destinations/${destination.id}/headers`).set('Authorization', owner).send({ key: 'X-Siem-Tenant', value: 'acme-prod' }).expect(201);
+    await request(streamer())
+      .post(`/api/v4/groups/${group.body.id}/audit_events/streaming/destinations/${destination.id}/headers`)
+      .set('Authorization', owner)
+      .send({ key: 'X-Siem-Tenant', value: 'acme-prod' })
+      .expect(201);
 
     const developer = bearer({ sub: '3', name: 'dev', groups: { [projectPath]: 'developer' } });
     await request(release())
@@ -72,7 +96,10 @@ describe('walking skeleton', () => {
 
     const maintainer = bearer({ sub: '4', name: 'maria', groups: { [projectPath]: 'maintainer' } });
     const recorded = await waitFor('the recorder to store release_created', async () => {
-      const res = await request(recorder()).get(`/api/v4/projects/${project.body.id}/audit_events`).set('Authorization', maintainer).expect(200);
+      const res = await request(recorder())
+        .get(`/api/v4/projects/${project.body.id}/audit_events`)
+        .set('Authorization', maintainer)
+        .expect(200);
       return (res.body as AuditEvent[]).find((e) => e.event_type === 'release_created');
     });
     expect(recorded).toMatchObject({
@@ -104,7 +131,10 @@ describe('walking skeleton', () => {
     const anonymous = await request(recorder()).get('/api/v4/audit_events').expect(401);
     expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
     const reporter = bearer({ sub: '5', name: 'rita', groups: { [groupPath]: 'reporter' } });
-    await request(recorder()).get(`/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events`).set('Authorization', reporter).expect(403);
+    await request(recorder())
+      .get(`/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events`)
+      .set('Authorization', reporter)
+      .expect(403);
   });
 });
 
@@ -127,12 +157,27 @@ describe('configuration errors', () => {
   it('stops with one fatal line and exit code 1 when PostgreSQL cannot be reached', () => {
     const result = spawnSync(process.execPath, [join('dist', 'apps', 'audit-recorder', 'src', 'main.js')], {
       cwd: join(__dirname, '..'),
-      env: { PATH: process.env['PATH'] ?? '', DATABASE_URL: 'postgres://audit_recorder@127.0.0.1:1/postgres', DATABASE_MIGRATION_URL: 'postgres://audit_recorder_owner@127.0.0.1:1/postgres', PORT: '39999' },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        DATABASE_URL: 'postgres://audit_recorder@127.0.0.1:1/postgres',
+        DATABASE_MIGRATION_URL: 'postgres://audit_recorder_owner@127.0.0.1:1/postgres',
+        PORT: '39999',
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
     expect(result.status).toBe(1);
-    const fatal = result.stderr.trim().split('\n').map((l) => { try { return JSON.parse(l) as { level?: string; msg?: string }; } catch { return {}; } }).find((l) => l.level === 'fatal');
+    const fatal = result.stderr
+      .trim()
+      .split('\n')
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { level?: string; msg?: string };
+        } catch {
+          return {};
+        }
+      })
+      .find((l) => l.level === 'fatal');
     expect(fatal?.msg).toMatch(/ECONNREFUSED/);
   });
 });

@@ -36,7 +36,10 @@ interface NameChange {
 async function storedRenames(platform: Platform, updates: Action[]): Promise<NameChange[]> {
   const ids = updates.map((u) => u.correlationId);
   const versions = await withDatabase(platform.databases.release, (db) =>
-    db.query<{ correlation_id: string; version: number }>("select payload->>'correlation_id' as correlation_id, stream_version as version from event_store where payload->>'correlation_id' = any($1::text[])", [ids]),
+    db.query<{ correlation_id: string; version: number }>(
+      "select payload->>'correlation_id' as correlation_id, stream_version as version from event_store where payload->>'correlation_id' = any($1::text[])",
+      [ids],
+    ),
   );
   const versionOf = new Map(versions.rows.map((r) => [r.correlation_id, r.version]));
   const { rows } = await withDatabase(platform.databases.recorder, (db) =>
@@ -47,7 +50,15 @@ async function storedRenames(platform: Platform, updates: Action[]): Promise<Nam
       [ids],
     ),
   );
-  return rows.map((r) => ({ correlation_id: r.correlation_id, target_id: r.target_id, from: r.change.from, to: r.change.to, version: versionOf.get(r.correlation_id) ?? -1 })).sort((a, b) => a.target_id - b.target_id || a.version - b.version);
+  return rows
+    .map((r) => ({
+      correlation_id: r.correlation_id,
+      target_id: r.target_id,
+      from: r.change.from,
+      to: r.change.to,
+      version: versionOf.get(r.correlation_id) ?? -1,
+    }))
+    .sort((a, b) => a.target_id - b.target_id || a.version - b.version);
 }
 
 describe(SCENARIO, () => {
@@ -59,9 +70,12 @@ describe(SCENARIO, () => {
       expect(created.status).toBe(201);
       releases.push(created);
       // Every client renames it a few times in a row, all clients at once: many races per round.
-      await Promise.all(Array.from({ length: profile.racingClients }, async (_, c) => {
-        for (let k = 0; k < ATTEMPTS_PER_CLIENT; k += 1) await load.send(load.update(created, `Race ${round} by client ${c} try ${k}`));
-      }));
+      await Promise.all(
+        Array.from({ length: profile.racingClients }, async (_, c) => {
+          for (let k = 0; k < ATTEMPTS_PER_CLIENT; k += 1)
+            await load.send(load.update(created, `Race ${round} by client ${c} try ${k}`));
+        }),
+      );
     }
     const updates = load.accepted.filter((a) => a.kind === 'update');
     const conflicts = load.refused.filter((a) => a.status === 409);
@@ -69,11 +83,34 @@ describe(SCENARIO, () => {
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
     const renames = await storedRenames(platform, updates);
     const refusedIds = load.refused.map((a) => a.correlationId);
-    const appendedFor409 = await withDatabase(platform.databases.release, async (db) => (await db.query("select payload->>'correlation_id' as c from event_store where payload->>'correlation_id' = any($1::text[])", [refusedIds])).rows);
-    const storedFor409 = await withDatabase(platform.databases.recorder, async (db) => (await db.query("select id from audit_events where payload->'details'->>'correlation_id' = any($1::text[])", [refusedIds])).rows);
-    const deliveredFor409 = platform.destinations.flatMap((d) => [...d.receiver.delivered().values()].filter((v) => refusedIds.includes(v.correlationId)));
+    const appendedFor409 = await withDatabase(
+      platform.databases.release,
+      async (db) =>
+        (
+          await db.query(
+            "select payload->>'correlation_id' as c from event_store where payload->>'correlation_id' = any($1::text[])",
+            [refusedIds],
+          )
+        ).rows,
+    );
+    const storedFor409 = await withDatabase(
+      platform.databases.recorder,
+      async (db) =>
+        (
+          await db.query("select id from audit_events where payload->'details'->>'correlation_id' = any($1::text[])", [
+            refusedIds,
+          ])
+        ).rows,
+    );
+    const deliveredFor409 = platform.destinations.flatMap((d) =>
+      [...d.receiver.delivered().values()].filter((v) => refusedIds.includes(v.correlationId)),
+    );
     reportRow(SCENARIO, verdict, {
-      notes: [`${profile.raceRounds} rounds of ${profile.racingClients} clients × ${ATTEMPTS_PER_CLIENT}: ${updates.length} × 200, ${conflicts.length} × 409, ${load.refused.length - conflicts.length} other 4xx`, `stored for the 409s: ${storedFor409.length}`, `5xx: ${load.failed.length}`],
+      notes: [
+        `${profile.raceRounds} rounds of ${profile.racingClients} clients × ${ATTEMPTS_PER_CLIENT}: ${updates.length} × 200, ${conflicts.length} × 409, ${load.refused.length - conflicts.length} other 4xx`,
+        `stored for the 409s: ${storedFor409.length}`,
+        `5xx: ${load.failed.length}`,
+      ],
     });
 
     expect(load.failed).toEqual([]);
@@ -82,14 +119,23 @@ describe(SCENARIO, () => {
     expect(updates.length).toBeGreaterThanOrEqual(profile.raceRounds);
     expectNothingLost(verdict);
     // Every 200: exactly one stored rename, to the name it sent.
-    expect(renames.map((r) => `${r.correlation_id} ${r.to}`).sort()).toEqual(updates.map((u) => `${u.correlationId} ${u.name}`).sort());
+    expect(renames.map((r) => `${r.correlation_id} ${r.to}`).sort()).toEqual(
+      updates.map((u) => `${u.correlationId} ${u.name}`).sort(),
+    );
     // 409s: nothing appended, stored or delivered.
-    expect({ appendedFor409, storedFor409, deliveredFor409 }).toEqual({ appendedFor409: [], storedFor409: [], deliveredFor409: [] });
+    expect({ appendedFor409, storedFor409, deliveredFor409 }).toEqual({
+      appendedFor409: [],
+      storedFor409: [],
+      deliveredFor409: [],
+    });
     // One unbroken chain per release: from its created name through each stored rename, in stream order.
     for (const release of releases) {
       const chain = renames.filter((r) => r.target_id === release.releaseId);
       const expectedFroms = [release.name, ...chain.slice(0, -1).map((r) => r.to)];
-      expect({ release: release.tag, froms: chain.map((r) => r.from) }).toEqual({ release: release.tag, froms: expectedFroms });
+      expect({ release: release.tag, froms: chain.map((r) => r.from) }).toEqual({
+        release: release.tag,
+        froms: expectedFroms,
+      });
     }
   });
 });

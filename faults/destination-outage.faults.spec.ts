@@ -19,7 +19,10 @@ let platform: Platform;
 
 beforeAll(async () => {
   platform = await startPlatform(SCENARIO, {
-    destinations: [{ name: 'flaky', filters: [] }, { name: 'steady', filters: ['release_created'] }],
+    destinations: [
+      { name: 'flaky', filters: [] },
+      { name: 'steady', filters: ['release_created'] },
+    ],
     env: { 'audit-streamer': { DELIVERY_TIMEOUT_MS: '1000' } },
   });
 });
@@ -37,26 +40,49 @@ describe(SCENARIO, () => {
     flaky.setMode('fail');
     const load = new LoadDriver(platform, profile.ratePerSecond);
     let faultOver = false;
-    const traffic = load.run({ concurrency: profile.concurrency, done: () => faultOver && load.sent >= profile.actions });
+    const traffic = load.run({
+      concurrency: profile.concurrency,
+      done: () => faultOver && load.sent >= profile.actions,
+    });
 
-    await waitFor('the flaky destination to answer 500s, retried', () => flaky.requests.filter((r) => r.answered === 500).length >= Math.max(20, profile.actions / 20) && retriedSince(flaky, 0) > 0, { timeoutMs: 90_000, intervalMs: 100 });
+    await waitFor(
+      'the flaky destination to answer 500s, retried',
+      () =>
+        flaky.requests.filter((r) => r.answered === 500).length >= Math.max(20, profile.actions / 20) &&
+        retriedSince(flaky, 0) > 0,
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
     const errors = flaky.requests.length;
     flaky.setMode('hold');
-    await waitFor('requests to the flaky destination to time out', () => flaky.requests.slice(errors).filter((r) => r.abandoned).length >= profile.destinationTimeouts, { timeoutMs: 120_000, intervalMs: 100 });
+    await waitFor(
+      'requests to the flaky destination to time out',
+      () => flaky.requests.slice(errors).filter((r) => r.abandoned).length >= profile.destinationTimeouts,
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
     const timedOut = flaky.requests.slice(errors).filter((r) => r.abandoned).length;
     // While the flaky destination still hangs, the healthy one has everything created so far.
-    const createdSoFar = new Set(load.accepted.filter((a) => a.eventType === 'release_created').map((a) => a.correlationId));
-    await waitFor('the steady destination to keep up while the flaky one hangs', () => {
-      const got = new Set([...steady.delivered().values()].map((d) => d.correlationId));
-      return [...createdSoFar].every((c) => got.has(c));
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    const createdSoFar = new Set(
+      load.accepted.filter((a) => a.eventType === 'release_created').map((a) => a.correlationId),
+    );
+    await waitFor(
+      'the steady destination to keep up while the flaky one hangs',
+      () => {
+        const got = new Set([...steady.delivered().values()].map((d) => d.correlationId));
+        return [...createdSoFar].every((c) => got.has(c));
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
     flaky.setMode('ok');
     faultOver = true;
     await traffic;
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
     reportRow(SCENARIO, verdict, {
-      notes: [`flaky: ${errors} requests answered 500, then ${timedOut} timed out, then recovered`, `steady kept up (${createdSoFar.size} events) during the outage`, `5xx: ${load.failed.length}`],
+      notes: [
+        `flaky: ${errors} requests answered 500, then ${timedOut} timed out, then recovered`,
+        `steady kept up (${createdSoFar.size} events) during the outage`,
+        `5xx: ${load.failed.length}`,
+      ],
     });
     expect(load.failed).toEqual([]);
     expectNothingLost(verdict);

@@ -11,7 +11,13 @@ import { sendBesideHealth } from './support/hostile/graphql-adversarial';
 import { closeClient, HostileRequest, inParallel, send } from './support/hostile/http-client';
 import { accepted, describe as explain, judge, Outcome } from './support/hostile/judge';
 import { prng, seedFromEnv } from './support/hostile/prng';
-import { adminOnlyChecks, RawReceiver, reservedGroupPaths, reservedHeaderKeys, startRawReceiver } from './support/hostile/reserved-keys';
+import {
+  adminOnlyChecks,
+  RawReceiver,
+  reservedGroupPaths,
+  reservedHeaderKeys,
+  startRawReceiver,
+} from './support/hostile/reserved-keys';
 import { variantsOf } from './support/hostile/variants';
 
 /*
@@ -32,7 +38,11 @@ const SHORT = process.env['FAULTS_PROFILE'] === 'short';
 const seed = seedFromEnv();
 const rng = prng(seed);
 const suffix = uniqueSuffix();
-const databases = { release: `faults_hx_release_${suffix}`, recorder: `faults_hx_recorder_${suffix}`, streamer: `faults_hx_streamer_${suffix}` };
+const databases = {
+  release: `faults_hx_release_${suffix}`,
+  recorder: `faults_hx_recorder_${suffix}`,
+  streamer: `faults_hx_streamer_${suffix}`,
+};
 const dbList = Object.values(databases);
 const groupPath = `hostile-${suffix}`;
 const token = bearer({ sub: '1', name: 'hostile-admin', admin: true, groups: { [groupPath]: 'owner' } });
@@ -52,7 +62,9 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let rawReceiver: RawReceiver;
 
 beforeAll(async () => {
-  process.stdout.write(`hostile-input: seed ${seed} (HOSTILE_SEED=${seed} replays it), profile ${SHORT ? 'short' : 'full'}\n`);
+  process.stdout.write(
+    `hostile-input: seed ${seed} (HOSTILE_SEED=${seed} replays it), profile ${SHORT ? 'short' : 'full'}\n`,
+  );
   buildServices();
   receiver = await startReceiver();
   rawReceiver = await startRawReceiver();
@@ -62,8 +74,19 @@ beforeAll(async () => {
   const common = { KAFKA_TOPIC: `faults-hx-${suffix}`, LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '10000000' };
   services = await Promise.all([
     startService('release-service', { ...common, DATABASE_NAME: databases.release }),
-    startService('audit-recorder', { ...common, DATABASE_NAME: databases.recorder, KAFKA_GROUP_ID: `recorder-hx-${suffix}`, AUDIT_LOG_FILE: `tmp/faults-hx-${suffix}/audit_json.log` }),
-    startService('audit-streamer', { ...common, DATABASE_NAME: databases.streamer, KAFKA_GROUP_ID: `streamer-hx-${suffix}`, STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1' }),
+    startService('audit-recorder', {
+      ...common,
+      DATABASE_NAME: databases.recorder,
+      KAFKA_GROUP_ID: `recorder-hx-${suffix}`,
+      AUDIT_LOG_FILE: `tmp/faults-hx-${suffix}/audit_json.log`,
+    }),
+    startService('audit-streamer', {
+      ...common,
+      DATABASE_NAME: databases.streamer,
+      KAFKA_GROUP_ID: `streamer-hx-${suffix}`,
+      STREAMING_ALLOW_HTTP: 'true',
+      STREAMING_ALLOWED_HOSTS: '127.0.0.1',
+    }),
   ]);
 });
 
@@ -87,21 +110,44 @@ function buildRequests(endpoints: Endpoint[], fixture: Fixture): HostileRequest[
     // The 20 MB body: every endpoint in the full profile, the first of each service in the short one.
     const huge = !SHORT || !seenService.has(e.service);
     seenService.add(e.service);
-    return variantsOf(e, { rng, fixture, token, iterations: SHORT ? 1 : 3, huge, sampleEvery: SHORT ? 4 : 1, nextId, nextNumber, hostileTokens: tokens });
+    return variantsOf(e, {
+      rng,
+      fixture,
+      token,
+      iterations: SHORT ? 1 : 3,
+      huge,
+      sampleEvery: SHORT ? 4 : 1,
+      nextId,
+      nextNumber,
+      hostileTokens: tokens,
+    });
   });
 }
 
 const urlOf = (service: string) => services.find((s) => s.name === service)!.url;
-const sendOne = async (request: HostileRequest): Promise<Outcome> => ({ request, response: await send(urlOf(request.service), request) });
+const sendOne = async (request: HostileRequest): Promise<Outcome> => ({
+  request,
+  response: await send(urlOf(request.service), request),
+});
 const run = (requests: HostileRequest[]): Promise<Outcome[]> => inParallel(requests, 6, sendOne);
-const make = (fields: Omit<HostileRequest, 'correlationId'>): HostileRequest => ({ ...fields, correlationId: nextId() });
+const make = (fields: Omit<HostileRequest, 'correlationId'>): HostileRequest => ({
+  ...fields,
+  correlationId: nextId(),
+});
 
 describe('fault 8: hostile HTTP input', () => {
   it('answers every hostile request with a 4xx problem (or accepts it cleanly) and stores nothing for a refused one', async () => {
     const started = Date.now();
     const endpoints = await allEndpoints();
-    const perService = Object.fromEntries(services.map((s) => [s.name, endpoints.filter((e) => e.service === s.name).length]));
-    const fixture = await createFixture({ release: services[0].url, recorder: services[1].url, streamer: services[2].url }, token, groupPath, receiver.url);
+    const perService = Object.fromEntries(
+      services.map((s) => [s.name, endpoints.filter((e) => e.service === s.name).length]),
+    );
+    const fixture = await createFixture(
+      { release: services[0].url, recorder: services[1].url, streamer: services[2].url },
+      token,
+      groupPath,
+      receiver.url,
+    );
     const requests = buildRequests(endpoints, fixture);
     const adversarial = requests.filter((r) => r.label.startsWith('graphql-adversarial:'));
     const mustRefuse = requests.filter((r) => r.expect === 'reject' && !adversarial.includes(r));
@@ -110,13 +156,33 @@ describe('fault 8: hostile HTTP input', () => {
     // request first.
     const rank = (r: HostileRequest) => (r.method === 'DELETE' ? 2 : 0) + (r.label.startsWith('host:') ? 0 : 1);
     const mayAccept = requests.filter((r) => r.expect === 'any').sort((a, b) => rank(a) - rank(b));
-    process.stdout.write(`hostile-input: ${endpoints.length} endpoints ${JSON.stringify(perService)}, ${requests.length} requests (${mustRefuse.length + adversarial.length} must be refused)\n`);
+    process.stdout.write(
+      `hostile-input: ${endpoints.length} endpoints ${JSON.stringify(perService)}, ${requests.length} requests (${mustRefuse.length + adversarial.length} must be refused)\n`,
+    );
 
     // Reserved header keys (before the digests: they are meant to be stored), sent with a delivery.
     const evidence = `/api/v4/projects/${fixture.projectId}/releases/${fixture.tag}/evidence`;
     const headerPhase: Outcome[] = [];
-    const trigger = () => sendOne(make({ service: 'release-service', method: 'POST', route: '/api/v4/projects/{id}/releases/{tag_name}/evidence', path: evidence, label: 'reserved-header:trigger', headers: { Authorization: token }, expect: 'any' })).then((o) => headerPhase.push(o));
-    const reservedHeaders = await reservedHeaderKeys({ groupId: fixture.groupId, token, receiver: rawReceiver, make, send: sendOne, trigger });
+    const trigger = () =>
+      sendOne(
+        make({
+          service: 'release-service',
+          method: 'POST',
+          route: '/api/v4/projects/{id}/releases/{tag_name}/evidence',
+          path: evidence,
+          label: 'reserved-header:trigger',
+          headers: { Authorization: token },
+          expect: 'any',
+        }),
+      ).then((o) => headerPhase.push(o));
+    const reservedHeaders = await reservedHeaderKeys({
+      groupId: fixture.groupId,
+      token,
+      receiver: rawReceiver,
+      make,
+      send: sendOne,
+      trigger,
+    });
     headerPhase.push(...reservedHeaders.outcomes);
 
     // Phase 1: the requests that must all be refused, between two digests of every table; the
@@ -124,7 +190,17 @@ describe('fault 8: hostile HTTP input', () => {
     await quiesce(databases, async () => JSON.stringify(await snapshot(dbList)));
     const before = await snapshot(dbList);
     const refusedPhase = await run(mustRefuse);
-    const health = make({ service: 'audit-streamer', method: 'GET', route: '/health', path: '/health', label: 'graphql-adversarial:health-while-in-flight', headers: {}, expect: 'any', check: (r) => (r.status === 200 ? undefined : `the streamer's /health answered ${r.status} while the documents were in flight`) });
+    const health = make({
+      service: 'audit-streamer',
+      method: 'GET',
+      route: '/health',
+      path: '/health',
+      label: 'graphql-adversarial:health-while-in-flight',
+      headers: {},
+      expect: 'any',
+      check: (r) =>
+        r.status === 200 ? undefined : `the streamer's /health answered ${r.status} while the documents were in flight`,
+    });
     const graphqlPhase = await sendBesideHealth(urlOf('audit-streamer'), adversarial, health);
     const sideEffects = diff(before, await snapshot(dbList));
 
@@ -133,27 +209,68 @@ describe('fault 8: hostile HTTP input', () => {
     // Phase 3, after the pollution bodies: reserved group paths keep their owner; non-admins stay non-admins.
     const explicitPhase = await reservedGroupPaths({ adminToken: token, secret: TEST_JWT_SECRET, make, send: sendOne });
     explicitPhase.push(...(await run(adminOnlyChecks(TEST_JWT_SECRET, make, nextNumber))));
-    const outcomes = [...headerPhase, ...refusedPhase, ...graphqlPhase.outcomes, graphqlPhase.health, ...openPhase, ...explicitPhase];
+    const outcomes = [
+      ...headerPhase,
+      ...refusedPhase,
+      ...graphqlPhase.outcomes,
+      graphqlPhase.health,
+      ...openPhase,
+      ...explicitPhase,
+    ];
     const acceptedIds = new Set(outcomes.filter(accepted).map((o) => o.request.correlationId));
     const expectedAuditEvents = async () => {
-      const rows = await Promise.all([databases.release, databases.recorder, databases.streamer].map((db) =>
-        query<{ cid: string; type: string }>(db, `SELECT payload->>'correlation_id' AS cid, payload->>'type' AS type FROM outbox WHERE payload->>'correlation_id' ~ $1`, [`^${CORRELATION}$`])));
+      const rows = await Promise.all(
+        [databases.release, databases.recorder, databases.streamer].map((db) =>
+          query<{ cid: string; type: string }>(
+            db,
+            `SELECT payload->>'correlation_id' AS cid, payload->>'type' AS type FROM outbox WHERE payload->>'correlation_id' ~ $1`,
+            [`^${CORRELATION}$`],
+          ),
+        ),
+      );
       return rows.flat().filter((r) => acceptedIds.has(r.cid) && !STREAMING_ONLY.has(r.type)).length;
     };
-    const stored = async () => (await query<{ rows: string; ids: string }>(databases.recorder,
-      `SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM audit_events WHERE payload->'details'->>'correlation_id' ~ $1`, [`^${CORRELATION}$`]))[0];
+    const stored = async () =>
+      (
+        await query<{ rows: string; ids: string }>(
+          databases.recorder,
+          `SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM audit_events WHERE payload->'details'->>'correlation_id' ~ $1`,
+          [`^${CORRELATION}$`],
+        )
+      )[0];
     const expected = await expectedAuditEvents();
-    const recorded = await waitFor('the recorder to store the audit events of the accepted requests', async () => {
-      const now = await stored();
-      return Number(now.ids) >= expected ? now : false;
-    }, { timeoutMs: 60_000, intervalMs: 500 }).catch(() => stored());
+    const recorded = await waitFor(
+      'the recorder to store the audit events of the accepted requests',
+      async () => {
+        const now = await stored();
+        return Number(now.ids) >= expected ? now : false;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    ).catch(() => stored());
 
     const writers = await correlationIdsStored(dbList, CORRELATION);
-    const leaks = outcomes.filter((o) => !accepted(o) && writers.has(o.request.correlationId))
-      .map((o) => `${explain(o, 'refused but stored')} in ${writers.get(o.request.correlationId)!.map((w) => w.table).join(', ')}`);
-    const unrecorded = outcomes.filter((o) => accepted(o) && o.request.method === 'GET' && RECORDED_READS.test(o.request.route) && !writers.has(o.request.correlationId))
+    const leaks = outcomes
+      .filter((o) => !accepted(o) && writers.has(o.request.correlationId))
+      .map(
+        (o) =>
+          `${explain(o, 'refused but stored')} in ${writers
+            .get(o.request.correlationId)!
+            .map((w) => w.table)
+            .join(', ')}`,
+      );
+    const unrecorded = outcomes
+      .filter(
+        (o) =>
+          accepted(o) &&
+          o.request.method === 'GET' &&
+          RECORDED_READS.test(o.request.route) &&
+          !writers.has(o.request.correlationId),
+      )
       .map((o) => explain(o, 'accepted, but its own audit event was never recorded'));
-    const violations = outcomes.map((o) => [o, judge(o)] as const).filter(([, why]) => why).map(([o, why]) => explain(o, why!));
+    const violations = outcomes
+      .map((o) => [o, judge(o)] as const)
+      .filter(([, why]) => why)
+      .map(([o, why]) => explain(o, why!));
     const number = (p: (o: Outcome) => boolean) => outcomes.filter(p).length;
     const labelled = (pattern: RegExp) => number((o) => pattern.test(o.request.label));
     const classes = `claims ${labelled(/^claims:/)}, GraphQL documents ${adversarial.length} beside /health (${graphqlPhase.inFlightAtHealth} unanswered when it answered), instants ${labelled(/^instant:/)}, Host ${labelled(/^host:/)}, reserved keys ${labelled(/^(reserved|pollution|not-admin|graphql:reserved|graphql:pollution)/)}`;
@@ -169,11 +286,25 @@ describe('fault 8: hostile HTTP input', () => {
       messagesInDlq: 0,
       notes: `seed ${seed}; ${outcomes.length} requests to ${endpoints.length} endpoints (${classes}); ${number((o) => o.response.status >= 400 && o.response.status < 500)} 4xx, ${number((o) => o.response.status >= 500)} 5xx, ${number((o) => o.response.status === 0)} unanswered; ${seconds} s`,
     });
-    const report = [...violations, ...unrecorded, ...reservedHeaders.findings, ...sideEffects.map((d) => `[side effect of the refused phase] ${d}`), ...leaks];
+    const report = [
+      ...violations,
+      ...unrecorded,
+      ...reservedHeaders.findings,
+      ...sideEffects.map((d) => `[side effect of the refused phase] ${d}`),
+      ...leaks,
+    ];
     if (report.length > 0) {
       // The services' own error lines name the root cause of a 5xx (the response hides it, as it should).
-      const serverErrors = services.flatMap((s) => s.logs.join('').split('\n').filter((l) => /"level":(50|60)/.test(l)).map((l) => `${s.name}: ${l.slice(0, 800)}`));
-      process.stdout.write(`hostile-input: ${report.length} violations (seed ${seed}):\n${report.slice(0, 300).join('\n')}\nservice errors:\n${serverErrors.slice(0, 20).join('\n')}\n`);
+      const serverErrors = services.flatMap((s) =>
+        s.logs
+          .join('')
+          .split('\n')
+          .filter((l) => /"level":(50|60)/.test(l))
+          .map((l) => `${s.name}: ${l.slice(0, 800)}`),
+      );
+      process.stdout.write(
+        `hostile-input: ${report.length} violations (seed ${seed}):\n${report.slice(0, 300).join('\n')}\nservice errors:\n${serverErrors.slice(0, 20).join('\n')}\n`,
+      );
     }
     expect(report).toEqual([]);
     expect(Number(recorded.ids)).toBe(expected);

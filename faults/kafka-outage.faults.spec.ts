@@ -31,13 +31,24 @@ describe(SCENARIO, () => {
   it('accepts every write during the outage, then stores and delivers every one of them', async () => {
     const load = new LoadDriver(platform, profile.ratePerSecond);
     let faultOver = false;
-    const traffic = load.run({ concurrency: profile.concurrency, done: () => faultOver && load.sent >= profile.actions });
+    const traffic = load.run({
+      concurrency: profile.concurrency,
+      done: () => faultOver && load.sent >= profile.actions,
+    });
 
-    await waitFor('the recorder to store part of the traffic', async () => (await storedSoFar(platform)) >= profile.actions / 6, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor(
+      'the recorder to store part of the traffic',
+      async () => (await storedSoFar(platform)) >= profile.actions / 6,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     await stopOwnBroker();
     const down = { at: Date.now(), accepted: load.accepted.length, failed: load.failed.length };
     // The outage's length is the fault itself: traffic flows for that long, and must be accepted.
-    await waitFor(`${profile.kafkaOutageMs} ms of writes without Kafka`, () => Date.now() - down.at >= profile.kafkaOutageMs && load.accepted.length > down.accepted, { timeoutMs: profile.kafkaOutageMs + 60_000, intervalMs: 100 });
+    await waitFor(
+      `${profile.kafkaOutageMs} ms of writes without Kafka`,
+      () => Date.now() - down.at >= profile.kafkaOutageMs && load.accepted.length > down.accepted,
+      { timeoutMs: profile.kafkaOutageMs + 60_000, intervalMs: 100 },
+    );
     const duringOutage = { accepted: load.accepted.length - down.accepted, failed: load.failed.length - down.failed };
     await startOwnBroker();
     const outageS = ((Date.now() - down.at) / 1000).toFixed(1);
@@ -45,7 +56,13 @@ describe(SCENARIO, () => {
     await traffic;
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
-    reportRow(SCENARIO, verdict, { notes: [`broker down ${outageS} s`, `${duringOutage.accepted} writes accepted and ${duringOutage.failed} failed during the outage`, `5xx: ${load.failed.length}`] });
+    reportRow(SCENARIO, verdict, {
+      notes: [
+        `broker down ${outageS} s`,
+        `${duringOutage.accepted} writes accepted and ${duringOutage.failed} failed during the outage`,
+        `5xx: ${load.failed.length}`,
+      ],
+    });
     expect(duringOutage.accepted).toBeGreaterThan(0);
     expect(load.failed).toEqual([]);
     expectNothingLost(verdict);

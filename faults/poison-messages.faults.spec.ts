@@ -50,26 +50,55 @@ describe(SCENARIO, () => {
     const traffic = load.run({ concurrency: profile.concurrency, actions: profile.actions });
     const total = profile.poisonPerKind * KINDS.length;
     for (let n = 0; n < total; n += 1) {
-      await waitFor('traffic between two poison messages', () => load.accepted.length >= ((n + 1) * profile.actions) / (total + 1), { timeoutMs: 60_000, intervalMs: 20 });
+      await waitFor(
+        'traffic between two poison messages',
+        () => load.accepted.length >= ((n + 1) * profile.actions) / (total + 1),
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
       const kind = KINDS[n % KINDS.length];
       const project = platform.projects[n % platform.projects.length];
-      await producer.send({ topic: platform.topic, messages: [{ key: `Project:${project.id}`, value: poison(kind, n), headers: { [POISON]: `${n}:${kind}` } }] });
+      await producer.send({
+        topic: platform.topic,
+        messages: [{ key: `Project:${project.id}`, value: poison(kind, n), headers: { [POISON]: `${n}:${kind}` } }],
+      });
     }
     await traffic;
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
     const dlq = await collectTopic(platform.kafka, dlqTopicFor(platform.topic), `faults-dlq-reader-${platform.suffix}`);
     const consumers = [platform.groupIds.recorder, platform.groupIds.streamer];
-    const wanted = Array.from({ length: total }, (_, n) => consumers.map((c) => `${c} ${n}:${KINDS[n % KINDS.length]} ${KINDS[n % KINDS.length]}`)).flat();
-    const seen = () => dlq.messages.map((m) => `${header(m, DLQ_HEADERS.consumer)} ${header(m, POISON)} ${header(m, DLQ_HEADERS.reason)}`);
-    await waitFor('every poison message in the DLQ, once per consumer, with its reason', () => wanted.every((w) => seen().includes(w)), { timeoutMs: 60_000, intervalMs: 200 }).catch(() => undefined);
+    const wanted = Array.from({ length: total }, (_, n) =>
+      consumers.map((c) => `${c} ${n}:${KINDS[n % KINDS.length]} ${KINDS[n % KINDS.length]}`),
+    ).flat();
+    const seen = () =>
+      dlq.messages.map(
+        (m) => `${header(m, DLQ_HEADERS.consumer)} ${header(m, POISON)} ${header(m, DLQ_HEADERS.reason)}`,
+      );
+    await waitFor(
+      'every poison message in the DLQ, once per consumer, with its reason',
+      () => wanted.every((w) => seen().includes(w)),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    ).catch(() => undefined);
     await dlq.stop();
-    reportRow(SCENARIO, verdict, { injected: total, notes: [`${total} poison messages injected (${profile.poisonPerKind} of each kind)`, `5xx: ${load.failed.length}`] });
+    reportRow(SCENARIO, verdict, {
+      injected: total,
+      notes: [
+        `${total} poison messages injected (${profile.poisonPerKind} of each kind)`,
+        `5xx: ${load.failed.length}`,
+      ],
+    });
 
     expect(wanted.filter((w) => !seen().includes(w))).toEqual([]);
     // Nothing but the poison was dead-lettered, and each letter names its source offset and error.
-    expect(dlq.messages.filter((m) => header(m, POISON) === undefined).map((m) => m.value?.toString().slice(0, 200))).toEqual([]);
-    expect(dlq.messages.every((m) => /^\d+$/.test(header(m, DLQ_HEADERS.sourceOffset) ?? '') && (header(m, DLQ_HEADERS.error) ?? '').length > 0)).toBe(true);
+    expect(
+      dlq.messages.filter((m) => header(m, POISON) === undefined).map((m) => m.value?.toString().slice(0, 200)),
+    ).toEqual([]);
+    expect(
+      dlq.messages.every(
+        (m) =>
+          /^\d+$/.test(header(m, DLQ_HEADERS.sourceOffset) ?? '') && (header(m, DLQ_HEADERS.error) ?? '').length > 0,
+      ),
+    ).toBe(true);
     expect(verdict.dlq).toBe(dlq.messages.length);
     expect(load.failed).toEqual([]);
     expectNothingLost(verdict);

@@ -29,7 +29,10 @@ afterAll(() => platform?.stop());
 /** Lines of the recorder's JSON log written more than once: chunks redelivered after a crash. */
 function rewrittenLogLines(): number {
   const file = join(__dirname, '..', platform.services['audit-recorder'].env['AUDIT_LOG_FILE']);
-  const ids = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+  const ids = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { id: string }).id);
   return ids.length - new Set(ids).size;
 }
 
@@ -37,9 +40,16 @@ describe(SCENARIO, () => {
   it('stores every accepted action exactly once and delivers it to every matching destination', async () => {
     const load = new LoadDriver(platform, profile.ratePerSecond);
     let faultOver = false;
-    const traffic = load.run({ concurrency: profile.concurrency, done: () => faultOver && load.sent >= profile.actions });
+    const traffic = load.run({
+      concurrency: profile.concurrency,
+      done: () => faultOver && load.sent >= profile.actions,
+    });
 
-    await waitFor('the recorder to store part of the traffic', async () => (await storedSoFar(platform)) >= profile.actions / 6, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor(
+      'the recorder to store part of the traffic',
+      async () => (await storedSoFar(platform)) >= profile.actions / 6,
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     const kills: string[] = [];
     for (let k = 0; k < profile.recorderKills; k += 1) {
       await waitForOpenTransaction(platform.databases.recorder, 60_000);
@@ -47,7 +57,11 @@ describe(SCENARIO, () => {
       kills.push(`${await storedSoFar(platform)} stored of ${load.accepted.length} accepted`);
       // A backlog builds up while it is down; the next kill lands while it works through it.
       const backlogFrom = load.accepted.length;
-      await waitFor('a backlog to build up while the recorder is down', () => load.accepted.length >= backlogFrom + profile.actions / 5, { timeoutMs: 120_000, intervalMs: 50 });
+      await waitFor(
+        'a backlog to build up while the recorder is down',
+        () => load.accepted.length >= backlogFrom + profile.actions / 5,
+        { timeoutMs: 120_000, intervalMs: 50 },
+      );
       await restart(platform, 'audit-recorder');
     }
     faultOver = true;
@@ -55,7 +69,11 @@ describe(SCENARIO, () => {
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
     reportRow(SCENARIO, verdict, {
-      notes: [`killed with a batch transaction open at ${kills.join(', then at ')}`, `JSON log lines rewritten after the crashes: ${rewrittenLogLines()}`, `5xx: ${load.failed.length}`],
+      notes: [
+        `killed with a batch transaction open at ${kills.join(', then at ')}`,
+        `JSON log lines rewritten after the crashes: ${rewrittenLogLines()}`,
+        `5xx: ${load.failed.length}`,
+      ],
     });
     expect(load.failed).toEqual([]);
     expectNothingLost(verdict);

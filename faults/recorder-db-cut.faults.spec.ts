@@ -26,13 +26,20 @@ describe(SCENARIO, () => {
   it('survives its connections being terminated, and stores and delivers every accepted action', async () => {
     const load = new LoadDriver(platform, profile.ratePerSecond);
     let faultOver = false;
-    const traffic = load.run({ concurrency: profile.concurrency, done: () => faultOver && load.sent >= profile.actions });
+    const traffic = load.run({
+      concurrency: profile.concurrency,
+      done: () => faultOver && load.sent >= profile.actions,
+    });
     const recorder = platform.services['audit-recorder'];
 
     const cuts: number[] = [];
     for (let k = 0; k < profile.connectionCuts; k += 1) {
       const progress = await storedSoFar(platform);
-      await waitFor('the recorder to make progress since the last cut', async () => (await storedSoFar(platform)) >= progress + profile.actions / (2 * profile.connectionCuts), { timeoutMs: 90_000, intervalMs: 100 });
+      await waitFor(
+        'the recorder to make progress since the last cut',
+        async () => (await storedSoFar(platform)) >= progress + profile.actions / (2 * profile.connectionCuts),
+        { timeoutMs: 90_000, intervalMs: 100 },
+      );
       await waitForOpenTransaction(platform.databases.recorder, 60_000);
       cuts.push(await terminateBackends(platform.databases.recorder));
     }
@@ -40,8 +47,17 @@ describe(SCENARIO, () => {
     await traffic;
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
-    const ready = await fetch(`${recorder.url}/ready`).then((r) => r.status, () => 0);
-    reportRow(SCENARIO, verdict, { notes: [`${cuts.length} cuts, backends terminated: ${cuts.join(', ')}`, `recorder ${recorder.running() ? 'still running' : 'EXITED'}, /ready ${ready}`, `5xx: ${load.failed.length}`] });
+    const ready = await fetch(`${recorder.url}/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    reportRow(SCENARIO, verdict, {
+      notes: [
+        `${cuts.length} cuts, backends terminated: ${cuts.join(', ')}`,
+        `recorder ${recorder.running() ? 'still running' : 'EXITED'}, /ready ${ready}`,
+        `5xx: ${load.failed.length}`,
+      ],
+    });
     expect(cuts.every((n) => n > 0)).toBe(true);
     expect(recorder.running()).toBe(true);
     expect(ready).toBe(200);

@@ -25,26 +25,41 @@ describe(SCENARIO, () => {
   it('stores every accepted action exactly once and delivers it to every matching destination', async () => {
     const load = new LoadDriver(platform, profile.ratePerSecond);
     let faultOver = false;
-    const traffic = load.run({ concurrency: profile.concurrency, done: () => faultOver && load.sent >= profile.actions });
+    const traffic = load.run({
+      concurrency: profile.concurrency,
+      done: () => faultOver && load.sent >= profile.actions,
+    });
     const [siem, createdOnly] = platform.destinations.map((d) => d.receiver);
 
-    await waitFor('part of the traffic to be delivered', () => siem.delivered().size >= profile.actions / 6, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor('part of the traffic to be delivered', () => siem.delivered().size >= profile.actions / 6, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
     siem.setMode('hold');
     createdOnly.setMode('hold');
-    await waitFor('deliveries in flight to both destinations', () => siem.held() >= 3 && createdOnly.held() >= 2, { timeoutMs: 60_000, intervalMs: 20 });
+    await waitFor('deliveries in flight to both destinations', () => siem.held() >= 3 && createdOnly.held() >= 2, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
     const inFlight = siem.held() + createdOnly.held();
     await kill(platform, 'audit-streamer');
     // The held requests die with the streamer's sockets: leaving `hold` answers none of them.
     siem.setMode('ok');
     createdOnly.setMode('ok');
     const killedAt = load.accepted.length;
-    await waitFor('traffic to go on without the streamer', () => load.accepted.length >= killedAt + profile.actions / 5, { timeoutMs: 120_000, intervalMs: 50 });
+    await waitFor(
+      'traffic to go on without the streamer',
+      () => load.accepted.length >= killedAt + profile.actions / 5,
+      { timeoutMs: 120_000, intervalMs: 50 },
+    );
     await restart(platform, 'audit-streamer');
     faultOver = true;
     await traffic;
 
     const verdict = await verify(platform, load.accepted, { timeoutMs: profile.convergeTimeoutMs });
-    reportRow(SCENARIO, verdict, { notes: [`killed with ${inFlight} requests in flight, at ${killedAt} accepted`, `5xx: ${load.failed.length}`] });
+    reportRow(SCENARIO, verdict, {
+      notes: [`killed with ${inFlight} requests in flight, at ${killedAt} accepted`, `5xx: ${load.failed.length}`],
+    });
     expect(inFlight).toBeGreaterThan(0);
     expect(load.failed).toEqual([]);
     expectNothingLost(verdict);

@@ -24,18 +24,36 @@ const adminUrl = process.env['DATABASE_ADMIN_URL'] || 'postgres://postgres@127.0
 
 function settingsOf(prefix: string, database: string) {
   const shape = baseConfigShape({ port: 1, database });
-  const schema = z.object({ DATABASE_URL: shape.DATABASE_URL, DATABASE_MIGRATION_URL: shape.DATABASE_MIGRATION_URL, DATABASE_NAME: shape.DATABASE_NAME });
+  const schema = z.object({
+    DATABASE_URL: shape.DATABASE_URL,
+    DATABASE_MIGRATION_URL: shape.DATABASE_MIGRATION_URL,
+    DATABASE_NAME: shape.DATABASE_NAME,
+  });
   const given = (name: string) => process.env[`${prefix}_${name}`] || undefined;
-  const parsed = schema.safeParse({ DATABASE_URL: given('DATABASE_URL'), DATABASE_MIGRATION_URL: given('DATABASE_MIGRATION_URL'), DATABASE_NAME: given('DATABASE_NAME') });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => ({ variable: `${prefix}_${String(i.path[0])}`, message: i.message })));
+  const parsed = schema.safeParse({
+    DATABASE_URL: given('DATABASE_URL'),
+    DATABASE_MIGRATION_URL: given('DATABASE_MIGRATION_URL'),
+    DATABASE_NAME: given('DATABASE_NAME'),
+  });
+  if (!parsed.success)
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: `${prefix}_${String(i.path[0])}`, message: i.message })),
+    );
   return parsed.data;
 }
 
 async function main(): Promise<void> {
   for (const { prefix, database } of SERVICES) {
     const settings = settingsOf(prefix, database);
-    await provisionServiceDatabase({ adminUrl, database: settings.DATABASE_NAME, ownerUrl: settings.DATABASE_MIGRATION_URL, runtimeUrl: settings.DATABASE_URL });
-    process.stdout.write(`[db:setup] ${settings.DATABASE_NAME}: owned by ${credentialsOf(settings.DATABASE_MIGRATION_URL).user}, used by ${credentialsOf(settings.DATABASE_URL).user}\n`);
+    await provisionServiceDatabase({
+      adminUrl,
+      database: settings.DATABASE_NAME,
+      ownerUrl: settings.DATABASE_MIGRATION_URL,
+      runtimeUrl: settings.DATABASE_URL,
+    });
+    process.stdout.write(
+      `[db:setup] ${settings.DATABASE_NAME}: owned by ${credentialsOf(settings.DATABASE_MIGRATION_URL).user}, used by ${credentialsOf(settings.DATABASE_URL).user}\n`,
+    );
   }
 }
 

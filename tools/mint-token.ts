@@ -29,7 +29,13 @@ for (const entry of values.group ?? []) {
 }
 const secret = values.secret ?? process.env['AUTH_JWT_SECRET'] ?? DEVELOPMENT_JWT_SECRET;
 const token = signToken(
-  { sub: values.user ?? '1', name: values.name ?? 'alice', ...(values.admin ? { admin: true } : {}), ...(values.auditor ? { auditor: true } : {}), groups },
+  {
+    sub: values.user ?? '1',
+    name: values.name ?? 'alice',
+    ...(values.admin ? { admin: true } : {}),
+    ...(values.auditor ? { auditor: true } : {}),
+    groups,
+  },
   secret,
   (values.expires ?? '12h') as '12h',
 );

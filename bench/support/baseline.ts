@@ -84,7 +84,14 @@ function releaseCreated(releaseId: number, projectId: number, tag: string, name:
     actor: { id: 1, name: 'bench', ip_address: '127.0.0.1' },
     scope: { entity_type: 'Project', entity_id: projectId, entity_path: `bench/p${projectId}` },
     correlation_id: randomUUID(),
-    data: { release_id: releaseId, project_id: projectId, tag_name: tag, name, description, milestones: [] as string[] },
+    data: {
+      release_id: releaseId,
+      project_id: projectId,
+      tag_name: tag,
+      name,
+      description,
+      milestones: [] as string[],
+    },
   };
 }
 
@@ -101,7 +108,10 @@ export function baselineOp(pool: Pool, mode: BaselineMode, projects: number, des
       if (mode === 'mirror') await client.query('select * from projects where id = $1 limit 1', [projectId]);
       await client.query('begin');
       // Bare: ids from a client-side counter, no round trip (this database belongs to the baseline alone).
-      const id = mode === 'mirror' ? Number((await client.query<{ id: string }>(`select nextval('release_ids') as id`)).rows[0].id) : ++nextId;
+      const id =
+        mode === 'mirror'
+          ? Number((await client.query<{ id: string }>(`select nextval('release_ids') as id`)).rows[0].id)
+          : ++nextId;
       const event = releaseCreated(id, projectId, tag, `Release ${tag}`, description);
       const payload = JSON.stringify(event);
       const append = [`Release-${id}`, event.id, event.type, payload];
@@ -114,7 +124,10 @@ export function baselineOp(pool: Pool, mode: BaselineMode, projects: number, des
           [...append, ...queue],
         );
       } else {
-        await client.query('insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ($1, 1, $2, $3, $4)', append);
+        await client.query(
+          'insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ($1, 1, $2, $3, $4)',
+          append,
+        );
         await client.query('insert into outbox (event_id, topic, message_key, payload) values ($1, $2, $3, $4)', queue);
       }
       await client.query(

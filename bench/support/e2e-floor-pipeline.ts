@@ -35,7 +35,9 @@ const auditEventsOf = (batch: EachBatchPayload['batch']): AuditEvent[] =>
 async function commit(payload: EachBatchPayload, consumer: Consumer): Promise<void> {
   const last = payload.batch.messages[payload.batch.messages.length - 1].offset;
   payload.resolveOffset(last);
-  await consumer.commitOffsets([{ topic: payload.batch.topic, partition: payload.batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+  await consumer.commitOffsets([
+    { topic: payload.batch.topic, partition: payload.batch.partition, offset: (BigInt(last) + 1n).toString() },
+  ]);
 }
 
 function recorder(pg: PgPool, consumer: Consumer) {
@@ -43,7 +45,19 @@ function recorder(pg: PgPool, consumer: Consumer) {
     if (payload.batch.messages.length === 0) return;
     const cols: unknown[][] = Array.from({ length: 11 }, () => []);
     for (const e of auditEventsOf(payload.batch)) {
-      const row = [e.id, e.event_type, e.author_id, e.author_name, e.entity_type, e.entity_id, e.entity_path, e.target_type, e.target_id, e.created_at, JSON.stringify(e)];
+      const row = [
+        e.id,
+        e.event_type,
+        e.author_id,
+        e.author_name,
+        e.entity_type,
+        e.entity_id,
+        e.entity_path,
+        e.target_type,
+        e.target_id,
+        e.created_at,
+        JSON.stringify(e),
+      ];
       row.forEach((v, i) => cols[i].push(v));
     }
     await pg.query(INSERT, cols);
@@ -59,10 +73,16 @@ function streamer(http: Pool, path: string, consumer: Consumer) {
     const timestamp = Math.floor(Date.now() / 1000);
     const signature = createHmac('sha256', secret).update(`${e.id}.${timestamp}.${body}`).digest('base64');
     const res = await http.request({
-      method: 'POST', path, body,
+      method: 'POST',
+      path,
+      body,
       headers: {
-        'Content-Type': 'application/json', 'X-Gitlab-Event-Streaming-Token': token, 'X-Gitlab-Audit-Event-Type': e.event_type,
-        'webhook-id': e.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}`,
+        'Content-Type': 'application/json',
+        'X-Gitlab-Event-Streaming-Token': token,
+        'X-Gitlab-Audit-Event-Type': e.event_type,
+        'webhook-id': e.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': `v1,${signature}`,
       },
     });
     await res.body.dump();
@@ -75,7 +95,10 @@ function streamer(http: Pool, path: string, consumer: Consumer) {
   };
 }
 
-async function join(group: string, handler: (consumer: Consumer) => (payload: EachBatchPayload) => Promise<void>): Promise<Consumer> {
+async function join(
+  group: string,
+  handler: (consumer: Consumer) => (payload: EachBatchPayload) => Promise<void>,
+): Promise<Consumer> {
   const consumer = kafka.consumer({ groupId: `${cfg.groupPrefix}-${group}`, allowAutoTopicCreation: false });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   consumer.on(consumer.events.CRASH, (e) => {
@@ -84,7 +107,12 @@ async function join(group: string, handler: (consumer: Consumer) => (payload: Ea
   });
   await consumer.connect();
   await consumer.subscribe({ topic: cfg.topic, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 3, eachBatch: handler(consumer) });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: handler(consumer),
+  });
   await joined;
   return consumer;
 }
@@ -94,7 +122,10 @@ async function main(): Promise<void> {
   const pg = new PgPool({ connectionString: cfg.databaseUrl, max: 3 });
   const { origin, pathname } = new URL(cfg.receiverUrl);
   const http = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000 });
-  const consumers = await Promise.all([join('recorder', (c) => recorder(pg, c)), join('streamer', (c) => streamer(http, pathname, c))]);
+  const consumers = await Promise.all([
+    join('recorder', (c) => recorder(pg, c)),
+    join('streamer', (c) => streamer(http, pathname, c)),
+  ]);
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => {
     void Promise.all(consumers.map((c) => c.disconnect()))

@@ -52,8 +52,24 @@ function release(a: Action, releaseId: number, version: number) {
   const scope = { entity_type: 'Project' as const, entity_id: projectId, entity_path: projectPath(projectId) };
   const ref = { release_id: releaseId, project_id: projectId, tag_name: a.release.tag };
   return a.kind === 'create'
-    ? envelope('ReleaseCreated', { ...ref, name: `Release ${a.release.tag}`, description: DESCRIPTION, milestones: [] }, aggregate, scope, meta)
-    : envelope('ReleaseUpdated', { ...ref, name: `Release ${a.release.tag} renamed`, changes: { name: { from: `Release ${a.release.tag}`, to: `Release ${a.release.tag} renamed` } } }, aggregate, scope, meta);
+    ? envelope(
+        'ReleaseCreated',
+        { ...ref, name: `Release ${a.release.tag}`, description: DESCRIPTION, milestones: [] },
+        aggregate,
+        scope,
+        meta,
+      )
+    : envelope(
+        'ReleaseUpdated',
+        {
+          ...ref,
+          name: `Release ${a.release.tag} renamed`,
+          changes: { name: { from: `Release ${a.release.tag}`, to: `Release ${a.release.tag} renamed` } },
+        },
+        aggregate,
+        scope,
+        meta,
+      );
 }
 
 function writer(pg: Pool, producer: Producer, topic: string, onProduceError: (err: Error) => void) {
@@ -66,12 +82,27 @@ function writer(pg: Pool, producer: Producer, topic: string, onProduceError: (er
     const client = await pg.connect();
     try {
       await client.query('begin');
-      await client.query('insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ($1, $2, $3, $4, $5)', [`Release-${id}`, event.aggregate.version, event.id, event.type, payload]);
-      await client.query('insert into outbox (event_id, topic, message_key, payload) values ($1, $2, $3, $4)', [event.id, topic, key, payload]);
+      await client.query(
+        'insert into event_store (stream_id, stream_version, event_id, event_type, payload) values ($1, $2, $3, $4, $5)',
+        [`Release-${id}`, event.aggregate.version, event.id, event.type, payload],
+      );
+      await client.query('insert into outbox (event_id, topic, message_key, payload) values ($1, $2, $3, $4)', [
+        event.id,
+        topic,
+        key,
+        payload,
+      ]);
       if (a.kind === 'create') {
-        await client.query('insert into releases (id, project_id, tag_name, name, description, milestones, version, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, 1, $7, $7)', [id, event.scope.entity_id, a.release.tag, `Release ${a.release.tag}`, DESCRIPTION, '[]', event.occurred_at]);
+        await client.query(
+          'insert into releases (id, project_id, tag_name, name, description, milestones, version, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, 1, $7, $7)',
+          [id, event.scope.entity_id, a.release.tag, `Release ${a.release.tag}`, DESCRIPTION, '[]', event.occurred_at],
+        );
       } else {
-        await client.query('update releases set name = $1, version = 2, updated_at = $2 where id = $3', [`Release ${a.release.tag} renamed`, event.occurred_at, id]);
+        await client.query('update releases set name = $1, version = 2, updated_at = $2 where id = $3', [
+          `Release ${a.release.tag} renamed`,
+          event.occurred_at,
+          id,
+        ]);
       }
       await client.query('commit');
     } catch (err) {
@@ -91,7 +122,12 @@ function sqlSource(pg: Pool): PageSource<{ at: string; id: string }> {
     const sql = `select a.payload::text as payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
       from audit_events a where a.created_at >= $1::timestamptz ${cursor ? 'and (a.created_at, a.id) > ($3::timestamptz, $4::uuid)' : ''}
       order by a.created_at, a.id limit $2`;
-    const rows = (await pg.query<{ payload: string; id: string; cursor_at: string }>(sql, cursor ? [after, 100, cursor.at, cursor.id] : [after, 100])).rows;
+    const rows = (
+      await pg.query<{ payload: string; id: string; cursor_at: string }>(
+        sql,
+        cursor ? [after, 100, cursor.at, cursor.id] : [after, 100],
+      )
+    ).rows;
     const events = rows.map((r) => {
       const e = JSON.parse(r.payload) as { created_at: string; details?: { correlation_id?: string } };
       return { correlationId: e.details?.correlation_id, createdAt: Date.parse(e.created_at) };
@@ -103,7 +139,14 @@ function sqlSource(pg: Pool): PageSource<{ at: string; id: string }> {
 
 /** Starts e2e-floor-pipeline.ts and resolves when both its consumers have joined their groups. */
 async function startConsumers(cfg: FloorConfig): Promise<ChildProcess> {
-  const config = { brokers: cfg.brokers, topic: cfg.topic, databaseUrl: databaseUrl(cfg.serverUrl, cfg.database), receiverUrl: cfg.receiverUrl, groupPrefix: `bench-e2e-floor-${cfg.suffix}`, connections: 32 };
+  const config = {
+    brokers: cfg.brokers,
+    topic: cfg.topic,
+    databaseUrl: databaseUrl(cfg.serverUrl, cfg.database),
+    receiverUrl: cfg.receiverUrl,
+    groupPrefix: `bench-e2e-floor-${cfg.suffix}`,
+    connections: 32,
+  };
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, 'e2e-floor-pipeline.ts')], {
     cwd: join(__dirname, '..', '..'),
     env: { ...process.env, BENCH_FLOOR_CONFIG: JSON.stringify(config) },
@@ -122,7 +165,10 @@ async function startConsumers(cfg: FloorConfig): Promise<ChildProcess> {
   return child;
 }
 
-export async function startFloorPipeline(cfg: FloorConfig, onProduceError: (err: Error) => void): Promise<FloorPipeline> {
+export async function startFloorPipeline(
+  cfg: FloorConfig,
+  onProduceError: (err: Error) => void,
+): Promise<FloorPipeline> {
   await createBaselineDatabase(cfg.serverUrl, cfg.database, cfg.projects);
   const ddl = new Client({ connectionString: databaseUrl(cfg.serverUrl, cfg.database) });
   await ddl.connect();
@@ -133,7 +179,11 @@ export async function startFloorPipeline(cfg: FloorConfig, onProduceError: (err:
   await producer.connect();
   const child = await startConsumers(cfg);
   return {
-    label: 'floor', projects: cfg.projects, write: writer(pg, producer, cfg.topic, onProduceError), source: sqlSource(reads), pid: child.pid,
+    label: 'floor',
+    projects: cfg.projects,
+    write: writer(pg, producer, cfg.topic, onProduceError),
+    source: sqlSource(reads),
+    pid: child.pid,
     pids: { 'floor consumers': child.pid },
     close: async () => {
       if (child.exitCode === null) {

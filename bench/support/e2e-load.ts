@@ -112,7 +112,13 @@ export class ActionPlan {
  * so an action leaves at most ~1-2 ms late; the latency still counts from the schedule). Returns
  * the actions, once every write has settled.
  */
-export async function openLoop(pipeline: Pipeline, plan: ActionPlan, tracker: Tracker, rate: number, seconds: number): Promise<Action[]> {
+export async function openLoop(
+  pipeline: Pipeline,
+  plan: ActionPlan,
+  tracker: Tracker,
+  rate: number,
+  seconds: number,
+): Promise<Action[]> {
   const total = Math.round(rate * seconds);
   const actions: Action[] = [];
   const writes: Promise<void>[] = [];

@@ -67,7 +67,8 @@ export class Poller<C> {
   private async run(): Promise<void> {
     while (this.running) {
       const oldest = this.tracker.oldestAwaited();
-      if (oldest !== undefined) await this.poll(performance.timeOrigin + oldest).catch((err: Error) => this.failed(err));
+      if (oldest !== undefined)
+        await this.poll(performance.timeOrigin + oldest).catch((err: Error) => this.failed(err));
       await sleep(this.intervalMs);
     }
   }

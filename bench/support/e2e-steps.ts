@@ -39,16 +39,23 @@ export interface StepResult {
   reasons: string[];
 }
 
-const roundSummary = (s: Summary): Summary => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 1)])) as unknown as Summary;
+const roundSummary = (s: Summary): Summary =>
+  Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v, 1)])) as unknown as Summary;
 const since = (a: Action, at: number | undefined) => (at === undefined ? undefined : at - a.scheduledAt);
-const latencies = (actions: Action[], at: (a: Action) => number | undefined) => actions.map((a) => since(a, at(a))).filter((v): v is number => v !== undefined);
+const latencies = (actions: Action[], at: (a: Action) => number | undefined) =>
+  actions.map((a) => since(a, at(a))).filter((v): v is number => v !== undefined);
 
 /** Every written action seen by the poller and the receiver, or the deadline. */
 async function drain(actions: Action[], deadlineMs: number): Promise<void> {
   const deadline = performance.now() + deadlineMs;
   let from = 0;
   while (performance.now() < deadline) {
-    while (from < actions.length && (actions[from].failed !== undefined || (actions[from].queryableAt !== undefined && actions[from].deliveredAt !== undefined))) from += 1;
+    while (
+      from < actions.length &&
+      (actions[from].failed !== undefined ||
+        (actions[from].queryableAt !== undefined && actions[from].deliveredAt !== undefined))
+    )
+      from += 1;
     if (from === actions.length) return;
     await sleep(20);
   }
@@ -77,13 +84,22 @@ function cpuNow(pids: Record<string, number | undefined>): Record<string, number
   };
 }
 
-export async function runStep(pipeline: Pipeline, plan: ActionPlan, tracker: Tracker, rate: number, seconds: number, limits: StepLimits): Promise<StepResult> {
+export async function runStep(
+  pipeline: Pipeline,
+  plan: ActionPlan,
+  tracker: Tracker,
+  rate: number,
+  seconds: number,
+  limits: StepLimits,
+): Promise<StepResult> {
   const stopCpu = cpuWindow(undefined);
   const cpu0 = cpuNow(pipeline.pids);
   const actions = await openLoop(pipeline, plan, tracker, rate, seconds);
   const machineBusyPct = round(stopCpu().machineBusy * 100, 1);
   const cpu1 = cpuNow(pipeline.pids);
-  const cpuMsPerAction = Object.fromEntries(Object.keys(cpu1).map((k) => [k, round(((cpu1[k] - cpu0[k]) * 1000) / actions.length, 2)]));
+  const cpuMsPerAction = Object.fromEntries(
+    Object.keys(cpu1).map((k) => [k, round(((cpu1[k] - cpu0[k]) * 1000) / actions.length, 2)]),
+  );
   await drain(actions, limits.drainMs);
   tracker.abandon(actions);
   const ok = actions.filter((a) => a.writtenAt !== undefined);
@@ -91,7 +107,11 @@ export async function runStep(pipeline: Pipeline, plan: ActionPlan, tracker: Tra
   const lastWrite = ok.reduce((max, a) => Math.max(max, a.writtenAt as number), -Infinity);
   const achievedPerS = ok.length / ((lastWrite - actions[0].scheduledAt) / 1000);
   const r = {
-    rate, seconds, actions: actions.length, written: ok.length, errors: failed.length,
+    rate,
+    seconds,
+    actions: actions.length,
+    written: ok.length,
+    errors: failed.length,
     errorSamples: [...new Set(failed.map((a) => a.failed as string))].slice(0, 5),
     achievedPerS: round(achievedPerS, 1),
     writeMs: roundSummary(summarize(latencies(ok, (a) => a.writtenAt))),
@@ -99,7 +119,16 @@ export async function runStep(pipeline: Pipeline, plan: ActionPlan, tracker: Tra
     deliveredMs: roundSummary(summarize(latencies(ok, (a) => a.deliveredAt))),
     missingQueryable: ok.filter((a) => a.queryableAt === undefined).length,
     missingDelivered: ok.filter((a) => a.deliveredAt === undefined).length,
-    growth: { queryable: round(growth(ok, (a) => a.queryableAt), 2), delivered: round(growth(ok, (a) => a.deliveredAt), 2) },
+    growth: {
+      queryable: round(
+        growth(ok, (a) => a.queryableAt),
+        2,
+      ),
+      delivered: round(
+        growth(ok, (a) => a.deliveredAt),
+        2,
+      ),
+    },
     machineBusyPct,
     cpuMsPerAction,
   };
@@ -125,7 +154,9 @@ export function stepsTable(label: string, steps: StepResult[]): string {
   for (const s of steps) {
     const q = s.queryableMs;
     const d = s.deliveredMs;
-    lines.push(`| ${s.rate} | ${s.achievedPerS} | ${s.writeMs.p99} | ${q.p50} / ${q.p95} / ${q.p99} | ${d.p50} / ${d.p95} / ${d.p99} | ${s.machineBusyPct} | ${s.sustainable ? 'yes' : `no: ${s.reasons.join('; ')}`} |`);
+    lines.push(
+      `| ${s.rate} | ${s.achievedPerS} | ${s.writeMs.p99} | ${q.p50} / ${q.p95} / ${q.p99} | ${d.p50} / ${d.p95} / ${d.p99} | ${s.machineBusyPct} | ${s.sustainable ? 'yes' : `no: ${s.reasons.join('; ')}`} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -6,7 +6,8 @@
  */
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 
-export const benchKafka = (brokers: string[]): Kafka => new Kafka({ brokers, clientId: 'release-service-bench', logLevel: logLevel.NOTHING });
+export const benchKafka = (brokers: string[]): Kafka =>
+  new Kafka({ brokers, clientId: 'release-service-bench', logLevel: logLevel.NOTHING });
 
 export async function createLogAppendTimeTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {
   const admin = kafka.admin();
@@ -14,15 +15,25 @@ export async function createLogAppendTimeTopic(kafka: Kafka, topic: string, part
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, replicationFactor: -1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          replicationFactor: -1,
+          configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+        },
+      ],
     });
     // Without this config every latency below would silently be measured against the producer's clock.
     const described = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['message.timestamp.type'] }],
     });
-    const value = described.resources[0]?.configEntries.find((e) => e.configName === 'message.timestamp.type')?.configValue;
-    if (value !== 'LogAppendTime') throw new Error(`topic ${topic} has message.timestamp.type=${value}, expected LogAppendTime`);
+    const value = described.resources[0]?.configEntries.find(
+      (e) => e.configName === 'message.timestamp.type',
+    )?.configValue;
+    if (value !== 'LogAppendTime')
+      throw new Error(`topic ${topic} has message.timestamp.type=${value}, expected LogAppendTime`);
   } finally {
     await admin.disconnect();
   }
@@ -51,7 +62,13 @@ export interface Collected {
  * Reads the topic from the beginning until every release id in `wanted` has its ReleaseCreated
  * record, or the deadline passes (then `missing` says how many never arrived).
  */
-export async function collectReleaseCreated(kafka: Kafka, topic: string, groupId: string, wanted: ReadonlySet<number>, timeoutMs: number): Promise<Collected> {
+export async function collectReleaseCreated(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+  wanted: ReadonlySet<number>,
+  timeoutMs: number,
+): Promise<Collected> {
   const appendedAt = new Map<number, number>();
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   let done: () => void = () => undefined;
@@ -61,7 +78,10 @@ export async function collectReleaseCreated(kafka: Kafka, topic: string, groupId
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        const event = JSON.parse(message.value?.toString() ?? 'null') as { type?: string; data?: { release_id?: number } } | null;
+        const event = JSON.parse(message.value?.toString() ?? 'null') as {
+          type?: string;
+          data?: { release_id?: number };
+        } | null;
         const id = event?.data?.release_id;
         if (event?.type !== 'ReleaseCreated' || id === undefined || !wanted.has(id)) return;
         appendedAt.set(id, Number(message.timestamp));

@@ -15,7 +15,11 @@ export type RunningRecorder = RunningService;
 export const RECORDER_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /** `nodeArgs`: extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export const startRecorder = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningRecorder> =>
+export const startRecorder = (
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  readyTimeoutMs = 60_000,
+): Promise<RunningRecorder> =>
   startBuiltService('audit-recorder', env, [...RECORDER_NODE_FLAGS, ...nodeArgs], readyTimeoutMs);
 
 /** Resident set size in MB: of `pid` from /proc (VmRSS), or of this process when pid is undefined. */
@@ -59,7 +63,12 @@ export function sampleRss(pid: number | undefined, intervalMs = 100): () => RssS
   return () => {
     clearInterval(timer);
     const endMb = rssMb(pid);
-    return { startMb: round(startMb, 1), peakMb: round(Math.max(peakMb, endMb), 1), endMb: round(endMb, 1), samples: samples + 1 };
+    return {
+      startMb: round(startMb, 1),
+      peakMb: round(Math.max(peakMb, endMb), 1),
+      endMb: round(endMb, 1),
+      samples: samples + 1,
+    };
   };
 }
 
@@ -70,15 +79,19 @@ export interface Row {
   digits?: number;
 }
 
-const cell = (n: number | undefined, digits = 2): string => (n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString());
+const cell = (n: number | undefined, digits = 2): string =>
+  n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString();
 
 /** metric | audit-recorder | baseline | ratio (recorder / baseline). */
 export function recorderTable(rows: Row[], baselineLabel: string): string {
-  const lines = [`| metric | audit-recorder | ${baselineLabel} | ratio (recorder / baseline) |`, '| --- | ---: | ---: | ---: |'];
+  const lines = [
+    `| metric | audit-recorder | ${baselineLabel} | ratio (recorder / baseline) |`,
+    '| --- | ---: | ---: | ---: |',
+  ];
   for (const r of rows) {
-    const ratio = r.recorder !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.recorder / r.baseline : undefined;
+    const ratio =
+      r.recorder !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.recorder / r.baseline : undefined;
     lines.push(`| ${r.metric} | ${cell(r.recorder, r.digits)} | ${cell(r.baseline, r.digits)} | ${cell(ratio)} |`);
   }
   return lines.join('\n');
 }
-

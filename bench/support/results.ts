@@ -46,7 +46,9 @@ export function meets(value: number | null, goal: string): boolean {
   if (!m) throw new Error(`unparseable goal: ${goal}`);
   if (value === null) return false;
   const limit = Number(m[2]);
-  return { '>=': value >= limit, '<=': value <= limit, '>': value > limit, '<': value < limit, '=': value === limit }[m[1] as '>=' | '<=' | '>' | '<' | '='];
+  return { '>=': value >= limit, '<=': value <= limit, '>': value > limit, '<': value < limit, '=': value === limit }[
+    m[1] as '>=' | '<=' | '>' | '<' | '='
+  ];
 }
 
 export function figure(input: FigureInput): Figure {
@@ -55,7 +57,8 @@ export function figure(input: FigureInput): Figure {
   const ratio = value !== null && baseline !== null && baseline !== 0 ? round(value / baseline, 3) : null;
   const goals = input.goals ?? [];
   const computed = goals.length === 0 ? null : goals.every((g) => meets(g.on === 'ratio' ? ratio : value, g.goal));
-  const target = goals.length === 0 ? null : goals.map((g) => (g.on === 'ratio' ? `ratio ${g.goal}` : g.goal)).join(' and ');
+  const target =
+    goals.length === 0 ? null : goals.map((g) => (g.on === 'ratio' ? `ratio ${g.goal}` : g.goal)).join(' and ');
   return { name: input.name, value, baseline, ratio, target, pass: input.pass ?? computed };
 }
 
@@ -78,9 +81,14 @@ const verdict = (pass: boolean | null): string => (pass === null ? '' : pass ? '
 /** | figure | value | baseline | ratio | target | pass | — the rows of one benchmark. */
 export function figuresTable(figures: Figure[], benchName?: string): string {
   const head = benchName === undefined ? '' : 'benchmark | ';
-  const lines = [`| ${head}figure | value | baseline | ratio | target | pass |`, `| ${benchName === undefined ? '' : '--- | '}--- | ---: | ---: | ---: | --- | --- |`];
+  const lines = [
+    `| ${head}figure | value | baseline | ratio | target | pass |`,
+    `| ${benchName === undefined ? '' : '--- | '}--- | ---: | ---: | ---: | --- | --- |`,
+  ];
   for (const f of figures) {
-    lines.push(`| ${benchName === undefined ? '' : `${benchName} | `}${f.name} | ${cell(f.value)} | ${cell(f.baseline)} | ${cell(f.ratio)} | ${f.target ?? ''} | ${verdict(f.pass)} |`);
+    lines.push(
+      `| ${benchName === undefined ? '' : `${benchName} | `}${f.name} | ${cell(f.value)} | ${cell(f.baseline)} | ${cell(f.ratio)} | ${f.target ?? ''} | ${verdict(f.pass)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -24,9 +24,18 @@ export const num = (name: string, fallback: number, min = 1): number => {
 
 export function gitInfo(): { commit: string; dirty: boolean; serviceRoot?: string } | undefined {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: SERVICE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: SERVICE_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     // Others edit apps/ and libs/ concurrently: say when the figures are of uncommitted code.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], { cwd: SERVICE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs'], {
+        cwd: SERVICE_ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== '';
     return SERVICE_ROOT === resolvePath(ROOT) ? { commit, dirty } : { commit, dirty, serviceRoot: SERVICE_ROOT };
   } catch {
     return undefined;

@@ -45,7 +45,12 @@ async function freePort(): Promise<number> {
  * One built service as its own process, ready when its /ready answers 200. Every benchmark starts
  * its service through this. `nodeArgs`: flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
  */
-export async function startBuiltService(name: ServiceName, env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningService> {
+export async function startBuiltService(
+  name: ServiceName,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  readyTimeoutMs = 60_000,
+): Promise<RunningService> {
   const port = await freePort();
   let logs = '';
   const spawnedAt = performance.now();
@@ -90,8 +95,11 @@ export async function startBuiltService(name: ServiceName, env: Record<string, s
   }
 }
 
-export const startReleaseService = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningService> =>
-  startBuiltService('release-service', env, nodeArgs, readyTimeoutMs);
+export const startReleaseService = (
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  readyTimeoutMs = 60_000,
+): Promise<RunningService> => startBuiltService('release-service', env, nodeArgs, readyTimeoutMs);
 
 /** The least-privileged role each service runs as (DATABASE_URL); it migrates as `<role>_owner` (the services' defaults). */
 export const SERVICE_ROLES: Record<ServiceName, string> = {
@@ -127,7 +135,9 @@ export function dbRolesMode(): 'service' | 'superuser' {
   const knob = process.env['BENCH_DB_ROLES'];
   if (knob === 'service' || knob === 'superuser') return knob;
   if (knob) throw new Error(`BENCH_DB_ROLES must be service or superuser, got ${knob}`);
-  return existsSync(join(SERVICE_ROOT, 'dist', 'libs', 'platform', 'nest', 'src', 'lib', 'database', 'roles.js')) ? 'service' : 'superuser';
+  return existsSync(join(SERVICE_ROOT, 'dist', 'libs', 'platform', 'nest', 'src', 'lib', 'database', 'roles.js'))
+    ? 'service'
+    : 'superuser';
 }
 
 /**
@@ -139,12 +149,23 @@ export function dbRolesMode(): 'service' | 'superuser' {
  */
 export async function serviceDatabase(name: ServiceName, serverUrl: string, database: string): Promise<DatabaseEnv> {
   if (dbRolesMode() === 'superuser') {
-    log(`${name}: single-role mode, DATABASE_URL is the superuser (${SERVICE_ROOT} has no database roles, or BENCH_DB_ROLES=superuser)`);
+    log(
+      `${name}: single-role mode, DATABASE_URL is the superuser (${SERVICE_ROOT} has no database roles, or BENCH_DB_ROLES=superuser)`,
+    );
     return { DATABASE_URL: serverUrl, DATABASE_NAME: database };
   }
   const role = SERVICE_ROLES[name];
-  const env = { DATABASE_URL: roleUrl(serverUrl, role), DATABASE_MIGRATION_URL: roleUrl(serverUrl, `${role}_owner`), DATABASE_NAME: database };
-  await provisionServiceDatabase({ adminUrl: serverUrl, database, ownerUrl: env.DATABASE_MIGRATION_URL, runtimeUrl: env.DATABASE_URL });
+  const env = {
+    DATABASE_URL: roleUrl(serverUrl, role),
+    DATABASE_MIGRATION_URL: roleUrl(serverUrl, `${role}_owner`),
+    DATABASE_NAME: database,
+  };
+  await provisionServiceDatabase({
+    adminUrl: serverUrl,
+    database,
+    ownerUrl: env.DATABASE_MIGRATION_URL,
+    runtimeUrl: env.DATABASE_URL,
+  });
   return env;
 }
 

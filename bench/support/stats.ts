@@ -16,12 +16,21 @@ export function summarize(values: readonly number[]): Summary {
   const sorted = Float64Array.from(values).sort();
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
   const sum = sorted.reduce((a, b) => a + b, 0);
-  return { count: sorted.length, min: sorted[0], p50: at(50), p95: at(95), p99: at(99), max: sorted[sorted.length - 1], mean: sum / sorted.length };
+  return {
+    count: sorted.length,
+    min: sorted[0],
+    p50: at(50),
+    p95: at(95),
+    p99: at(99),
+    max: sorted[sorted.length - 1],
+    mean: sum / sorted.length,
+  };
 }
 
 export const round = (n: number, digits = 2): number => (Number.isFinite(n) ? Number(n.toFixed(digits)) : n);
 
-const cell = (n: number | undefined, digits = 2): string => (n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString());
+const cell = (n: number | undefined, digits = 2): string =>
+  n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString();
 
 export interface Row {
   metric: string;
@@ -32,9 +41,13 @@ export interface Row {
 
 /** metric | release-service | bare pg baseline | ratio (service / baseline). */
 export function markdownTable(rows: Row[]): string {
-  const lines = ['| metric | release-service | bare pg baseline | ratio (service / baseline) |', '| --- | ---: | ---: | ---: |'];
+  const lines = [
+    '| metric | release-service | bare pg baseline | ratio (service / baseline) |',
+    '| --- | ---: | ---: | ---: |',
+  ];
   for (const r of rows) {
-    const ratio = r.service !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.service / r.baseline : undefined;
+    const ratio =
+      r.service !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.service / r.baseline : undefined;
     lines.push(`| ${r.metric} | ${cell(r.service, r.digits)} | ${cell(r.baseline, r.digits)} | ${cell(ratio)} |`);
   }
   return lines.join('\n');

@@ -93,7 +93,11 @@ export interface ReceiverPhase {
 }
 
 /** One receiver's figures over the ids of one phase (`appendedAt`: audit event id → Kafka append time). */
-export function receiverPhase(r: BenchReceiver, appendedAt: ReadonlyMap<string, number>, latencies?: number[]): ReceiverPhase {
+export function receiverPhase(
+  r: BenchReceiver,
+  appendedAt: ReadonlyMap<string, number>,
+  latencies?: number[],
+): ReceiverPhase {
   let unique = 0;
   let total2xx = 0;
   let firstAt = Infinity;
@@ -108,7 +112,16 @@ export function receiverPhase(r: BenchReceiver, appendedAt: ReadonlyMap<string, 
     latencies?.push(s.first - appended);
   }
   const seconds = (lastAt - firstAt) / 1000;
-  return { name: r.name, unique, total2xx, duplicates: total2xx - unique, missing: appendedAt.size - unique, firstAt, lastAt, perS: seconds > 0 ? total2xx / seconds : NaN };
+  return {
+    name: r.name,
+    unique,
+    total2xx,
+    duplicates: total2xx - unique,
+    missing: appendedAt.size - unique,
+    firstAt,
+    lastAt,
+    perS: seconds > 0 ? total2xx / seconds : NaN,
+  };
 }
 
 /** Combined rate of several receivers: all their 2xx over first → last arrival among them. */
@@ -131,5 +144,14 @@ export function receiverAll(r: BenchReceiver): ReceiverPhase {
     if (s.last > lastAt) lastAt = s.last;
   }
   const seconds = (lastAt - firstAt) / 1000;
-  return { name: r.name, unique: r.ok.size, total2xx, duplicates: total2xx - r.ok.size, missing: NaN, firstAt, lastAt, perS: seconds > 0 ? total2xx / seconds : NaN };
+  return {
+    name: r.name,
+    unique: r.ok.size,
+    total2xx,
+    duplicates: total2xx - r.ok.size,
+    missing: NaN,
+    firstAt,
+    lastAt,
+    perS: seconds > 0 ? total2xx / seconds : NaN,
+  };
 }

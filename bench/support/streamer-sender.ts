@@ -86,7 +86,14 @@ async function main(): Promise<void> {
   );
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const result: SenderResult = { sent: bodies.length * cfg.urls.length, ok, errors, errorSamples, elapsedS, cpuS: (cpu.user + cpu.system) / 1e6 };
+  const result: SenderResult = {
+    sent: bodies.length * cfg.urls.length,
+    ok,
+    errors,
+    errorSamples,
+    elapsedS,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

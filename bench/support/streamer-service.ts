@@ -9,8 +9,11 @@ import { round } from './stats';
 export type RunningStreamer = RunningService;
 
 /** `nodeArgs`: extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
-export const startStreamer = (env: Record<string, string>, nodeArgs: string[] = [], readyTimeoutMs = 60_000): Promise<RunningStreamer> =>
-  startBuiltService('audit-streamer', env, [...nodeArgs], readyTimeoutMs);
+export const startStreamer = (
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  readyTimeoutMs = 60_000,
+): Promise<RunningStreamer> => startBuiltService('audit-streamer', env, [...nodeArgs], readyTimeoutMs);
 
 export interface StreamerRow {
   metric: string;
@@ -23,7 +26,8 @@ export interface StreamerRow {
   digits?: number;
 }
 
-const cell = (n: number | undefined, digits = 2): string => (n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString());
+const cell = (n: number | undefined, digits = 2): string =>
+  n === undefined || !Number.isFinite(n) ? '—' : round(n, digits).toString();
 
 /** metric | <left> | machine busy | <right> | machine busy | ratio (left / right): each figure beside the machine busy % it was measured at. */
 export function streamerTable(rows: StreamerRow[], left: string, right: string): string {
@@ -32,8 +36,11 @@ export function streamerTable(rows: StreamerRow[], left: string, right: string):
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
-    const ratio = r.streamer !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.streamer / r.baseline : undefined;
-    lines.push(`| ${r.metric} | ${cell(r.streamer, r.digits)} | ${cell(r.busyPct, 1)} | ${cell(r.baseline, r.digits)} | ${cell(r.baselineBusyPct, 1)} | ${cell(ratio)} |`);
+    const ratio =
+      r.streamer !== undefined && r.baseline !== undefined && r.baseline !== 0 ? r.streamer / r.baseline : undefined;
+    lines.push(
+      `| ${r.metric} | ${cell(r.streamer, r.digits)} | ${cell(r.busyPct, 1)} | ${cell(r.baseline, r.digits)} | ${cell(r.baselineBusyPct, 1)} | ${cell(ratio)} |`,
+    );
   }
   return lines.join('\n');
 }

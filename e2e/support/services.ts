@@ -24,7 +24,11 @@ export interface RunningService {
 
 /** Builds the deployable JavaScript once per run, as `npm start` and the images do. */
 export function buildServices(): void {
-  execFileSync('npx', ['swc', 'apps', 'libs', '--out-dir', 'dist', '--config-file', '.swcrc', '--ignore', '**/*.spec.ts'], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(
+    'npx',
+    ['swc', 'apps', 'libs', '--out-dir', 'dist', '--config-file', '.swcrc', '--ignore', '**/*.spec.ts'],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -41,25 +45,46 @@ export async function freePort(): Promise<number> {
  * (env.DATABASE_NAME) is set up as in production: created by the superuser, owned by the service's
  * owner role, and the service runs as its least-privileged role.
  */
-export async function startService(name: ServiceName, env: Record<string, string>, options: { port?: number } = {}): Promise<RunningService> {
+export async function startService(
+  name: ServiceName,
+  env: Record<string, string>,
+  options: { port?: number } = {},
+): Promise<RunningService> {
   const port = options.port ?? (await freePort());
   const logs: string[] = [];
-  const database = env['DATABASE_NAME'] && !env['DATABASE_URL'] ? await serviceDatabase(name, env['DATABASE_NAME']) : {};
-  const child: ChildProcess = spawn(process.execPath, ['--enable-source-maps', join('dist', 'apps', name, 'src', 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...database, ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const database =
+    env['DATABASE_NAME'] && !env['DATABASE_URL'] ? await serviceDatabase(name, env['DATABASE_NAME']) : {};
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--enable-source-maps', join('dist', 'apps', name, 'src', 'main.js')],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        LOG_LEVEL: 'info',
+        ...database,
+        ...env,
+        PORT: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = once(child, 'exit');
   try {
-    await waitFor(`${name} to be ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${logs.join('').slice(-2000)}`);
-      const res = await fetch(`${url}/ready`).catch(() => undefined);
-      return res?.status === 200;
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await waitFor(
+      `${name} to be ready`,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`${name} exited with ${child.exitCode}: ${logs.join('').slice(-2000)}`);
+        const res = await fetch(`${url}/ready`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n--- ${name} logs ---\n${logs.join('').slice(-4000)}`);

@@ -53,8 +53,15 @@ export function isStreamed(eventType: string): boolean {
 
 /** Audit events of the scenario's load stored so far (their correlation ids carry the suffix). */
 export async function storedSoFar(platform: Platform): Promise<number> {
-  return withDatabase(platform.databases.recorder, async (db) =>
-    (await db.query<{ n: number }>("select count(*)::int as n from audit_events where payload->'details'->>'correlation_id' like $1", [`f-${platform.suffix}-%`])).rows[0].n,
+  return withDatabase(
+    platform.databases.recorder,
+    async (db) =>
+      (
+        await db.query<{ n: number }>(
+          "select count(*)::int as n from audit_events where payload->'details'->>'correlation_id' like $1",
+          [`f-${platform.suffix}-%`],
+        )
+      ).rows[0].n,
   );
 }
 
@@ -64,12 +71,16 @@ export async function storedSoFar(platform: Platform): Promise<number> {
  */
 export async function waitForOpenTransaction(database: string, timeoutMs: number): Promise<void> {
   await withDatabase('postgres', (client) =>
-    waitFor(`a transaction open on ${database}`, async () => {
-      const { rows } = await client.query<{ n: number }>(
-        "select count(*)::int as n from pg_stat_activity where datname = $1 and application_name <> $2 and state in ('active', 'idle in transaction') and (query ilike '%audit_events%' or query ilike '%namespaces%')",
-        [database, CHECKER_APPLICATION_NAME],
-      );
-      return rows[0].n > 0;
-    }, { timeoutMs, intervalMs: 5 }),
+    waitFor(
+      `a transaction open on ${database}`,
+      async () => {
+        const { rows } = await client.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = $1 and application_name <> $2 and state in ('active', 'idle in transaction') and (query ilike '%audit_events%' or query ilike '%namespaces%')",
+          [database, CHECKER_APPLICATION_NAME],
+        );
+        return rows[0].n > 0;
+      },
+      { timeoutMs, intervalMs: 5 },
+    ),
   );
 }

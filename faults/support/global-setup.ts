@@ -6,5 +6,8 @@ import { resetRows } from './report';
 export default function globalSetup(): void {
   resetRows(`${Date.now().toString(36)}-${process.pid}`);
   const main = join(__dirname, '..', '..', 'dist', 'apps', 'release-service', 'src', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run the suite with \`npm run test:faults\` (it builds), or \`npm run build\` first`);
+  if (!existsSync(main))
+    throw new Error(
+      `${main} is missing: run the suite with \`npm run test:faults\` (it builds), or \`npm run build\` first`,
+    );
 }

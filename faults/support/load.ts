@@ -45,7 +45,15 @@ export class LoadDriver {
    * Runs `concurrency` clients until `done()` holds (by default: once `actions` requests were sent).
    * A scenario passes its own `done` to keep traffic flowing until its fault is over.
    */
-  async run({ actions = 0, concurrency, done = () => this.issued >= actions }: { actions?: number; concurrency: number; done?: () => boolean }): Promise<void> {
+  async run({
+    actions = 0,
+    concurrency,
+    done = () => this.issued >= actions,
+  }: {
+    actions?: number;
+    concurrency: number;
+    done?: () => boolean;
+  }): Promise<void> {
     const more = () => !this.halted && !done();
     const started = Date.now();
     const client = async (worker: number) => {
@@ -71,19 +79,45 @@ export class LoadDriver {
   create(worker: number, i: number): Action {
     const project = this.platform.projects[(worker + i) % this.platform.projects.length];
     const tag = `w${worker}-${i}`;
-    return { correlationId: this.nextCorrelationId(), kind: 'create', eventType: 'release_created', projectId: project.id, tag, name: `Release ${tag}` };
+    return {
+      correlationId: this.nextCorrelationId(),
+      kind: 'create',
+      eventType: 'release_created',
+      projectId: project.id,
+      tag,
+      name: `Release ${tag}`,
+    };
   }
 
   update(of: Pick<Action, 'projectId' | 'tag' | 'releaseId'>, name = `Renamed ${of.tag} ${this.sequence + 1}`): Action {
-    return { correlationId: this.nextCorrelationId(), kind: 'update', eventType: 'release_updated', projectId: of.projectId, tag: of.tag, releaseId: of.releaseId, name };
+    return {
+      correlationId: this.nextCorrelationId(),
+      kind: 'update',
+      eventType: 'release_updated',
+      projectId: of.projectId,
+      tag: of.tag,
+      releaseId: of.releaseId,
+      name,
+    };
   }
 
   /** Sends one action and files it under accepted, refused or failed. */
   async send(action: Action): Promise<Action> {
     const base = `${this.platform.services['release-service'].url}/api/v4/projects/${action.projectId}/releases`;
-    const [url, method, body] = action.kind === 'create' ? [base, 'POST', { tag_name: action.tag, name: action.name }] : [`${base}/${encodeURIComponent(action.tag)}`, 'PUT', { name: action.name }];
+    const [url, method, body] =
+      action.kind === 'create'
+        ? [base, 'POST', { tag_name: action.tag, name: action.name }]
+        : [`${base}/${encodeURIComponent(action.tag)}`, 'PUT', { name: action.name }];
     try {
-      const res = await fetch(url, { method, headers: { Authorization: this.platform.writer, 'Content-Type': 'application/json', 'X-Correlation-Id': action.correlationId }, body: JSON.stringify(body) });
+      const res = await fetch(url, {
+        method,
+        headers: {
+          Authorization: this.platform.writer,
+          'Content-Type': 'application/json',
+          'X-Correlation-Id': action.correlationId,
+        },
+        body: JSON.stringify(body),
+      });
       const json = (await res.json()) as { id?: number };
       action.status = res.status;
       if (res.ok) action.releaseId = json.id;

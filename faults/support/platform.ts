@@ -77,26 +77,71 @@ export async function startPlatform(scenario: string, options: PlatformOptions =
   const slug = scenario.replace(/[^a-z0-9]+/g, '_');
   const topic = `faults-${slug}-${suffix}`;
   const brokers = options.brokers ?? TEST_KAFKA_BROKERS;
-  const databases = { release: `faults_release_${suffix}`, recorder: `faults_recorder_${suffix}`, streamer: `faults_streamer_${suffix}` };
+  const databases = {
+    release: `faults_release_${suffix}`,
+    recorder: `faults_recorder_${suffix}`,
+    streamer: `faults_streamer_${suffix}`,
+  };
   const groupIds = { recorder: `faults-recorder-${suffix}`, streamer: `faults-streamer-${suffix}` };
-  const common = { KAFKA_TOPIC: topic, KAFKA_BROKERS: brokers.join(','), LOG_LEVEL: process.env['FAULTS_LOG_LEVEL'] ?? 'warn' };
+  const common = {
+    KAFKA_TOPIC: topic,
+    KAFKA_BROKERS: brokers.join(','),
+    LOG_LEVEL: process.env['FAULTS_LOG_LEVEL'] ?? 'warn',
+  };
   const envs: Record<ServiceName, Record<string, string>> = {
     'release-service': { ...common, DATABASE_NAME: databases.release, ...options.env?.['release-service'] },
-    'audit-recorder': { ...common, DATABASE_NAME: databases.recorder, KAFKA_GROUP_ID: groupIds.recorder, AUDIT_LOG_FILE: `tmp/faults-${suffix}/audit_json.log`, ...options.env?.['audit-recorder'] },
-    'audit-streamer': { ...common, DATABASE_NAME: databases.streamer, KAFKA_GROUP_ID: groupIds.streamer, ...STREAMER_ENV, ...options.env?.['audit-streamer'] },
+    'audit-recorder': {
+      ...common,
+      DATABASE_NAME: databases.recorder,
+      KAFKA_GROUP_ID: groupIds.recorder,
+      AUDIT_LOG_FILE: `tmp/faults-${suffix}/audit_json.log`,
+      ...options.env?.['audit-recorder'],
+    },
+    'audit-streamer': {
+      ...common,
+      DATABASE_NAME: databases.streamer,
+      KAFKA_GROUP_ID: groupIds.streamer,
+      ...STREAMER_ENV,
+      ...options.env?.['audit-streamer'],
+    },
   };
   const receivers = await Promise.all((options.destinations ?? DEFAULT_DESTINATIONS).map(() => startFaultyReceiver()));
   // release-service first: it creates the topic with its partitions before the consumers subscribe.
   const release = await startService('release-service', envs['release-service']);
-  const [recorder, streamer] = await Promise.all([startService('audit-recorder', envs['audit-recorder']), startService('audit-streamer', envs['audit-streamer'])]);
+  const [recorder, streamer] = await Promise.all([
+    startService('audit-recorder', envs['audit-recorder']),
+    startService('audit-streamer', envs['audit-streamer']),
+  ]);
   const services = { 'release-service': release, 'audit-recorder': recorder, 'audit-streamer': streamer };
-  const kafka = brokers === TEST_KAFKA_BROKERS ? testKafka(`faults-${suffix}`) : new Kafka({ brokers, clientId: `faults-${suffix}`, logLevel: logLevel.NOTHING });
-  const platform: Platform = { scenario, suffix, topic, brokers, databases, groupIds, services, projects: [], destinations: [], writer: '', kafka, onStop: [], stop: async () => undefined };
+  const kafka =
+    brokers === TEST_KAFKA_BROKERS
+      ? testKafka(`faults-${suffix}`)
+      : new Kafka({ brokers, clientId: `faults-${suffix}`, logLevel: logLevel.NOTHING });
+  const platform: Platform = {
+    scenario,
+    suffix,
+    topic,
+    brokers,
+    databases,
+    groupIds,
+    services,
+    projects: [],
+    destinations: [],
+    writer: '',
+    kafka,
+    onStop: [],
+    stop: async () => undefined,
+  };
   platform.stop = () => stopPlatform(platform, receivers);
   const setup = await createNamespaces(release.url, suffix, options.projects ?? 4);
   platform.projects = setup.projects;
   platform.writer = setup.writer;
-  platform.destinations = await createDestinations(streamer.url, setup.groupPath, options.destinations ?? DEFAULT_DESTINATIONS, receivers);
+  platform.destinations = await createDestinations(
+    streamer.url,
+    setup.groupPath,
+    options.destinations ?? DEFAULT_DESTINATIONS,
+    receivers,
+  );
   return platform;
 }
 
@@ -115,35 +160,69 @@ export async function restart(platform: Platform, name: ServiceName): Promise<Ru
   return after;
 }
 
-async function post(url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { Authorization: token, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+async function post(
+  url: string,
+  token: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { Authorization: token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function createNamespaces(releaseUrl: string, suffix: string, count: number): Promise<{ groupPath: string; projects: Project[]; writer: string }> {
+async function createNamespaces(
+  releaseUrl: string,
+  suffix: string,
+  count: number,
+): Promise<{ groupPath: string; projects: Project[]; writer: string }> {
   const admin = bearer({ sub: '1', name: 'alice', admin: true });
   const groupPath = `faults-${suffix}`;
   const group = await post(`${releaseUrl}/api/v4/groups`, admin, { path: groupPath, name: 'Faults' });
   if (group.status !== 201) throw new Error(`creating the group: ${group.status} ${JSON.stringify(group.body)}`);
   const projects: Project[] = [];
   for (let i = 0; i < count; i += 1) {
-    const project = await post(`${releaseUrl}/api/v4/projects`, admin, { path: `p${i}`, name: `P${i}`, namespace_id: group.body['id'] });
-    if (project.status !== 201) throw new Error(`creating a project: ${project.status} ${JSON.stringify(project.body)}`);
+    const project = await post(`${releaseUrl}/api/v4/projects`, admin, {
+      path: `p${i}`,
+      name: `P${i}`,
+      namespace_id: group.body['id'],
+    });
+    if (project.status !== 201)
+      throw new Error(`creating a project: ${project.status} ${JSON.stringify(project.body)}`);
     projects.push({ id: project.body['id'] as number, path: `${groupPath}/p${i}` });
   }
   return { groupPath, projects, writer: bearer({ sub: '3', name: 'dev', groups: { [groupPath]: 'maintainer' } }) };
 }
 
 /** Destinations must exist before the load: the streamer matches an event when it consumes it. */
-async function createDestinations(streamerUrl: string, groupPath: string, specs: DestinationSpec[], receivers: FaultyReceiver[]): Promise<Destination[]> {
+async function createDestinations(
+  streamerUrl: string,
+  groupPath: string,
+  specs: DestinationSpec[],
+  receivers: FaultyReceiver[],
+): Promise<Destination[]> {
   const owner = bearer({ sub: '2', name: 'olivia', groups: { [groupPath]: 'owner' } });
   const url = `${streamerUrl}/api/v4/groups/${encodeURIComponent(groupPath)}/audit_events/streaming/destinations`;
   const destinations: Destination[] = [];
   for (const [i, spec] of specs.entries()) {
-    const created = await waitFor('the streamer to know the group', async () => {
-      const res = await post(url, owner, { destination_url: receivers[i].url, name: spec.name, event_type_filters: spec.filters });
-      return res.status === 201 ? res.body : res.status === 404 ? undefined : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const created = await waitFor(
+      'the streamer to know the group',
+      async () => {
+        const res = await post(url, owner, {
+          destination_url: receivers[i].url,
+          name: spec.name,
+          event_type_filters: spec.filters,
+        });
+        return res.status === 201
+          ? res.body
+          : res.status === 404
+            ? undefined
+            : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     destinations.push({ ...spec, id: created['id'] as number, receiver: receivers[i] });
   }
   return destinations;
@@ -157,7 +236,8 @@ async function stopPlatform(platform: Platform, receivers: FaultyReceiver[]): Pr
   await Promise.all(receivers.map((r) => r.close()));
   const logs = join(RESULTS_DIR, 'logs');
   mkdirSync(logs, { recursive: true });
-  for (const s of services) writeFileSync(join(logs, `${platform.scenario.replace(/[^a-z0-9]+/gi, '-')}.${s.name}.log`), s.logs.join(''));
+  for (const s of services)
+    writeFileSync(join(logs, `${platform.scenario.replace(/[^a-z0-9]+/gi, '-')}.${s.name}.log`), s.logs.join(''));
   await Promise.all(Object.values(platform.databases).map(dropDatabase));
   const admin = platform.kafka.admin();
   await admin.connect();

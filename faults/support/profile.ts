@@ -28,8 +28,34 @@ export interface FaultsProfile {
 }
 
 const PROFILES: Record<FaultsProfile['name'], FaultsProfile> = {
-  full: { name: 'full', actions: 1000, concurrency: 6, ratePerSecond: 60, recorderKills: 2, kafkaOutageMs: 30_000, connectionCuts: 4, poisonPerKind: 20, racingClients: 16, raceRounds: 12, destinationTimeouts: 8, convergeTimeoutMs: 180_000 },
-  short: { name: 'short', actions: 200, concurrency: 4, ratePerSecond: 25, recorderKills: 1, kafkaOutageMs: 10_000, connectionCuts: 2, poisonPerKind: 5, racingClients: 8, raceRounds: 5, destinationTimeouts: 3, convergeTimeoutMs: 120_000 },
+  full: {
+    name: 'full',
+    actions: 1000,
+    concurrency: 6,
+    ratePerSecond: 60,
+    recorderKills: 2,
+    kafkaOutageMs: 30_000,
+    connectionCuts: 4,
+    poisonPerKind: 20,
+    racingClients: 16,
+    raceRounds: 12,
+    destinationTimeouts: 8,
+    convergeTimeoutMs: 180_000,
+  },
+  short: {
+    name: 'short',
+    actions: 200,
+    concurrency: 4,
+    ratePerSecond: 25,
+    recorderKills: 1,
+    kafkaOutageMs: 10_000,
+    connectionCuts: 2,
+    poisonPerKind: 5,
+    racingClients: 8,
+    raceRounds: 5,
+    destinationTimeouts: 3,
+    convergeTimeoutMs: 120_000,
+  },
 };
 
 export function faultsProfile(): FaultsProfile {

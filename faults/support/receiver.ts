@@ -54,7 +54,12 @@ export async function startFaultyReceiver(initial: ReceiverMode = 'ok'): Promise
         const event = JSON.parse(r.body) as { id: string; event_type: string; details: { correlation_id?: string } };
         const seen = delivered.get(event.id);
         if (seen) seen.count += 1;
-        else delivered.set(event.id, { count: 1, eventType: event.event_type, correlationId: event.details.correlation_id ?? '' });
+        else
+          delivered.set(event.id, {
+            count: 1,
+            eventType: event.event_type,
+            correlationId: event.details.correlation_id ?? '',
+          });
       }
       return delivered;
     },

@@ -11,7 +11,8 @@ export const RESULTS_DIR = join(__dirname, '..', 'results');
  * The run's rows file. globalSetup names the run in FAULTS_RUN_ID (inherited by the test files), so
  * two runs in one checkout at the same time (several engineers) do not truncate each other's table.
  */
-const rowsFile = (): string => join(RESULTS_DIR, process.env['FAULTS_RUN_ID'] ? `rows-${process.env['FAULTS_RUN_ID']}.jsonl` : 'rows.jsonl');
+const rowsFile = (): string =>
+  join(RESULTS_DIR, process.env['FAULTS_RUN_ID'] ? `rows-${process.env['FAULTS_RUN_ID']}.jsonl` : 'rows.jsonl');
 
 export interface ScenarioRow {
   scenario: string;
@@ -37,7 +38,10 @@ export function recordRow(row: ScenarioRow): void {
 
 export function readRows(): ScenarioRow[] {
   if (!existsSync(rowsFile())) return [];
-  return readFileSync(rowsFile(), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as ScenarioRow);
+  return readFileSync(rowsFile(), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ScenarioRow);
 }
 
 /** Starts an empty table; with `runId`, this process and the test files it starts use that run's own file. */
@@ -53,10 +57,14 @@ export function removeRows(): void {
 }
 
 export function formatTable(rows: ScenarioRow[]): string {
-  const head = '| scenario | actions accepted | audit events stored | duplicates in DB | events missing | deliveries per destination | duplicates delivered | DLQ messages | notes |';
+  const head =
+    '| scenario | actions accepted | audit events stored | duplicates in DB | events missing | deliveries per destination | duplicates delivered | DLQ messages | notes |';
   const rule = '|---|---:|---:|---:|---:|---|---:|---:|---|';
   const lines = rows.map((r) => {
-    const deliveries = Object.entries(r.deliveriesPerDestination).map(([k, v]) => `${k}: ${v}`).join(', ') || '—';
+    const deliveries =
+      Object.entries(r.deliveriesPerDestination)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ') || '—';
     return `| ${r.scenario} | ${r.actionsAccepted} | ${r.auditEventsStored} | ${r.duplicatesInDatabase} | ${r.eventsMissing} | ${deliveries} | ${r.duplicatesDelivered} | ${r.messagesInDlq} | ${r.notes ?? ''} |`;
   });
   return [head, rule, ...lines].join('\n');

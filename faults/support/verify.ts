@@ -17,9 +17,13 @@ import { recordRow, ScenarioRow } from './report';
  * recorder's ids independently, and lint keeps end-to-end code off the domain libraries.
  */
 const AUDIT_EVENT_ID_NAMESPACE = '6f1c8e0a-2f7b-5d3e-9c41-8a7b2d5e4f10';
-export const expectedAuditEventId = (domainEventId: string, auditType: string): string => uuidv5(`${domainEventId}/${auditType}`, AUDIT_EVENT_ID_NAMESPACE);
+export const expectedAuditEventId = (domainEventId: string, auditType: string): string =>
+  uuidv5(`${domainEventId}/${auditType}`, AUDIT_EVENT_ID_NAMESPACE);
 
-const DOMAIN_TYPE: Record<Action['eventType'], string> = { release_created: 'ReleaseCreated', release_updated: 'ReleaseUpdated' };
+const DOMAIN_TYPE: Record<Action['eventType'], string> = {
+  release_created: 'ReleaseCreated',
+  release_updated: 'ReleaseUpdated',
+};
 
 export interface ExpectedEvent {
   id: string;
@@ -64,7 +68,10 @@ export interface Verdict {
 }
 
 /** Each accepted action's expected audit event, from the domain event the action appended. */
-export async function expectedFromEventStore(platform: Platform, accepted: Action[]): Promise<Pick<Verdict, 'expected' | 'notAppended'>> {
+export async function expectedFromEventStore(
+  platform: Platform,
+  accepted: Action[],
+): Promise<Pick<Verdict, 'expected' | 'notAppended'>> {
   const { rows } = await withDatabase(platform.databases.release, (db) =>
     db.query<{ event_id: string; event_type: string; correlation_id: string }>(
       "select event_id::text, event_type, payload->>'correlation_id' as correlation_id from event_store where payload->>'correlation_id' = any($1::text[])",
@@ -72,7 +79,8 @@ export async function expectedFromEventStore(platform: Platform, accepted: Actio
     ),
   );
   const byCorrelation = new Map<string, typeof rows>();
-  for (const row of rows) byCorrelation.set(row.correlation_id, [...(byCorrelation.get(row.correlation_id) ?? []), row]);
+  for (const row of rows)
+    byCorrelation.set(row.correlation_id, [...(byCorrelation.get(row.correlation_id) ?? []), row]);
   const expected: ExpectedEvent[] = [];
   const notAppended: Verdict['notAppended'] = [];
   for (const action of accepted) {
@@ -81,28 +89,44 @@ export async function expectedFromEventStore(platform: Platform, accepted: Actio
       notAppended.push({ correlationId: action.correlationId, domainEvents: events.map((e) => e.event_type) });
       continue;
     }
-    expected.push({ id: expectedAuditEventId(events[0].event_id, action.eventType), eventType: action.eventType, targetId: action.releaseId as number, correlationId: action.correlationId });
+    expected.push({
+      id: expectedAuditEventId(events[0].event_id, action.eventType),
+      eventType: action.eventType,
+      targetId: action.releaseId as number,
+      correlationId: action.correlationId,
+    });
   }
   return { expected, notAppended };
 }
 
-async function storedOf(platform: Platform, correlationIds: string[]): Promise<{ rows: StoredEvent[]; idsTwice: number }> {
+async function storedOf(
+  platform: Platform,
+  correlationIds: string[],
+): Promise<{ rows: StoredEvent[]; idsTwice: number }> {
   return withDatabase(platform.databases.recorder, async (db) => {
     const { rows } = await db.query<StoredEvent>(
       "select id::text, event_type, target_id::int as target_id, payload->'details'->>'correlation_id' as correlation_id from audit_events where payload->'details'->>'correlation_id' = any($1::text[])",
       [correlationIds],
     );
     // The primary key makes this 0; counted anyway, so the column means what it says.
-    const twice = await db.query<{ n: number }>('select count(*)::int as n from (select id from audit_events group by id having count(*) > 1) d');
+    const twice = await db.query<{ n: number }>(
+      'select count(*)::int as n from (select id from audit_events group by id having count(*) > 1) d',
+    );
     return { rows, idsTwice: twice.rows[0].n };
   });
 }
 
 async function storedCount(platform: Platform, ids: string[]): Promise<number> {
-  return withDatabase(platform.databases.recorder, async (db) => (await db.query<{ n: number }>('select count(*)::int as n from audit_events where id = any($1::uuid[])', [ids])).rows[0].n);
+  return withDatabase(
+    platform.databases.recorder,
+    async (db) =>
+      (await db.query<{ n: number }>('select count(*)::int as n from audit_events where id = any($1::uuid[])', [ids]))
+        .rows[0].n,
+  );
 }
 
-const wants = (filters: string[], e: ExpectedEvent) => isStreamed(e.eventType) && (filters.length === 0 || filters.includes(e.eventType));
+const wants = (filters: string[], e: ExpectedEvent) =>
+  isStreamed(e.eventType) && (filters.length === 0 || filters.includes(e.eventType));
 
 function everythingDelivered(platform: Platform, expected: ExpectedEvent[]): boolean {
   return platform.destinations.every((d) => {
@@ -116,15 +140,22 @@ async function converge(platform: Platform, expected: ExpectedEvent[], timeoutMs
   const started = Date.now();
   const ids = expected.map((e) => e.id);
   try {
-    await waitFor('the recorder to store and every destination to receive every accepted action', async () =>
-      everythingDelivered(platform, expected) && (await storedCount(platform, ids)) === ids.length, { timeoutMs, intervalMs: 500 });
+    await waitFor(
+      'the recorder to store and every destination to receive every accepted action',
+      async () => everythingDelivered(platform, expected) && (await storedCount(platform, ids)) === ids.length,
+      { timeoutMs, intervalMs: 500 },
+    );
     return Date.now() - started;
   } catch {
     return null; // the comparison below names what is missing
   }
 }
 
-function compareDestinations(platform: Platform, expected: ExpectedEvent[], loadCorrelations: Set<string>): DestinationVerdict[] {
+function compareDestinations(
+  platform: Platform,
+  expected: ExpectedEvent[],
+  loadCorrelations: Set<string>,
+): DestinationVerdict[] {
   return platform.destinations.map((d) => {
     const wanted = expected.filter((e) => wants(d.filters, e));
     const wantedIds = new Set(wanted.map((e) => e.id));
@@ -141,18 +172,28 @@ function compareDestinations(platform: Platform, expected: ExpectedEvent[], load
   });
 }
 
-export async function verify(platform: Platform, accepted: Action[], { timeoutMs }: { timeoutMs: number }): Promise<Verdict> {
+export async function verify(
+  platform: Platform,
+  accepted: Action[],
+  { timeoutMs }: { timeoutMs: number },
+): Promise<Verdict> {
   const { expected, notAppended } = await expectedFromEventStore(platform, accepted);
   const convergedInMs = await converge(platform, expected, timeoutMs);
   const correlations = new Set(accepted.map((a) => a.correlationId));
   const { rows, idsTwice } = await storedOf(platform, [...correlations]);
   const storedById = new Map(rows.map((r) => [r.id, r]));
   const perAction = new Map<string, number>();
-  for (const r of rows) perAction.set(`${r.correlation_id} ${r.event_type}`, (perAction.get(`${r.correlation_id} ${r.event_type}`) ?? 0) + 1);
+  for (const r of rows)
+    perAction.set(
+      `${r.correlation_id} ${r.event_type}`,
+      (perAction.get(`${r.correlation_id} ${r.event_type}`) ?? 0) + 1,
+    );
   const expectedIds = new Set(expected.map((e) => e.id));
   const mismatched = expected.flatMap((e) => {
     const s = storedById.get(e.id);
-    return s && (s.event_type !== e.eventType || s.target_id !== e.targetId || s.correlation_id !== e.correlationId) ? [{ expected: e, stored: s }] : [];
+    return s && (s.event_type !== e.eventType || s.target_id !== e.targetId || s.correlation_id !== e.correlationId)
+      ? [{ expected: e, stored: s }]
+      : [];
   });
   return {
     accepted,
@@ -162,7 +203,10 @@ export async function verify(platform: Platform, accepted: Action[], { timeoutMs
     missing: expected.filter((e) => !storedById.has(e.id)),
     unexpected: rows.filter((r) => !expectedIds.has(r.id)),
     mismatched,
-    duplicates: [...[...perAction].filter(([, n]) => n > 1).map(([key, n]) => ({ key, rows: n })), ...(idsTwice > 0 ? [{ key: 'the same id', rows: idsTwice }] : [])],
+    duplicates: [
+      ...[...perAction].filter(([, n]) => n > 1).map(([key, n]) => ({ key, rows: n })),
+      ...(idsTwice > 0 ? [{ key: 'the same id', rows: idsTwice }] : []),
+    ],
     destinations: compareDestinations(platform, expected, correlations),
     dlq: await dlqDepth(platform),
     convergedInMs,
@@ -170,7 +214,11 @@ export async function verify(platform: Platform, accepted: Action[], { timeoutMs
 }
 
 /** The scenario's row of the results table; printed and appended before any assertion can fail. */
-export function reportRow(scenario: string, verdict: Verdict, extra: { injected?: number; notes?: string[] } = {}): ScenarioRow {
+export function reportRow(
+  scenario: string,
+  verdict: Verdict,
+  extra: { injected?: number; notes?: string[] } = {},
+): ScenarioRow {
   const row: ScenarioRow = {
     scenario,
     actionsAccepted: verdict.accepted.length + (extra.injected ?? 0),
@@ -180,7 +228,12 @@ export function reportRow(scenario: string, verdict: Verdict, extra: { injected?
     deliveriesPerDestination: Object.fromEntries(verdict.destinations.map((d) => [d.name, d.delivered])),
     duplicatesDelivered: verdict.destinations.reduce((sum, d) => sum + d.duplicates, 0),
     messagesInDlq: verdict.dlq,
-    notes: [...(extra.notes ?? []), verdict.convergedInMs === null ? 'did not converge' : `converged ${(verdict.convergedInMs / 1000).toFixed(1)} s after the fault`].join('; '),
+    notes: [
+      ...(extra.notes ?? []),
+      verdict.convergedInMs === null
+        ? 'did not converge'
+        : `converged ${(verdict.convergedInMs / 1000).toFixed(1)} s after the fault`,
+    ].join('; '),
   };
   recordRow(row);
   return row;
@@ -198,7 +251,11 @@ export function expectNothingLost(verdict: Verdict): void {
   expect(firstOf(verdict.unexpected)).toEqual(none);
   expect(firstOf(verdict.mismatched)).toEqual(none);
   for (const d of verdict.destinations) {
-    expect({ destination: d.name, missing: firstOf(d.missing), unexpected: firstOf(d.unexpected) }).toEqual({ destination: d.name, missing: none, unexpected: none });
+    expect({ destination: d.name, missing: firstOf(d.missing), unexpected: firstOf(d.unexpected) }).toEqual({
+      destination: d.name,
+      missing: none,
+      unexpected: none,
+    });
     expect(d.delivered).toBe(d.expected);
   }
   expect(verdict.stored).toBe(verdict.expected.length);

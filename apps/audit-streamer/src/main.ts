@@ -3,6 +3,8 @@ import { runService } from '@audit/platform';
 import { AppModule } from './app/app.module';
 import { AuditStreamerConfig, loadAuditStreamerConfig } from './app/config';
 
-void runService('audit-streamer', () => loadAuditStreamerConfig(), (config) =>
-  AppModule.forRoot(config as AuditStreamerConfig),
+void runService(
+  'audit-streamer',
+  () => loadAuditStreamerConfig(),
+  (config) => AppModule.forRoot(config as AuditStreamerConfig),
 );

@@ -3,6 +3,8 @@ import { runService } from '@audit/platform';
 import { AppModule } from './app/app.module';
 import { loadReleaseServiceConfig, ReleaseServiceConfig } from './app/config';
 
-void runService('release-service', () => loadReleaseServiceConfig(), (config) =>
-  AppModule.forRoot(config as ReleaseServiceConfig),
+void runService(
+  'release-service',
+  () => loadReleaseServiceConfig(),
+  (config) => AppModule.forRoot(config as ReleaseServiceConfig),
 );

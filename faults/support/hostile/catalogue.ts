@@ -19,14 +19,23 @@ export const hostileStrings = (rng: Prng, iterations: number): Array<[string, st
   ['traversal', '../../etc/passwd'],
   ['very-long', 'x'.repeat(100_000)],
   ['combining', 'e\u0301'.repeat(2000)],
-  ...Array.from({ length: iterations }, (_, i): [string, string] => [`random-unicode-${i}`, randomUnicode(rng, rng.int(1, 300))]),
+  ...Array.from({ length: iterations }, (_, i): [string, string] => [
+    `random-unicode-${i}`,
+    randomUnicode(rng, rng.int(1, 300)),
+  ]),
 ];
 
 /** Code points from every plane, lone surrogates and controls included. */
 export function randomUnicode(rng: Prng, length: number): string {
   let out = '';
   for (let i = 0; i < length; i++) {
-    const range = rng.pick([[0, 0x7f], [0x80, 0x7ff], [0x800, 0xffff], [0x10000, 0x10ffff], [0xd800, 0xdfff]] as const);
+    const range = rng.pick([
+      [0, 0x7f],
+      [0x80, 0x7ff],
+      [0x800, 0xffff],
+      [0x10000, 0x10ffff],
+      [0xd800, 0xdfff],
+    ] as const);
     out += String.fromCodePoint(rng.int(range[0], range[1]));
   }
   return out;
@@ -66,7 +75,10 @@ export const hostilePathValues = (rng: Prng, iterations: number): Array<[string,
   ['very-long', 'x'.repeat(8000)],
   ['invalid-utf8', '%ff%fe'],
   ['bare-percent', '%'],
-  ...Array.from({ length: iterations }, (_, i): [string, string] => [`random-unicode-${i}`, encodeURIComponent(randomUnicode(rng, rng.int(1, 40)).replace(/[\ud800-\udfff]/g, 'x'))]),
+  ...Array.from({ length: iterations }, (_, i): [string, string] => [
+    `random-unicode-${i}`,
+    encodeURIComponent(randomUnicode(rng, rng.int(1, 40)).replace(/[\ud800-\udfff]/g, 'x')),
+  ]),
 ];
 
 /** Query strings for parameter `name`: hostile values, repeated and bracketed forms, an oversized one. */

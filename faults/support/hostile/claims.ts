@@ -23,7 +23,8 @@ export interface HostileToken {
 }
 
 /** A bearer token over this exact JSON text (HS256, the services' secret). */
-export const rawBearer = (json: string, secret: string): string => `Bearer ${jwt.sign(json, secret, { algorithm: 'HS256' })}`;
+export const rawBearer = (json: string, secret: string): string =>
+  `Bearer ${jwt.sign(json, secret, { algorithm: 'HS256' })}`;
 
 /** The JSON text of `claims` with `extra` members written in as they are (own `__proto__` keys included). */
 export const claimsText = (claims: Record<string, unknown>, extra = ''): string => {
@@ -34,7 +35,14 @@ export const claimsText = (claims: Record<string, unknown>, extra = ''): string 
 const YEAR_S = 365 * 86_400;
 
 export function hostileTokens(secret: string, groupPath: string, nowS = Math.floor(Date.now() / 1000)): HostileToken[] {
-  const base = { sub: '1', name: 'hostile-claims', admin: true, groups: { [groupPath]: 'owner' }, iat: nowS, exp: nowS + 3600 };
+  const base = {
+    sub: '1',
+    name: 'hostile-claims',
+    admin: true,
+    groups: { [groupPath]: 'owner' },
+    iat: nowS,
+    exp: nowS + 3600,
+  };
   const token = (label: string, claim: string, changes: Record<string, unknown>, extraGroups = ''): HostileToken => {
     const claims = Object.fromEntries(Object.entries({ ...base, ...changes }).filter(([, v]) => v !== undefined));
     let text = claimsText(claims);
@@ -77,12 +85,19 @@ export function hostileTokens(secret: string, groupPath: string, nowS = Math.flo
  * `token.<claim>`), or from GraphQL a 401 whose `errors` name it; a 431 problem will do for a token too
  * large for the HTTP server to read at all.
  */
-export const refusesToken = (t: HostileToken, graphql: boolean) => (r: HostileResponse): string | undefined => {
-  if (t.oversized && r.status === 431) return r.contentType.startsWith('application/problem+json') ? undefined : 'expected a problem+json 431';
-  if (r.status !== 401) return `expected 401 naming token.${t.claim}, got ${r.status}`;
-  if (graphql) {
-    return r.body.includes('"UNAUTHENTICATED"') && r.body.includes(`claim ${t.claim}`) ? undefined : `expected GraphQL errors naming claim ${t.claim} (UNAUTHENTICATED)`;
-  }
-  if (!r.contentType.startsWith('application/problem+json')) return 'expected a problem+json 401';
-  return problemFields(r).includes(`token.${t.claim}`) ? undefined : `the 401 does not name token.${t.claim} in errors[].field`;
-};
+export const refusesToken =
+  (t: HostileToken, graphql: boolean) =>
+  (r: HostileResponse): string | undefined => {
+    if (t.oversized && r.status === 431)
+      return r.contentType.startsWith('application/problem+json') ? undefined : 'expected a problem+json 431';
+    if (r.status !== 401) return `expected 401 naming token.${t.claim}, got ${r.status}`;
+    if (graphql) {
+      return r.body.includes('"UNAUTHENTICATED"') && r.body.includes(`claim ${t.claim}`)
+        ? undefined
+        : `expected GraphQL errors naming claim ${t.claim} (UNAUTHENTICATED)`;
+    }
+    if (!r.contentType.startsWith('application/problem+json')) return 'expected a problem+json 401';
+    return problemFields(r).includes(`token.${t.claim}`)
+      ? undefined
+      : `the 401 does not name token.${t.claim} in errors[].field`;
+  };

@@ -21,17 +21,21 @@ async function withDatabase<T>(database: string, run: (client: Client) => Promis
 }
 
 const tablesOf = async (client: Client): Promise<string[]> =>
-  (await client.query<{ name: string }>(
-    `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
+  (
+    await client.query<{ name: string }>(
+      `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
       WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
-  )).rows.map((r) => r.name);
+    )
+  ).rows.map((r) => r.name);
 
 export async function snapshot(databases: string[]): Promise<Snapshot> {
   const out: Snapshot = {};
   for (const database of databases) {
     await withDatabase(database, async (client) => {
       for (const table of await tablesOf(client)) {
-        const { rows } = await client.query<{ rows: string; digest: string | null }>(`SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`);
+        const { rows } = await client.query<{ rows: string; digest: string | null }>(
+          `SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM ${table} t`,
+        );
         out[`${database}:${table}`] = { rows: Number(rows[0].rows), digest: rows[0].digest ?? '' };
       }
     });
@@ -43,17 +47,27 @@ export function diff(before: Snapshot, after: Snapshot): string[] {
   const tables = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   return tables
     .filter((t) => before[t]?.rows !== after[t]?.rows || before[t]?.digest !== after[t]?.digest)
-    .map((t) => `${t}: ${before[t]?.rows ?? 'absent'} -> ${after[t]?.rows ?? 'absent'} rows${before[t]?.rows === after[t]?.rows ? ' (same count, rows changed)' : ''}`);
+    .map(
+      (t) =>
+        `${t}: ${before[t]?.rows ?? 'absent'} -> ${after[t]?.rows ?? 'absent'} rows${before[t]?.rows === after[t]?.rows ? ' (same count, rows changed)' : ''}`,
+    );
 }
 
 /** Every correlation id matching `pattern` (a POSIX regex) found in any row of any table: who wrote what. */
-export async function correlationIdsStored(databases: string[], pattern: string): Promise<Map<string, Array<{ table: string; row: string }>>> {
+export async function correlationIdsStored(
+  databases: string[],
+  pattern: string,
+): Promise<Map<string, Array<{ table: string; row: string }>>> {
   const found = new Map<string, Array<{ table: string; row: string }>>();
   for (const database of databases) {
     await withDatabase(database, async (client) => {
       for (const table of await tablesOf(client)) {
-        const { rows } = await client.query<{ id: string; row: string }>(`SELECT m[1] AS id, t::text AS row FROM ${table} t, regexp_matches(t::text, $1, 'g') AS m`, [`(${pattern})`]);
-        for (const r of rows) found.set(r.id, [...(found.get(r.id) ?? []), { table: `${database}:${table}`, row: r.row }]);
+        const { rows } = await client.query<{ id: string; row: string }>(
+          `SELECT m[1] AS id, t::text AS row FROM ${table} t, regexp_matches(t::text, $1, 'g') AS m`,
+          [`(${pattern})`],
+        );
+        for (const r of rows)
+          found.set(r.id, [...(found.get(r.id) ?? []), { table: `${database}:${table}`, row: r.row }]);
       }
     });
   }

@@ -55,7 +55,9 @@ export async function discoverEndpoints(service: string, baseUrl: string): Promi
         template,
         params: [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
         body: op.requestBody?.content?.['application/json']?.schema,
-        query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => ({ name: p.name, schema: p.schema ?? {} })),
+        query: (op.parameters ?? [])
+          .filter((p) => p.in === 'query')
+          .map((p) => ({ name: p.name, schema: p.schema ?? {} })),
       });
     }
   }
@@ -94,7 +96,8 @@ export function validParam(template: string, name: string, f: Fixture): string {
     delivery_id: admin ? f.adminDeliveryId : f.deliveryId,
   };
   const value = values[name];
-  if (value === undefined) throw new Error(`no fixture value for path parameter ${name} of ${template}: add one to validParam`);
+  if (value === undefined)
+    throw new Error(`no fixture value for path parameter ${name} of ${template}: add one to validParam`);
   return value;
 }
 

@@ -34,7 +34,9 @@ function tokens(query: string): number {
 /** Fields, fragment spreads and inline fragments of every definition, as the endpoint counts them. */
 function selections(query: string): number {
   let count = 0;
-  visit(parse(query), { enter: (node) => void ([Kind.FIELD, Kind.FRAGMENT_SPREAD, Kind.INLINE_FRAGMENT].includes(node.kind) && count++) });
+  visit(parse(query), {
+    enter: (node) => void ([Kind.FIELD, Kind.FRAGMENT_SPREAD, Kind.INLINE_FRAGMENT].includes(node.kind) && count++),
+  });
   return count;
 }
 
@@ -48,7 +50,8 @@ function largest(make: (n: number) => string, fits: (query: string) => boolean):
 const withinTokens = (q: string) => tokens(q) <= MAX_TOKENS;
 const withinSelections = (q: string) => withinTokens(q) && selections(q) <= MAX_SELECTIONS;
 
-const repeat = (n: number, item: (i: number) => string): string => Array.from({ length: n }, (_, i) => item(i)).join(' ');
+const repeat = (n: number, item: (i: number) => string): string =>
+  Array.from({ length: n }, (_, i) => item(i)).join(' ');
 
 /** Every shape, sized from the fixture's group (so an executed mutation would store a destination there). */
 export function adversarialDocuments(groupPath: string, receiverUrl: string): AdversarialDocument[] {
@@ -75,7 +78,10 @@ export function adversarialDocuments(groupPath: string, receiverUrl: string): Ad
   const documents: Array<[string, string]> = [
     ['chain-of-30-fragments', shapes.mutationChain(30)],
     // At the selection bound the chain reaches the validation walk; at the token limit, the size bound.
-    [`chain-of-${largest(shapes.mutationChain, withinSelections)}-fragments-at-the-selection-bound`, atSelections('mutationChain')],
+    [
+      `chain-of-${largest(shapes.mutationChain, withinSelections)}-fragments-at-the-selection-bound`,
+      atSelections('mutationChain'),
+    ],
     [`chain-of-${largest(shapes.mutationChain, withinTokens)}-fragments-at-the-token-limit`, atTokens('mutationChain')],
     // 200 links do not fit in 2,000 tokens: the parser refuses it.
     ['chain-of-200-fragments', shapes.mutationChain(200)],
@@ -102,26 +108,36 @@ interface GraphqlAnswer {
  * that are the limits' (graphql-js's "Too many validation errors" may close a list of them), or the
  * parser's refusal for a document over the token limit.
  */
-export const refusedWithinLimits = (doc: AdversarialDocument) => (r: HostileResponse): string | undefined => {
-  if (r.status !== 200) return `expected 200 with GraphQL errors, got ${r.status}`;
-  let answer: GraphqlAnswer;
-  try {
-    answer = JSON.parse(r.body) as GraphqlAnswer;
-  } catch {
-    return 'the answer is not JSON';
-  }
-  if ('data' in answer) return 'the document was executed (the answer has data)';
-  const errors = answer.errors ?? [];
-  if (errors.length === 0) return 'no GraphQL errors';
-  if (doc.overTokenLimit) {
-    // graphql-js words it "more that 2000 tokens" (sic); either spelling will do.
-    return errors.every((e) => /^Syntax Error: Document contains more th(?:an|at) \d+ tokens/.test(e.message ?? '')) ? undefined : 'expected the parser\'s token-limit error';
-  }
-  const codes = errors.map((e) => e.extensions?.code);
-  const stray = errors.find((e) => !(LIMIT_CODES.includes(String(e.extensions?.code)) || (e.extensions?.code === undefined && /^Too many validation errors/.test(e.message ?? ''))));
-  if (stray) return `an error that is not a limit's: ${JSON.stringify(stray).slice(0, 200)}`;
-  return codes.some((c) => LIMIT_CODES.includes(String(c))) ? undefined : `none of ${LIMIT_CODES.join(', ')}`;
-};
+export const refusedWithinLimits =
+  (doc: AdversarialDocument) =>
+  (r: HostileResponse): string | undefined => {
+    if (r.status !== 200) return `expected 200 with GraphQL errors, got ${r.status}`;
+    let answer: GraphqlAnswer;
+    try {
+      answer = JSON.parse(r.body) as GraphqlAnswer;
+    } catch {
+      return 'the answer is not JSON';
+    }
+    if ('data' in answer) return 'the document was executed (the answer has data)';
+    const errors = answer.errors ?? [];
+    if (errors.length === 0) return 'no GraphQL errors';
+    if (doc.overTokenLimit) {
+      // graphql-js words it "more that 2000 tokens" (sic); either spelling will do.
+      return errors.every((e) => /^Syntax Error: Document contains more th(?:an|at) \d+ tokens/.test(e.message ?? ''))
+        ? undefined
+        : "expected the parser's token-limit error";
+    }
+    const codes = errors.map((e) => e.extensions?.code);
+    const stray = errors.find(
+      (e) =>
+        !(
+          LIMIT_CODES.includes(String(e.extensions?.code)) ||
+          (e.extensions?.code === undefined && /^Too many validation errors/.test(e.message ?? ''))
+        ),
+    );
+    if (stray) return `an error that is not a limit's: ${JSON.stringify(stray).slice(0, 200)}`;
+    return codes.some((c) => LIMIT_CODES.includes(String(c))) ? undefined : `none of ${LIMIT_CODES.join(', ')}`;
+  };
 
 export interface BesideHealth {
   outcomes: Outcome[];
@@ -136,18 +152,24 @@ export interface BesideHealth {
  * took, so neither /health nor the documents came back: the judge reports them unanswered. No clock
  * is asserted, only that every answer came.
  */
-export async function sendBesideHealth(baseUrl: string, documents: HostileRequest[], health: HostileRequest): Promise<BesideHealth> {
+export async function sendBesideHealth(
+  baseUrl: string,
+  documents: HostileRequest[],
+  health: HostileRequest,
+): Promise<BesideHealth> {
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   let answered = 0;
   const written: Array<Promise<void>> = [];
   const pending = documents.map((request) => {
     let markWritten: () => void = () => undefined;
     written.push(new Promise<void>((resolve) => (markWritten = resolve)));
-    return send(baseUrl, request, { agent, onSent: () => markWritten(), keepBytes: 256 * 1024 }).then((response): Outcome => {
-      answered++;
-      markWritten();
-      return { request, response };
-    });
+    return send(baseUrl, request, { agent, onSent: () => markWritten(), keepBytes: 256 * 1024 }).then(
+      (response): Outcome => {
+        answered++;
+        markWritten();
+        return { request, response };
+      },
+    );
   });
   await Promise.all(written);
   const healthResponse = await send(baseUrl, health, { agent });

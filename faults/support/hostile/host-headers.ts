@@ -23,17 +23,22 @@ const FOREIGN = ['evil.example', 'h'.repeat(64)];
  * pages), a 200 with a `rel="next"` Link to judge (else the check would pass on an empty list, or on a
  * refusal, and prove nothing).
  */
-export const linksStayHome = (publicUrl: string | undefined, expectNext: boolean) => (r: HostileResponse): string | undefined => {
-  for (const [name, value] of Object.entries(r.headers)) {
-    if (FOREIGN.some((f) => value.includes(f))) return `response header ${name} names the client's Host: ${value.slice(0, 200)}`;
-  }
-  // A valid request of a list that pages: a 200 is due (else there is no Link to judge, and the check proves nothing).
-  if (expectNext && r.status !== 200) return `expected a page (200) of the list, to judge its Link, got ${r.status}`;
-  const link = r.headers['link'];
-  if (link === undefined) return expectNext ? 'a page of a longer list came without its Link rel="next"' : undefined;
-  const targets = [...link.matchAll(/<([^>]*)>/g)].map((m) => m[1]);
-  if (targets.length === 0) return `Link without a target: ${link.slice(0, 200)}`;
-  const home = (target: string) => (publicUrl ? target.startsWith(`${publicUrl}/`) : /^\/api\/[^/]/.test(target));
-  const away = targets.find((t) => !home(t));
-  return away === undefined ? undefined : `Link target not ${publicUrl ? `on ${publicUrl}` : 'relative (/api/…)'}: ${away.slice(0, 200)}`;
-};
+export const linksStayHome =
+  (publicUrl: string | undefined, expectNext: boolean) =>
+  (r: HostileResponse): string | undefined => {
+    for (const [name, value] of Object.entries(r.headers)) {
+      if (FOREIGN.some((f) => value.includes(f)))
+        return `response header ${name} names the client's Host: ${value.slice(0, 200)}`;
+    }
+    // A valid request of a list that pages: a 200 is due (else there is no Link to judge, and the check proves nothing).
+    if (expectNext && r.status !== 200) return `expected a page (200) of the list, to judge its Link, got ${r.status}`;
+    const link = r.headers['link'];
+    if (link === undefined) return expectNext ? 'a page of a longer list came without its Link rel="next"' : undefined;
+    const targets = [...link.matchAll(/<([^>]*)>/g)].map((m) => m[1]);
+    if (targets.length === 0) return `Link without a target: ${link.slice(0, 200)}`;
+    const home = (target: string) => (publicUrl ? target.startsWith(`${publicUrl}/`) : /^\/api\/[^/]/.test(target));
+    const away = targets.find((t) => !home(t));
+    return away === undefined
+      ? undefined
+      : `Link target not ${publicUrl ? `on ${publicUrl}` : 'relative (/api/…)'}: ${away.slice(0, 200)}`;
+  };

@@ -41,14 +41,20 @@ export interface SendOptions {
 const agent = new Agent({ keepAlive: false, maxSockets: 8 });
 
 const headersOf = (raw: IncomingHttpHeaders): Record<string, string> =>
-  Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value ?? '')]));
+  Object.fromEntries(
+    Object.entries(raw).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value ?? '')]),
+  );
 
 /**
  * Sends the request with node:http, so paths like `/a/../b` and bodies without a Content-Type go out
  * as they are. A `Host` among the request's headers is sent verbatim (even empty) instead of the
  * client's own.
  */
-export function send(baseUrl: string, req: HostileRequest, { timeoutMs = 60_000, onSent, agent: own, keepBytes = 4096 }: SendOptions = {}): Promise<HostileResponse> {
+export function send(
+  baseUrl: string,
+  req: HostileRequest,
+  { timeoutMs = 60_000, onSent, agent: own, keepBytes = 4096 }: SendOptions = {},
+): Promise<HostileResponse> {
   const url = new URL(baseUrl);
   const headers: Record<string, string | number> = { ...req.headers, 'X-Correlation-Id': req.correlationId };
   if (req.body) headers['Content-Length'] = req.body.length;
@@ -56,24 +62,47 @@ export function send(baseUrl: string, req: HostileRequest, { timeoutMs = 60_000,
   return new Promise((resolve) => {
     // The answer's head, once it came: a server that refuses a large body answers, then closes
     // while the client is still writing (EPIPE); that is an answer, not silence.
-    let answered: { status: number; contentType: string; headers: Record<string, string>; chunks: Buffer[] } | undefined;
-    const r = request({ agent: own ?? agent, host: url.hostname, port: url.port, method: req.method, path: req.path, headers, setHost, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      const head = { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), headers: headersOf(res.headers) };
-      answered = { ...head, chunks };
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        // Keep a sample only: a CSV export or a listing may be large.
-        if (size < keepBytes) chunks.push(c);
-        size += c.length;
-      });
-      res.on('end', () => resolve({ ...head, body: Buffer.concat(chunks).toString('utf8').slice(0, keepBytes) }));
-      res.on('error', (err) => resolve({ ...head, body: '', error: err.message }));
-    });
+    let answered:
+      { status: number; contentType: string; headers: Record<string, string>; chunks: Buffer[] } | undefined;
+    const r = request(
+      {
+        agent: own ?? agent,
+        host: url.hostname,
+        port: url.port,
+        method: req.method,
+        path: req.path,
+        headers,
+        setHost,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const head = {
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          headers: headersOf(res.headers),
+        };
+        answered = { ...head, chunks };
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          // Keep a sample only: a CSV export or a listing may be large.
+          if (size < keepBytes) chunks.push(c);
+          size += c.length;
+        });
+        res.on('end', () => resolve({ ...head, body: Buffer.concat(chunks).toString('utf8').slice(0, keepBytes) }));
+        res.on('error', (err) => resolve({ ...head, body: '', error: err.message }));
+      },
+    );
     r.on('timeout', () => r.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     r.on('finish', () => onSent?.());
     r.on('error', (err) => {
-      if (answered) resolve({ status: answered.status, contentType: answered.contentType, headers: answered.headers, body: Buffer.concat(answered.chunks).toString('utf8').slice(0, keepBytes) });
+      if (answered)
+        resolve({
+          status: answered.status,
+          contentType: answered.contentType,
+          headers: answered.headers,
+          body: Buffer.concat(answered.chunks).toString('utf8').slice(0, keepBytes),
+        });
       else resolve({ status: 0, contentType: '', headers: {}, body: '', error: err.message });
     });
     r.end(req.body);

@@ -25,12 +25,17 @@ const KNOWN_INSTANTS = new Set(['created_after', 'created_before', 'since']);
  * description that says so (the recorder documents its filters in words only).
  */
 export const isInstant = (name: string, schema: JsonSchema): boolean =>
-  KNOWN_INSTANTS.has(name) || schema.format === 'date' || schema.format === 'date-time' || /\binstant\b|ISO 8601/i.test(schema.description ?? '');
+  KNOWN_INSTANTS.has(name) ||
+  schema.format === 'date' ||
+  schema.format === 'date-time' ||
+  /\binstant\b|ISO 8601/i.test(schema.description ?? '');
 
 /** The instant parameters of an endpoint: in its query, and among its body's top-level fields. */
 export function instantParameters(e: Endpoint): { query: string[]; body: string[] } {
   return {
     query: e.query.filter((q) => isInstant(q.name, q.schema)).map((q) => q.name),
-    body: Object.entries(e.body?.properties ?? {}).filter(([name, schema]) => isInstant(name, schema)).map(([name]) => name),
+    body: Object.entries(e.body?.properties ?? {})
+      .filter(([name, schema]) => isInstant(name, schema))
+      .map(([name]) => name),
   };
 }

@@ -21,8 +21,11 @@ function bodySample(r: HostileRequest): string {
 }
 
 export function describe(o: Outcome, why: string): string {
-  const path = o.request.path.length > 160 ? `${o.request.path.slice(0, 160)}… (${o.request.path.length} chars)` : o.request.path;
-  const answer = o.response.error ? `error ${o.response.error}` : `${o.response.status} ${o.response.contentType} ${o.response.body.slice(0, 200)}`;
+  const path =
+    o.request.path.length > 160 ? `${o.request.path.slice(0, 160)}… (${o.request.path.length} chars)` : o.request.path;
+  const answer = o.response.error
+    ? `error ${o.response.error}`
+    : `${o.response.status} ${o.response.contentType} ${o.response.body.slice(0, 200)}`;
   return `[${why}] ${o.request.service} ${o.request.method} ${path} (${o.request.label}; content-type ${o.request.headers['Content-Type'] ?? 'none'}; body ${bodySample(o.request)}) -> ${answer}`;
 }
 
@@ -31,7 +34,8 @@ export function describe(o: Outcome, why: string): string {
  * refuses to parse or validate). An executed document answers `{"data": …}` first, so this holds on the
  * 4 KiB sample of the body too.
  */
-export const refusedByGraphql = (o: Outcome): boolean => isGraphql(o.request) && o.response.status === 200 && o.response.body.startsWith('{"errors":');
+export const refusedByGraphql = (o: Outcome): boolean =>
+  isGraphql(o.request) && o.response.status === 200 && o.response.body.startsWith('{"errors":');
 
 function common(o: Outcome): string | undefined {
   const { status, contentType, body, error } = o.response;
@@ -68,8 +72,10 @@ export function problemFields(response: HostileResponse): string[] {
 }
 
 /** A 400 problem+json whose `errors[].field` names `field` (how a refusal of one parameter must look). */
-export const refusedNaming = (field: string, statuses = [400]) => (r: HostileResponse): string | undefined => {
-  if (!statuses.includes(r.status)) return `expected ${statuses.join(' or ')} naming ${field}, got ${r.status}`;
-  if (!r.contentType.startsWith('application/problem+json')) return `expected a problem+json naming ${field}`;
-  return problemFields(r).includes(field) ? undefined : `the problem does not name ${field} in errors[].field`;
-};
+export const refusedNaming =
+  (field: string, statuses = [400]) =>
+  (r: HostileResponse): string | undefined => {
+    if (!statuses.includes(r.status)) return `expected ${statuses.join(' or ')} naming ${field}, got ${r.status}`;
+    if (!r.contentType.startsWith('application/problem+json')) return `expected a problem+json naming ${field}`;
+    return problemFields(r).includes(field) ? undefined : `the problem does not name ${field} in errors[].field`;
+  };

@@ -4,7 +4,8 @@ import { Fixture, JsonSchema } from './endpoints';
  * Valid bodies from a documented JSON schema, and the test's reading of that schema: a value the
  * document itself rules out (too long, wrong pattern, wrong type, out of range) must be refused.
  */
-const typeOf = (schema: JsonSchema): string | undefined => (Array.isArray(schema.type) ? schema.type[0] : schema.type) ?? schema.anyOf?.[0]?.type?.toString();
+const typeOf = (schema: JsonSchema): string | undefined =>
+  (Array.isArray(schema.type) ? schema.type[0] : schema.type) ?? schema.anyOf?.[0]?.type?.toString();
 
 /** A valid value for `field`: the fixture where the field names a thing that must exist, else a plain one. */
 export function sampleValue(field: string, schema: JsonSchema, f: Fixture, n: number): unknown {
@@ -35,10 +36,13 @@ export function sampleValue(field: string, schema: JsonSchema, f: Fixture, n: nu
 }
 
 export function sampleBody(schema: JsonSchema, f: Fixture, n: number): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([field, s]) => [field, sampleValue(field, s, f, n)]));
+  return Object.fromEntries(
+    Object.entries(schema.properties ?? {}).map(([field, s]) => [field, sampleValue(field, s, f, n)]),
+  );
 }
 
-const hasNulOrLoneSurrogate = (value: string): boolean => /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value);
+const hasNulOrLoneSurrogate = (value: string): boolean =>
+  /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value);
 
 /** True when the documented schema (or the platform's rule: no NUL, no lone surrogate) refuses `value`. */
 export function violates(schema: JsonSchema, value: unknown): boolean {
@@ -48,23 +52,34 @@ export function violates(schema: JsonSchema, value: unknown): boolean {
   switch (type) {
     case 'string':
       if (typeof value !== 'string') return true;
-      return hasNulOrLoneSurrogate(value)
-        || (schema.maxLength !== undefined && value.length > schema.maxLength)
-        || (schema.minLength !== undefined && value.length < schema.minLength)
-        || (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
-        || (schema.format === 'uri' && !URL.canParse(value));
+      return (
+        hasNulOrLoneSurrogate(value) ||
+        (schema.maxLength !== undefined && value.length > schema.maxLength) ||
+        (schema.minLength !== undefined && value.length < schema.minLength) ||
+        (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) ||
+        (schema.format === 'uri' && !URL.canParse(value))
+      );
     case 'integer':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return true;
       if (type === 'integer' && !Number.isInteger(value)) return true;
       const min = schema.minimum ?? -Infinity;
-      const exclusive = schema.exclusiveMinimum === true ? value <= min : typeof schema.exclusiveMinimum === 'number' ? value <= schema.exclusiveMinimum : value < min;
+      const exclusive =
+        schema.exclusiveMinimum === true
+          ? value <= min
+          : typeof schema.exclusiveMinimum === 'number'
+            ? value <= schema.exclusiveMinimum
+            : value < min;
       return exclusive || (schema.maximum !== undefined && value > schema.maximum);
     }
     case 'boolean':
       return typeof value !== 'boolean';
     case 'array':
-      return !Array.isArray(value) || (schema.maxItems !== undefined && value.length > schema.maxItems) || value.some((v) => schema.items !== undefined && violates(schema.items, v));
+      return (
+        !Array.isArray(value) ||
+        (schema.maxItems !== undefined && value.length > schema.maxItems) ||
+        value.some((v) => schema.items !== undefined && violates(schema.items, v))
+      );
     default:
       return false;
   }

@@ -20,7 +20,13 @@ export class AppModule {
     const registry = loadAuditEventTypes(config.AUDIT_EVENT_TYPES_DIR);
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ serviceName: 'audit-recorder', config, database: { entities: [], migrations, privileges: runtimePrivileges } })],
+      imports: [
+        PlatformModule.forRoot({
+          serviceName: 'audit-recorder',
+          config,
+          database: { entities: [], migrations, privileges: runtimePrivileges },
+        }),
+      ],
       // The export controller first: its `audit_events/export.csv` must win over `audit_events/:event_id`.
       controllers: [AuditEventsExportController, AuditEventsController],
       providers: [

@@ -2,7 +2,11 @@ import { createHmac } from 'node:crypto';
 import { AuditEventCursor, cursorKey, decodeCursor, encodeCursor } from './audit-event-cursor';
 
 const key = cursorKey('test-secret-0123456789-0123456789-0123456789');
-const cursor: AuditEventCursor = { sort: 'desc', createdAt: '2026-11-21T10:15:30.123456Z', id: '0f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10' };
+const cursor: AuditEventCursor = {
+  sort: 'desc',
+  createdAt: '2026-11-21T10:15:30.123456Z',
+  id: '0f7c2c8e-6c2b-4c4e-9a57-1d3c0b2f9a10',
+};
 
 describe('audit event cursor', () => {
   it('round-trips position and sort', () => {

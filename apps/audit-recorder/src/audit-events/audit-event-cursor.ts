@@ -24,9 +24,11 @@ const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A key of its own, derived from the service secret, so a cursor MAC can never pass as anything else. */
-export const cursorKey = (secret: string): Buffer => createHmac('sha256', secret).update('audit-events/cursor').digest();
+export const cursorKey = (secret: string): Buffer =>
+  createHmac('sha256', secret).update('audit-events/cursor').digest();
 
-const mac = (body: string, key: Buffer): Buffer => createHmac('sha256', key).update(body).digest().subarray(0, MAC_BYTES);
+const mac = (body: string, key: Buffer): Buffer =>
+  createHmac('sha256', key).update(body).digest().subarray(0, MAC_BYTES);
 
 export function encodeCursor(cursor: AuditEventCursor, key: Buffer): string {
   const body = Buffer.from([VERSION, cursor.sort, cursor.createdAt, cursor.id].join('|')).toString('base64url');

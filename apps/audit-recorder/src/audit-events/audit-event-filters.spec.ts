@@ -59,7 +59,9 @@ describe('parseListQuery', () => {
   });
 
   it('accepts equal bounds (both are inclusive)', () => {
-    expect(parseListQuery({ created_after: '2026-11-21', created_before: '2026-11-21T00:00:00Z' }, key).filters.createdAfter).toBe('2026-11-21T00:00:00.000Z');
+    expect(
+      parseListQuery({ created_after: '2026-11-21', created_before: '2026-11-21T00:00:00Z' }, key).filters.createdAfter,
+    ).toBe('2026-11-21T00:00:00.000Z');
   });
 
   it('decodes a cursor issued for the same sort', () => {
@@ -96,11 +98,17 @@ describe('parseListQuery', () => {
   });
 
   it('says which event_type value is wrong', () => {
-    expect(() => parseListQuery({ event_type: ['release_created', 'DROP TABLE'] }, key)).toThrow(/event_type must be audit event types .*value 2 is not/);
+    expect(() => parseListQuery({ event_type: ['release_created', 'DROP TABLE'] }, key)).toThrow(
+      /event_type must be audit event types .*value 2 is not/,
+    );
   });
 
   it('reports every bad parameter at once', () => {
-    expect(rejected(() => parseListQuery({ per_page: '0', sort: 'up', created_after: 'x' }, key)).sort()).toEqual(['created_after', 'per_page', 'sort']);
+    expect(rejected(() => parseListQuery({ per_page: '0', sort: 'up', created_after: 'x' }, key)).sort()).toEqual([
+      'created_after',
+      'per_page',
+      'sort',
+    ]);
   });
 
   it('refuses a cursor used with the other sort', () => {
@@ -116,7 +124,10 @@ describe('parseListQuery', () => {
 
 describe('parseExportQuery', () => {
   it('takes the filters and the sort', () => {
-    expect(parseExportQuery({ event_type: 'release_created', sort: 'asc' })).toEqual({ filters: { eventTypes: ['release_created'] }, sort: 'asc' });
+    expect(parseExportQuery({ event_type: 'release_created', sort: 'asc' })).toEqual({
+      filters: { eventTypes: ['release_created'] },
+      sort: 'asc',
+    });
   });
 
   it('refuses pagination parameters: an export has every row', () => {

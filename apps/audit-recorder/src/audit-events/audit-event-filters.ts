@@ -56,21 +56,40 @@ const EVENT_TYPE = /^[a-z][a-z0-9_]{0,99}$/;
 const eventTypes = z.union([z.string(), z.array(z.string())]).transform((value, ctx) => {
   const list = [...new Set(Array.isArray(value) ? value : [value])];
   const bad = list.findIndex((type) => !EVENT_TYPE.test(type));
-  if (bad >= 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be audit event types such as release_created (value ${bad + 1} is not)` });
-  if (list.length > MAX_EVENT_TYPES) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `may be given at most ${MAX_EVENT_TYPES} times` });
+  if (bad >= 0)
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `must be audit event types such as release_created (value ${bad + 1} is not)`,
+    });
+  if (list.length > MAX_EVENT_TYPES)
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `may be given at most ${MAX_EVENT_TYPES} times` });
   return list;
 });
 
 const filterShape = {
-  created_after: instant.describe('Events created at or after this instant: ISO 8601 date (start of the day, UTC) or date-time with offset').optional(),
-  created_before: instant.describe('Events created at or before this instant: ISO 8601 date (start of the day, UTC) or date-time with offset').optional(),
-  event_type: eventTypes.describe(`Audit event type, e.g. release_created; repeat for several (at most ${MAX_EVENT_TYPES})`).optional(),
+  created_after: instant
+    .describe('Events created at or after this instant: ISO 8601 date (start of the day, UTC) or date-time with offset')
+    .optional(),
+  created_before: instant
+    .describe(
+      'Events created at or before this instant: ISO 8601 date (start of the day, UTC) or date-time with offset',
+    )
+    .optional(),
+  event_type: eventTypes
+    .describe(`Audit event type, e.g. release_created; repeat for several (at most ${MAX_EVENT_TYPES})`)
+    .optional(),
   author_id: integerId.describe('Id of the user who caused the event').optional(),
-  entity_type: z.enum(['Group', 'Project', 'Instance'], { errorMap: oneOf('Group, Project or Instance') }).describe('Group, Project or Instance').optional(),
+  entity_type: z
+    .enum(['Group', 'Project', 'Instance'], { errorMap: oneOf('Group, Project or Instance') })
+    .describe('Group, Project or Instance')
+    .optional(),
   entity_id: integerId.describe('Id of the group or project (requires entity_type)').optional(),
   target_type: z.string(ONCE).min(1).max(255).describe('Type of the object acted on, e.g. Release').optional(),
   target_id: integerId.describe('Id of the object acted on').optional(),
-  sort: z.enum(['asc', 'desc'], { errorMap: oneOf('asc or desc') }).default('desc').describe('Order by creation time (ties by id)'),
+  sort: z
+    .enum(['asc', 'desc'], { errorMap: oneOf('asc or desc') })
+    .default('desc')
+    .describe('Order by creation time (ties by id)'),
 };
 
 /** The export takes the filters and the order, and returns every matching row: no page, no cursor. */
@@ -85,7 +104,12 @@ export const ListQuerySchema = z
       .default('20')
       .transform(Number)
       .describe('Events per page, 1 to 100'),
-    cursor: z.string(ONCE).min(1).max(512).describe('Opaque position from the Link rel="next" URL; only valid with the same sort').optional(),
+    cursor: z
+      .string(ONCE)
+      .min(1)
+      .max(512)
+      .describe('Opaque position from the Link rel="next" URL; only valid with the same sort')
+      .optional(),
   })
   .strict();
 
@@ -131,7 +155,13 @@ export function parseListQuery(raw: unknown, cursorKey: Buffer): ListQuery {
     cursor = decodeCursor(query.cursor, cursorKey);
     if (!cursor) throw invalid([{ field: 'cursor', message: 'is not a valid cursor' }]);
     // A position in one order is a different, meaningless place in the other.
-    if (cursor.sort !== query.sort) throw invalid([{ field: 'cursor', message: `was issued for sort=${cursor.sort}, not sort=${query.sort}` }]);
+    if (cursor.sort !== query.sort)
+      throw invalid([{ field: 'cursor', message: `was issued for sort=${cursor.sort}, not sort=${query.sort}` }]);
   }
-  return { filters, sort: query.sort, perPage: query.per_page, after: cursor ? { createdAt: cursor.createdAt, id: cursor.id } : undefined };
+  return {
+    filters,
+    sort: query.sort,
+    perPage: query.per_page,
+    after: cursor ? { createdAt: cursor.createdAt, id: cursor.id } : undefined,
+  };
 }

@@ -26,21 +26,38 @@ export class AuditEventsExportController {
   @Get('audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async instance(@Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async instance(
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await this.export(this.scopes.instance(principal), query, principal, req, res);
   }
 
   @Get('groups/:id/audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async group(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async group(
+    @Param('id') id: string,
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await this.export(await this.scopes.group(id, principal), query, principal, req, res);
   }
 
   @Get('projects/:id/audit_events/export.csv')
   @ApiProduces('text/csv')
   @ApiZodQuery(ExportQuerySchema)
-  async project(@Param('id') id: string, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async project(
+    @Param('id') id: string,
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await this.export(await this.scopes.project(id, principal), query, principal, req, res);
   }
 
@@ -49,7 +66,13 @@ export class AuditEventsExportController {
    * the export caps (429), the first query, and recording the export's start (503 when it cannot be
    * recorded). Its end is recorded when the response ends, completed or not.
    */
-  private async export({ scope, label, subject }: ResolvedScope, rawQuery: unknown, principal: Principal, req: Request, res: Response): Promise<void> {
+  private async export(
+    { scope, label, subject }: ResolvedScope,
+    rawQuery: unknown,
+    principal: Principal,
+    req: Request,
+    res: Response,
+  ): Promise<void> {
     const { filters, sort } = parseExportQuery(rawQuery);
     const release = this.exports.acquireSlot(principal);
     let started: RecordedExport;
@@ -71,8 +94,13 @@ export class AuditEventsExportController {
     // pipeline honours backpressure, and destroys the CSV stream (ending its reads) when the client goes away.
     pipeline(csv.stream, res, (err) => {
       release();
-      if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.logger.error({ err, scope }, 'audit event export failed after it started');
-      this.exports.recordEnd(started, csv.rowCount(), !err).catch((recordErr: unknown) => this.logger.error({ err: recordErr, export_id: started.exportId }, 'recording the end of an export failed'));
+      if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE')
+        this.logger.error({ err, scope }, 'audit event export failed after it started');
+      this.exports
+        .recordEnd(started, csv.rowCount(), !err)
+        .catch((recordErr: unknown) =>
+          this.logger.error({ err: recordErr, export_id: started.exportId }, 'recording the end of an export failed'),
+        );
     });
   }
 }

@@ -7,7 +7,15 @@ import { bearer, TEST_DATABASE_URL, uniqueSuffix, waitFor } from '@audit/testing
 import { Client } from 'pg';
 import { AuditEventsExportService, EXPORT_BATCH_SIZE } from './audit-events-export.service';
 import { AuditEventsRepository } from './audit-events.repository';
-import { auditEvent, insertEvents, insertNamespaces, Namespace, RecorderUnderTest, sorted, startRecorder } from './audit-events.int-support';
+import {
+  auditEvent,
+  insertEvents,
+  insertNamespaces,
+  Namespace,
+  RecorderUnderTest,
+  sorted,
+  startRecorder,
+} from './audit-events.int-support';
 
 /*
  * The CSV exports against the real PostgreSQL: exact content and escaping, filters, permissions,
@@ -15,7 +23,8 @@ import { auditEvent, insertEvents, insertNamespaces, Namespace, RecorderUnderTes
  */
 jest.setTimeout(180_000);
 
-const HEADER = 'ID,Author ID,Author Name,Entity ID,Entity Type,Entity Path,Target ID,Target Type,Target Details,Action,IP Address,Created At (UTC)';
+const HEADER =
+  'ID,Author ID,Author Name,Entity ID,Entity Type,Entity Path,Target ID,Target Type,Target Details,Action,IP Address,Created At (UTC)';
 const acme: Namespace = { kind: 'Group', id: 100, full_path: 'acme', parent_id: null };
 const web: Namespace = { kind: 'Project', id: 10, full_path: 'acme/web', parent_id: 100 };
 const other: Namespace = { kind: 'Group', id: 200, full_path: 'other', parent_id: null };
@@ -24,7 +33,15 @@ const huge: Namespace = { kind: 'Project', id: 31, full_path: 'other/huge', pare
 const held: Namespace = { kind: 'Project', id: 32, full_path: 'other/held', parent_id: 200 };
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 21, 10, minute)).toISOString();
-const plain = auditEvent({ entity: web, createdAt: at(1), authorId: 5, authorName: 'alice', targetId: 7, targetDetails: 'v0.3', message: 'Created Release v0.3' });
+const plain = auditEvent({
+  entity: web,
+  createdAt: at(1),
+  authorId: 5,
+  authorName: 'alice',
+  targetId: 7,
+  targetDetails: 'v0.3',
+  message: 'Created Release v0.3',
+});
 const hostile = auditEvent({
   entity: web,
   createdAt: at(2),
@@ -36,11 +53,24 @@ const hostile = auditEvent({
   message: '@SUM(A1)\nsecond line',
   ipAddress: null,
 });
-const inGroup = auditEvent({ entity: acme, createdAt: at(3), eventType: 'group_created', targetType: 'Group', targetDetails: '-acme\tx', message: '\t=cmd' });
-const elsewhere = auditEvent({ entity: other, createdAt: at(4), eventType: 'group_created', message: 'Created group other' });
+const inGroup = auditEvent({
+  entity: acme,
+  createdAt: at(3),
+  eventType: 'group_created',
+  targetType: 'Group',
+  targetDetails: '-acme\tx',
+  message: '\t=cmd',
+});
+const elsewhere = auditEvent({
+  entity: other,
+  createdAt: at(4),
+  eventType: 'group_created',
+  message: 'Created group other',
+});
 
 const admin = bearer({ sub: '1', name: 'root', admin: true });
-const as = (role: string, path: string) => bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
+const as = (role: string, path: string) =>
+  bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
 
 let recorder: RecorderUnderTest;
 let http: ReturnType<typeof request>;
@@ -57,8 +87,11 @@ afterAll(async () => {
 
 /** `count` release events of `project`, three per millisecond so batches end inside a tie; fast, in SQL. */
 async function insertMany(project: Namespace, count: number): Promise<void> {
-  await recorder.app.get(EntityManager).fork().execute(
-    `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
+  await recorder.app
+    .get(EntityManager)
+    .fork()
+    .execute(
+      `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
      select id, 'release_created', 1, 'alice', 'Project', ?, ?, 'Release', i, ts, json_build_object(
        'id', id, 'author_id', 1, 'entity_id', ?::bigint, 'entity_type', 'Project',
        'details', json_build_object('author_name', 'alice', 'target_id', i, 'target_type', 'Release', 'target_details', 'v' || i,
@@ -66,35 +99,68 @@ async function insertMany(project: Namespace, count: number): Promise<void> {
        'ip_address', '203.0.113.7', 'author_name', 'alice', 'entity_path', ?::text, 'target_details', 'v' || i,
        'created_at', to_char(ts at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'target_type', 'Release', 'target_id', i, 'event_type', 'release_created')
      from (select gen_random_uuid() as id, i, timestamptz '2026-01-01T00:00:00Z' + (i / 3) * interval '1 millisecond' as ts from generate_series(1, ?) i) x`,
-    [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
-  );
+      [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
+    );
 }
 
 const lines = (body: string) => body.split('\r\n').slice(0, -1);
 const rowOf = (e: AuditEvent, fields: string[]) => [e.id, ...fields, e.created_at].join(',');
-const csv = (path: string, token = admin) => http.get(path).set('Authorization', token).buffer(true).parse((res, done) => {
-  let text = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => (text += chunk));
-  res.on('end', () => done(null, text));
-});
+const csv = (path: string, token = admin) =>
+  http
+    .get(path)
+    .set('Authorization', token)
+    .buffer(true)
+    .parse((res, done) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => done(null, text));
+    });
 
 describe('audit event CSV export (real PostgreSQL)', () => {
   it('writes the header and every row, RFC 4180 quoted and neutralised against formulas', async () => {
     const res = await csv('/api/v4/projects/acme%2Fweb/audit_events/export.csv').expect(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="audit_events_project_10_\d{8}T\d{6}Z\.csv"$/);
+    expect(res.headers['content-disposition']).toMatch(
+      /^attachment; filename="audit_events_project_10_\d{8}T\d{6}Z\.csv"$/,
+    );
     expect(res.headers['cache-control']).toBe('no-store');
     expect(lines(res.body as string)).toEqual([
       HEADER,
-      rowOf(hostile, ['6', `"'=HYPERLINK(""http://evil.example"",""click"")"`, '10', 'Project', 'acme/web', '', 'Release', `"'+1, ""quoted"""`, `"'@SUM(A1)\nsecond line"`, '']),
-      rowOf(plain, ['5', 'alice', '10', 'Project', 'acme/web', '7', 'Release', 'v0.3', 'Created Release v0.3', '203.0.113.7']),
+      rowOf(hostile, [
+        '6',
+        `"'=HYPERLINK(""http://evil.example"",""click"")"`,
+        '10',
+        'Project',
+        'acme/web',
+        '',
+        'Release',
+        `"'+1, ""quoted"""`,
+        `"'@SUM(A1)\nsecond line"`,
+        '',
+      ]),
+      rowOf(plain, [
+        '5',
+        'alice',
+        '10',
+        'Project',
+        'acme/web',
+        '7',
+        'Release',
+        'v0.3',
+        'Created Release v0.3',
+        '203.0.113.7',
+      ]),
     ]);
   });
 
   it('applies the filters and the sort', async () => {
-    const res = await csv('/api/v4/audit_events/export.csv?event_type=group_created&event_type=release_created&sort=asc&created_after=2026-11-21&created_before=2026-11-21T10:03:00Z').expect(200);
-    const ids = lines(res.body as string).slice(1).map((l) => l.split(',')[0]);
+    const res = await csv(
+      '/api/v4/audit_events/export.csv?event_type=group_created&event_type=release_created&sort=asc&created_after=2026-11-21&created_before=2026-11-21T10:03:00Z',
+    ).expect(200);
+    const ids = lines(res.body as string)
+      .slice(1)
+      .map((l) => l.split(',')[0]);
     expect(ids).toEqual([plain.id, inGroup.id]);
     const neutralised = lines(res.body as string)[2];
     expect(neutralised).toContain(`,Group,'-acme\tx,'\t=cmd,`);
@@ -102,10 +168,17 @@ describe('audit event CSV export (real PostgreSQL)', () => {
 
   it('exports a group tree to its owner, and only the tree', async () => {
     const res = await csv('/api/v4/groups/acme/audit_events/export.csv', as('owner', 'acme')).expect(200);
-    const ids = lines(res.body as string).slice(1).map((l) => l.split(',')[0]);
+    const ids = lines(res.body as string)
+      .slice(1)
+      .map((l) => l.split(',')[0]);
     // The earlier tests' exports are audit events of the tree too (project acme/web), stored whenever
     // their outbox → Kafka → consumer round trip lands: read after the CSV, so none is missed.
-    const exports = await recorder.app.get(EntityManager).fork().execute<Array<{ id: string }>>(`select id::text as id from audit_events where event_type in ('audit_events_export_started', 'audit_events_exported')`);
+    const exports = await recorder.app
+      .get(EntityManager)
+      .fork()
+      .execute<Array<{ id: string }>>(
+        `select id::text as id from audit_events where event_type in ('audit_events_export_started', 'audit_events_exported')`,
+      );
     const exportIds = new Set(exports.map((r) => r.id));
     expect(ids.filter((id) => !exportIds.has(id))).toEqual(sorted([plain, hostile, inGroup], 'desc').map((e) => e.id));
   });
@@ -138,31 +211,70 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const rows = all.filter((r) => !r.includes(',Started an export of audit events as CSV,'));
     expect(rows).toHaveLength(20_000);
     expect(new Set(rows.map((r) => r.split(',')[0])).size).toBe(20_000);
-    expect(new Set(rows.map((r) => Number(r.split(',')[6])))).toEqual(new Set(Array.from({ length: 20_000 }, (_, i) => i + 1)));
+    expect(new Set(rows.map((r) => Number(r.split(',')[6])))).toEqual(
+      new Set(Array.from({ length: 20_000 }, (_, i) => i + 1)),
+    );
     const keys = rows.map((r) => [r.split(',')[11], r.split(',')[0]]);
-    const outOfOrder = keys.findIndex(([at, id], i) => i > 0 && (at < keys[i - 1][0] || (at === keys[i - 1][0] && id <= keys[i - 1][1])));
+    const outOfOrder = keys.findIndex(
+      ([at, id], i) => i > 0 && (at < keys[i - 1][0] || (at === keys[i - 1][0] && id <= keys[i - 1][1])),
+    );
     expect(outOfOrder).toBe(-1);
     await waitFor('the export to be reported', () => exported.mock.calls.length > 0);
     const [started, rowCount, completed] = exported.mock.calls[0];
-    expect(started).toMatchObject({ subject: { entity_type: 'Project', entity_id: 30, entity_path: 'other/big' }, filters: {}, sort: 'asc' });
+    expect(started).toMatchObject({
+      subject: { entity_type: 'Project', entity_id: 30, entity_path: 'other/big' },
+      filters: {},
+      sort: 'asc',
+    });
     expect([rowCount, completed]).toEqual([all.length, true]);
     exported.mockRestore();
 
     // The export is itself an audit event: outbox -> Kafka -> this recorder's consumer -> the project's events.
-    const recorded = await waitFor('the export to be recorded as an audit event', async () => {
-      const res = await http.get('/api/v4/projects/30/audit_events?event_type=audit_events_exported').set('Authorization', admin);
-      return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
-    }, { timeoutMs: 30_000 });
+    const recorded = await waitFor(
+      'the export to be recorded as an audit event',
+      async () => {
+        const res = await http
+          .get('/api/v4/projects/30/audit_events?event_type=audit_events_exported')
+          .set('Authorization', admin);
+        return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     expect(recorded).toMatchObject({
-      event_type: 'audit_events_exported', entity_type: 'Project', entity_id: 30, entity_path: 'other/big', author_name: 'root', target_type: 'AuditEvent', ip_address: '127.0.0.1',
-      details: { custom_message: `Exported ${all.length} audit events as CSV`, filters: { sort: 'asc' }, row_count: all.length, completed: true, export_id: started.exportId },
+      event_type: 'audit_events_exported',
+      entity_type: 'Project',
+      entity_id: 30,
+      entity_path: 'other/big',
+      author_name: 'root',
+      target_type: 'AuditEvent',
+      ip_address: '127.0.0.1',
+      details: {
+        custom_message: `Exported ${all.length} audit events as CSV`,
+        filters: { sort: 'asc' },
+        row_count: all.length,
+        completed: true,
+        export_id: started.exportId,
+      },
     });
     // ... and so is its start, recorded before the first byte, under the same export id.
-    const start = await waitFor('the start of the export to be recorded as an audit event', async () => {
-      const res = await http.get('/api/v4/projects/30/audit_events?event_type=audit_events_export_started').set('Authorization', admin);
-      return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
-    }, { timeoutMs: 30_000 });
-    expect(start).toMatchObject({ author_name: 'root', details: { custom_message: 'Started an export of audit events as CSV', export_id: started.exportId, filters: { sort: 'asc' } } });
+    const start = await waitFor(
+      'the start of the export to be recorded as an audit event',
+      async () => {
+        const res = await http
+          .get('/api/v4/projects/30/audit_events?event_type=audit_events_export_started')
+          .set('Authorization', admin);
+        return res.status === 200 && res.body.length > 0 ? res.body[0] : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(start).toMatchObject({
+      author_name: 'root',
+      details: {
+        custom_message: 'Started an export of audit events as CSV',
+        export_id: started.exportId,
+        filters: { sort: 'asc' },
+      },
+    });
     expect(start.created_at <= recorded.created_at).toBe(true);
   });
 
@@ -192,16 +304,25 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const service = recorder.app.get(AuditEventsExportService);
     const { port } = recorder.app.getHttpServer().address() as { port: number };
     // A client that reads the first chunk and then stops reading: the export stays open, held by backpressure.
-    const stalled = (token: string) => new Promise<ClientRequest>((resolve, reject) => {
-      const req = get({ host: '127.0.0.1', port, path: '/api/v4/projects/32/audit_events/export.csv', headers: { Authorization: token } }, (res) => {
-        expect(res.statusCode).toBe(200);
-        res.once('data', () => {
-          res.pause();
-          resolve(req);
-        });
+    const stalled = (token: string) =>
+      new Promise<ClientRequest>((resolve, reject) => {
+        const req = get(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/api/v4/projects/32/audit_events/export.csv',
+            headers: { Authorization: token },
+          },
+          (res) => {
+            expect(res.statusCode).toBe(200);
+            res.once('data', () => {
+              res.pause();
+              resolve(req);
+            });
+          },
+        );
+        req.on('error', reject);
       });
-      req.on('error', reject);
-    });
     const userA = bearer({ sub: '501', name: 'exporter-a', auditor: true });
     const userB = bearer({ sub: '502', name: 'exporter-b', auditor: true });
     const userC = bearer({ sub: '503', name: 'exporter-c', auditor: true });
@@ -209,7 +330,11 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     try {
       clients.push(await stalled(userA), await stalled(userA));
       const perUser = await csv('/api/v4/projects/32/audit_events/export.csv', userA);
-      expect([perUser.status, perUser.headers['retry-after'], perUser.headers['content-type']]).toEqual([429, '5', expect.stringMatching(/^application\/problem\+json/)]);
+      expect([perUser.status, perUser.headers['retry-after'], perUser.headers['content-type']]).toEqual([
+        429,
+        '5',
+        expect.stringMatching(/^application\/problem\+json/),
+      ]);
       expect(perUser.body).toMatch(/At most 2 exports per user/);
       clients.push(await stalled(userB), await stalled(userB));
       expect(service['slots'].inUse()).toBe(4);
@@ -230,12 +355,20 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const reads = jest.spyOn(recorder.app.get(AuditEventsRepository), 'findPage');
     const { port } = recorder.app.getHttpServer().address() as { port: number };
     await new Promise<void>((resolve, reject) => {
-      const req = get({ host: '127.0.0.1', port, path: '/api/v4/projects/31/audit_events/export.csv', headers: { Authorization: admin } }, (res) => {
-        res.once('data', () => {
-          req.destroy();
-          resolve();
-        });
-      });
+      const req = get(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/api/v4/projects/31/audit_events/export.csv',
+          headers: { Authorization: admin },
+        },
+        (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
       req.on('error', reject);
     });
     await waitFor('the aborted export to be reported', () => exported.mock.calls.length > 0);

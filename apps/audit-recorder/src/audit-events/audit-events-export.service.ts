@@ -86,7 +86,10 @@ export class AuditEventsExportService {
         yield batch;
       }
     };
-    return { stream: Readable.from(csvChunks(counted(this.batches(search, first))), { objectMode: false }), rowCount: () => rows };
+    return {
+      stream: Readable.from(csvChunks(counted(this.batches(search, first))), { objectMode: false }),
+      rowCount: () => rows,
+    };
   }
 
   /** A slot for one more export of this user, or a 429 (per user and per instance caps); call the result to free it. */
@@ -103,10 +106,19 @@ export class AuditEventsExportService {
     const exportId = randomUUID();
     const { filters, sort } = request;
     try {
-      await this.append(this.envelopeOf(request, exportId, 1, 'AuditEventsExportStarted', { export_id: exportId, format: 'csv', filters: { ...wireFilters(filters), sort } }));
+      await this.append(
+        this.envelopeOf(request, exportId, 1, 'AuditEventsExportStarted', {
+          export_id: exportId,
+          format: 'csv',
+          filters: { ...wireFilters(filters), sort },
+        }),
+      );
     } catch (err) {
       this.logger.error({ err }, 'recording the start of an export failed: export refused');
-      throw new ServiceUnavailableError('The export could not be recorded in the audit log, so it was not started', EXPORT_RETRY_AFTER_S);
+      throw new ServiceUnavailableError(
+        'The export could not be recorded in the audit log, so it was not started',
+        EXPORT_RETRY_AFTER_S,
+      );
     }
     return { ...request, exportId };
   }
@@ -114,24 +126,55 @@ export class AuditEventsExportService {
   /** Called once per export when its response has ended; `completed` false if the client went away or a read failed. */
   async recordEnd(started: RecordedExport, rowCount: number, completed: boolean): Promise<void> {
     const { exportId, filters, sort, principal, subject } = started;
-    const data = { export_id: exportId, format: 'csv' as const, filters: { ...wireFilters(filters), sort }, row_count: rowCount, completed };
+    const data = {
+      export_id: exportId,
+      format: 'csv' as const,
+      filters: { ...wireFilters(filters), sort },
+      row_count: rowCount,
+      completed,
+    };
     await retryTransient(() => this.append(this.envelopeOf(started, exportId, 2, 'AuditEventsExported', data)));
-    this.logger.log({ user_id: principal.userId, entity_type: subject.entity_type, entity_id: subject.entity_id, export_id: exportId, row_count: rowCount, completed }, 'audit events exported');
+    this.logger.log(
+      {
+        user_id: principal.userId,
+        entity_type: subject.entity_type,
+        entity_id: subject.entity_id,
+        export_id: exportId,
+        row_count: rowCount,
+        completed,
+      },
+      'audit events exported',
+    );
   }
 
-  private envelopeOf<T extends 'AuditEventsExportStarted' | 'AuditEventsExported'>(request: ExportRequest, exportId: string, version: number, type: T, data: DomainEventOf<T>['data']): DomainEvent {
+  private envelopeOf<T extends 'AuditEventsExportStarted' | 'AuditEventsExported'>(
+    request: ExportRequest,
+    exportId: string,
+    version: number,
+    type: T,
+    data: DomainEventOf<T>['data'],
+  ): DomainEvent {
     const { principal, subject, origin } = request;
     const actor = { id: principal.userId, name: principal.username, ip_address: origin.ipAddress };
-    return envelope(type, data, { type: 'AuditEventsExport', id: exportId, version }, subject, { actor, correlationId: origin.correlationId, now: new Date() });
+    return envelope(type, data, { type: 'AuditEventsExport', id: exportId, version }, subject, {
+      actor,
+      correlationId: origin.correlationId,
+      now: new Date(),
+    });
   }
 
   private async append(event: DomainEvent): Promise<void> {
     const insert = outboxInsert(this.config.KAFKA_TOPIC, [event]);
-    await this.em.fork().execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
+    await this.em
+      .fork()
+      .execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
     this.relay.wake();
   }
 
-  private async *batches(search: Omit<AuditEventSearch, 'limit' | 'after'>, first: AuditEventPage): AsyncGenerator<AuditEvent[]> {
+  private async *batches(
+    search: Omit<AuditEventSearch, 'limit' | 'after'>,
+    first: AuditEventPage,
+  ): AsyncGenerator<AuditEvent[]> {
     let page = first;
     yield page.events;
     while (page.next) {
@@ -140,7 +183,10 @@ export class AuditEventsExportService {
     }
   }
 
-  private batch(search: Omit<AuditEventSearch, 'limit' | 'after'>, after?: AuditEventPage['next']): Promise<AuditEventPage> {
+  private batch(
+    search: Omit<AuditEventSearch, 'limit' | 'after'>,
+    after?: AuditEventPage['next'],
+  ): Promise<AuditEventPage> {
     return this.auditEvents.findPage({ ...search, limit: EXPORT_BATCH_SIZE, after });
   }
 }

@@ -67,9 +67,12 @@ describe('csvField (formula injection)', () => {
     expect(csvField(input)).toBe(expected);
   });
 
-  it.each(['a=1', 'release-1', "it's", ' =1'])('leaves %j alone: only the first character can start a formula', (input) => {
-    expect(csvField(input)).toBe(input);
-  });
+  it.each(['a=1', 'release-1', "it's", ' =1'])(
+    'leaves %j alone: only the first character can start a formula',
+    (input) => {
+      expect(csvField(input)).toBe(input);
+    },
+  );
 });
 
 describe('audit event rows', () => {
@@ -86,11 +89,15 @@ describe('audit event rows', () => {
   });
 
   it('writes a missing target id and IP address as empty fields', () => {
-    expect(auditEventCsvLine(event({ target_id: null, ip_address: null }))).toContain(',example-group/example-project,,Release,New Release,Created Release v0.3,,2026');
+    expect(auditEventCsvLine(event({ target_id: null, ip_address: null }))).toContain(
+      ',example-group/example-project,,Release,New Release,Created Release v0.3,,2026',
+    );
   });
 
   it('escapes and neutralises user-controlled text', () => {
-    const line = auditEventCsvLine(event({ author_name: '=cmd|calc', target_details: 'a "quoted", name' }, '@evil\nline'));
+    const line = auditEventCsvLine(
+      event({ author_name: '=cmd|calc', target_details: 'a "quoted", name' }, '@evil\nline'),
+    );
     expect(line).toContain(`,'=cmd|calc,`);
     expect(line).toContain(',"a ""quoted"", name",');
     expect(line).toContain(`,"'@evil\nline",`);

@@ -35,7 +35,8 @@ export function csvField(value: string | number | null | undefined): string {
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-export const csvLine = (fields: ReadonlyArray<string | number | null | undefined>): string => `${fields.map(csvField).join(',')}\r\n`;
+export const csvLine = (fields: ReadonlyArray<string | number | null | undefined>): string =>
+  `${fields.map(csvField).join(',')}\r\n`;
 
 export const CSV_HEADER = csvLine(CSV_COLUMNS);
 
@@ -61,7 +62,10 @@ export const auditEventCsvLine = (event: AuditEvent): string =>
  * socket write per row would dominate the cost of a large export. Lazy, so a consumer that stops
  * pulling stops the reads behind it.
  */
-export async function* csvChunks(batches: AsyncIterable<readonly AuditEvent[]>, chunkSize = 64 * 1024): AsyncGenerator<string> {
+export async function* csvChunks(
+  batches: AsyncIterable<readonly AuditEvent[]>,
+  chunkSize = 64 * 1024,
+): AsyncGenerator<string> {
   let chunk = CSV_HEADER;
   for await (const batch of batches) {
     for (const event of batch) {

@@ -68,7 +68,8 @@ export async function insertNamespaces(app: INestApplication, namespaces: Namesp
 /** Through the repository's own insert, so rows look exactly like the consumer's. */
 export async function insertEvents(app: INestApplication, events: AuditEvent[]): Promise<void> {
   const em = app.get(EntityManager).fork();
-  for (let i = 0; i < events.length; i += 1000) await app.get(AuditEventsRepository).insertNew(em, events.slice(i, i + 1000));
+  for (let i = 0; i < events.length; i += 1000)
+    await app.get(AuditEventsRepository).insertNew(em, events.slice(i, i + 1000));
 }
 
 export interface EventSpec {
@@ -86,14 +87,24 @@ export interface EventSpec {
 
 export function auditEvent(spec: EventSpec): AuditEvent {
   const authorName = spec.authorName ?? `user${spec.authorId ?? 1}`;
-  const target = { target_id: spec.targetId === undefined ? 7 : spec.targetId, target_type: spec.targetType ?? 'Release', target_details: spec.targetDetails ?? 'v1.0' };
+  const target = {
+    target_id: spec.targetId === undefined ? 7 : spec.targetId,
+    target_type: spec.targetType ?? 'Release',
+    target_details: spec.targetDetails ?? 'v1.0',
+  };
   const ip = spec.ipAddress === undefined ? '203.0.113.7' : spec.ipAddress;
   return {
     id: randomUUID(),
     author_id: spec.authorId ?? 1,
     entity_id: spec.entity.id,
     entity_type: spec.entity.kind,
-    details: { author_name: authorName, ...target, custom_message: spec.message ?? 'Created Release v1.0', ip_address: ip, entity_path: spec.entity.full_path },
+    details: {
+      author_name: authorName,
+      ...target,
+      custom_message: spec.message ?? 'Created Release v1.0',
+      ip_address: ip,
+      entity_path: spec.entity.full_path,
+    },
     ip_address: ip,
     author_name: authorName,
     entity_path: spec.entity.full_path,

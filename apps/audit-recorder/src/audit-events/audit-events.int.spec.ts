@@ -1,7 +1,16 @@
 import request from 'supertest';
 import { AuditEvent } from '@audit/contracts';
 import { bearer, uniqueSuffix } from '@audit/testing';
-import { auditEvent, insertEvents, insertNamespaces, Namespace, nextLink, RecorderUnderTest, sorted, startRecorder } from './audit-events.int-support';
+import {
+  auditEvent,
+  insertEvents,
+  insertNamespaces,
+  Namespace,
+  nextLink,
+  RecorderUnderTest,
+  sorted,
+  startRecorder,
+} from './audit-events.int-support';
 
 /*
  * The query API against the real PostgreSQL: every filter and both orders compared with the same
@@ -32,7 +41,8 @@ const events: AuditEvent[] = Array.from({ length: 120 }, (_, i) =>
 
 const admin = bearer({ sub: '1', name: 'root', admin: true });
 const auditor = bearer({ sub: '2', name: 'auditor', auditor: true });
-const as = (role: string, path: string) => bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
+const as = (role: string, path: string) =>
+  bearer({ sub: '42', name: `${role}-user`, groups: { [path]: role as never } });
 
 let recorder: RecorderUnderTest;
 let http: ReturnType<typeof request>;
@@ -61,21 +71,31 @@ async function allPages(path: string, token = admin): Promise<{ ids: string[]; p
   return { ids, pages };
 }
 
-const inTree = (paths: string[]) => (e: AuditEvent) => paths.some((p) => e.entity_path === p || e.entity_path.startsWith(`${p}/`));
+const inTree = (paths: string[]) => (e: AuditEvent) =>
+  paths.some((p) => e.entity_path === p || e.entity_path.startsWith(`${p}/`));
 
 const FILTERS: Array<[string, (e: AuditEvent) => boolean]> = [
   ['', () => true],
   ['created_after=2026-11-05T12:00:00Z', (e) => e.created_at >= '2026-11-05T12:00:00.000Z'],
   ['created_before=2026-11-05', (e) => e.created_at <= '2026-11-05T00:00:00.000Z'],
-  ['created_after=2026-11-03T06:00:00%2B02:00&created_before=2026-11-09', (e) => e.created_at >= '2026-11-03T04:00:00.000Z' && e.created_at <= '2026-11-09T00:00:00.000Z'],
+  [
+    'created_after=2026-11-03T06:00:00%2B02:00&created_before=2026-11-09',
+    (e) => e.created_at >= '2026-11-03T04:00:00.000Z' && e.created_at <= '2026-11-09T00:00:00.000Z',
+  ],
   ['event_type=release_deleted', (e) => e.event_type === 'release_deleted'],
-  ['event_type=release_deleted&event_type=group_created', (e) => ['release_deleted', 'group_created'].includes(e.event_type)],
+  [
+    'event_type=release_deleted&event_type=group_created',
+    (e) => ['release_deleted', 'group_created'].includes(e.event_type),
+  ],
   ['author_id=2', (e) => e.author_id === 2],
   ['entity_type=Group', (e) => e.entity_type === 'Group'],
   ['entity_type=Project&entity_id=11', (e) => e.entity_type === 'Project' && e.entity_id === 11],
   ['target_type=Milestone', (e) => e.target_type === 'Milestone'],
   ['target_type=Release&target_id=3', (e) => e.target_type === 'Release' && e.target_id === 3],
-  ['author_id=1&event_type=release_created&created_after=2026-11-04', (e) => e.author_id === 1 && e.event_type === 'release_created' && e.created_at >= '2026-11-04'],
+  [
+    'author_id=1&event_type=release_created&created_after=2026-11-04',
+    (e) => e.author_id === 1 && e.event_type === 'release_created' && e.created_at >= '2026-11-04',
+  ],
   ['event_type=nothing_like_this', () => false],
 ];
 
@@ -90,43 +110,84 @@ describe('audit event query API (real PostgreSQL)', () => {
 
     it('group tree, with filters, by numeric id and by path', async () => {
       const owner = as('owner', 'acme');
-      const ids = (matches: (e: AuditEvent) => boolean) => sorted(events.filter((e) => inTree(['acme'])(e) && matches(e)), sort).map((e) => e.id);
-      const byId = await allPages(`/api/v4/groups/100/audit_events?per_page=5&sort=${sort}&created_after=2026-11-03`, owner);
+      const ids = (matches: (e: AuditEvent) => boolean) =>
+        sorted(
+          events.filter((e) => inTree(['acme'])(e) && matches(e)),
+          sort,
+        ).map((e) => e.id);
+      const byId = await allPages(
+        `/api/v4/groups/100/audit_events?per_page=5&sort=${sort}&created_after=2026-11-03`,
+        owner,
+      );
       expect(byId.ids).toEqual(ids((e) => e.created_at >= '2026-11-03'));
-      const byPath = await allPages(`/api/v4/groups/ACME/audit_events?per_page=4&sort=${sort}&event_type=release_created&event_type=group_created`, owner);
+      const byPath = await allPages(
+        `/api/v4/groups/ACME/audit_events?per_page=4&sort=${sort}&event_type=release_created&event_type=group_created`,
+        owner,
+      );
       expect(byPath.ids).toEqual(ids((e) => ['release_created', 'group_created'].includes(e.event_type)));
-      const oneEntity = await allPages(`/api/v4/groups/acme/audit_events?per_page=3&sort=${sort}&entity_type=Group&entity_id=101`, owner);
+      const oneEntity = await allPages(
+        `/api/v4/groups/acme/audit_events?per_page=3&sort=${sort}&entity_type=Group&entity_id=101`,
+        owner,
+      );
       expect(oneEntity.ids).toEqual(ids((e) => e.entity_type === 'Group' && e.entity_id === 101));
       expect(oneEntity.ids.length).toBeGreaterThan(0);
     });
 
     it('a subgroup is its own tree', async () => {
-      const { ids } = await allPages(`/api/v4/groups/${encodeURIComponent('acme/sub')}/audit_events?per_page=3&sort=${sort}`, as('owner', 'acme/sub'));
+      const { ids } = await allPages(
+        `/api/v4/groups/${encodeURIComponent('acme/sub')}/audit_events?per_page=3&sort=${sort}`,
+        as('owner', 'acme/sub'),
+      );
       expect(ids).toEqual(sorted(events.filter(inTree(['acme/sub'])), sort).map((e) => e.id));
     });
 
     it('project, with filters', async () => {
-      const { ids } = await allPages(`/api/v4/projects/${encodeURIComponent('acme/web')}/audit_events?per_page=2&sort=${sort}&target_type=Release`, as('maintainer', 'acme/web'));
-      expect(ids).toEqual(sorted(events.filter((e) => e.entity_path === 'acme/web' && e.target_type === 'Release'), sort).map((e) => e.id));
+      const { ids } = await allPages(
+        `/api/v4/projects/${encodeURIComponent('acme/web')}/audit_events?per_page=2&sort=${sort}&target_type=Release`,
+        as('maintainer', 'acme/web'),
+      );
+      expect(ids).toEqual(
+        sorted(
+          events.filter((e) => e.entity_path === 'acme/web' && e.target_type === 'Release'),
+          sort,
+        ).map((e) => e.id),
+      );
     });
   });
 
   it('pages 20 by default and at most 100, and the last page has no Link', async () => {
     const first = await http.get('/api/v4/audit_events').set('Authorization', admin).expect(200);
     expect(first.body).toHaveLength(20);
-    expect(first.body.map((e: AuditEvent) => e.id)).toEqual(sorted(events, 'desc').slice(0, 20).map((e) => e.id));
+    expect(first.body.map((e: AuditEvent) => e.id)).toEqual(
+      sorted(events, 'desc')
+        .slice(0, 20)
+        .map((e) => e.id),
+    );
     const big = await http.get('/api/v4/audit_events?per_page=100').set('Authorization', admin).expect(200);
     expect(big.body).toHaveLength(100);
-    const last = await http.get(nextLink(big.headers['link']) ?? '').set('Authorization', admin).expect(200);
+    const last = await http
+      .get(nextLink(big.headers['link']) ?? '')
+      .set('Authorization', admin)
+      .expect(200);
     expect(last.body).toHaveLength(20);
     expect(last.headers['link']).toBeUndefined();
   });
 
   it('keeps every filter and the sort in the next link', async () => {
-    const res = await http.get('/api/v4/audit_events?per_page=2&sort=asc&event_type=release_created&event_type=release_updated&author_id=1&target_type=Release').set('Authorization', admin).expect(200);
+    const res = await http
+      .get(
+        '/api/v4/audit_events?per_page=2&sort=asc&event_type=release_created&event_type=release_updated&author_id=1&target_type=Release',
+      )
+      .set('Authorization', admin)
+      .expect(200);
     const next = new URL(`http://x${nextLink(res.headers['link'])}`).searchParams;
     expect(next.getAll('event_type')).toEqual(['release_created', 'release_updated']);
-    expect([next.get('sort'), next.get('author_id'), next.get('target_type'), next.get('per_page')]).toEqual(['asc', '1', 'Release', '2']);
+    expect([next.get('sort'), next.get('author_id'), next.get('target_type'), next.get('per_page')]).toEqual([
+      'asc',
+      '1',
+      'Release',
+      '2',
+    ]);
     expect(next.get('cursor')).toBeTruthy();
   });
 
@@ -142,8 +203,14 @@ describe('audit event query API (real PostgreSQL)', () => {
     const behindProxy = await startRecorder(uniqueSuffix(), { PUBLIC_URL: 'https://audit.example.com/recorder/' });
     try {
       await insertEvents(behindProxy.app, events.slice(0, 3));
-      const res = await request(behindProxy.app.getHttpServer()).get('/api/v4/audit_events?per_page=2').set('Authorization', admin).set('Host', 'evil.example:666').expect(200);
-      expect(res.headers['link']).toMatch(/^<https:\/\/audit\.example\.com\/recorder\/api\/v4\/audit_events\?per_page=2&cursor=[^>]+>; rel="next"$/);
+      const res = await request(behindProxy.app.getHttpServer())
+        .get('/api/v4/audit_events?per_page=2')
+        .set('Authorization', admin)
+        .set('Host', 'evil.example:666')
+        .expect(200);
+      expect(res.headers['link']).toMatch(
+        /^<https:\/\/audit\.example\.com\/recorder\/api\/v4\/audit_events\?per_page=2&cursor=[^>]+>; rel="next"$/,
+      );
     } finally {
       await behindProxy.close();
     }
@@ -161,7 +228,11 @@ describe('audit event query API (real PostgreSQL)', () => {
       expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(refused.headers['ratelimit-remaining']).toBe('0');
-      expect(refused.body).toMatchObject({ status: 429, title: 'Too Many Requests', detail: expect.stringMatching(/Rate limit of 2 requests per minute/) });
+      expect(refused.body).toMatchObject({
+        status: 429,
+        title: 'Too Many Requests',
+        detail: expect.stringMatching(/Rate limit of 2 requests per minute/),
+      });
       // Per user: the auditor still has a full minute's budget; health probes need no token and count nothing.
       await client.get('/api/v4/audit_events').set('Authorization', auditor).expect(200);
       await client.get('/health').expect(200);
@@ -176,10 +247,30 @@ describe('audit event query API (real PostgreSQL)', () => {
   });
 
   it('documents the query parameters of every list and export route in /docs-json', async () => {
-    const doc = (await http.get('/docs-json').expect(200)).body as { paths: Record<string, { get: { parameters: Array<{ name: string; in: string }> } }> };
-    const names = (path: string) => doc.paths[path].get.parameters.filter((p) => p.in === 'query').map((p) => p.name).sort();
-    const filters = ['author_id', 'created_after', 'created_before', 'entity_id', 'entity_type', 'event_type', 'sort', 'target_id', 'target_type'];
-    for (const path of ['/api/v4/audit_events', '/api/v4/groups/{id}/audit_events', '/api/v4/projects/{id}/audit_events']) {
+    const doc = (await http.get('/docs-json').expect(200)).body as {
+      paths: Record<string, { get: { parameters: Array<{ name: string; in: string }> } }>;
+    };
+    const names = (path: string) =>
+      doc.paths[path].get.parameters
+        .filter((p) => p.in === 'query')
+        .map((p) => p.name)
+        .sort();
+    const filters = [
+      'author_id',
+      'created_after',
+      'created_before',
+      'entity_id',
+      'entity_type',
+      'event_type',
+      'sort',
+      'target_id',
+      'target_type',
+    ];
+    for (const path of [
+      '/api/v4/audit_events',
+      '/api/v4/groups/{id}/audit_events',
+      '/api/v4/projects/{id}/audit_events',
+    ]) {
       expect(names(path)).toEqual([...filters, 'cursor', 'per_page'].sort());
       expect(names(`${path}/export.csv`)).toEqual(filters);
     }
@@ -207,7 +298,10 @@ describe('audit event query API (real PostgreSQL)', () => {
       ['event_type[]=release_created', 'event_type[]'],
       ['cursor=bm90IGEgY3Vyc29y', 'cursor'],
     ])('?%s', async (query, field) => {
-      const expanded = query.replace('event_type=t0&...&event_type=t50', Array.from({ length: 51 }, (_, i) => `event_type=t${i}`).join('&'));
+      const expanded = query.replace(
+        'event_type=t0&...&event_type=t50',
+        Array.from({ length: 51 }, (_, i) => `event_type=t${i}`).join('&'),
+      );
       const res = await http.get(`/api/v4/audit_events?${expanded}`).set('Authorization', admin).expect(400);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
@@ -221,12 +315,18 @@ describe('audit event query API (real PostgreSQL)', () => {
         const res = await http.get(`/api/v4/audit_events?${query}`).set('Authorization', admin).expect(400);
         expect(res.body.errors).toEqual([expect.objectContaining({ field: 'cursor' })]);
       }
-      await http.get(`/api/v4/audit_events?cursor=${cursor}&per_page=3&sort=desc`).set('Authorization', admin).expect(200);
+      await http
+        .get(`/api/v4/audit_events?cursor=${cursor}&per_page=3&sort=desc`)
+        .set('Authorization', admin)
+        .expect(200);
     });
 
-    it.each(['/api/v4/groups/acme/audit_events?sort=up', '/api/v4/projects/acme%2Fweb/audit_events?per_page=1000'])('on the scoped routes too: %s', async (path) => {
-      await http.get(path).set('Authorization', admin).expect(400);
-    });
+    it.each(['/api/v4/groups/acme/audit_events?sort=up', '/api/v4/projects/acme%2Fweb/audit_events?per_page=1000'])(
+      'on the scoped routes too: %s',
+      async (path) => {
+        await http.get(path).set('Authorization', admin).expect(400);
+      },
+    );
   });
 
   describe('permissions', () => {
@@ -242,7 +342,11 @@ describe('audit event query API (real PostgreSQL)', () => {
       ['reporter of acme', as('reporter', 'acme'), [403, 403, 403]],
       ['guest of acme', as('guest', 'acme'), [403, 403, 403]],
     ])('%s: instance, group acme, project acme/web', async (_, token, statuses) => {
-      const paths = ['/api/v4/audit_events', '/api/v4/groups/acme/audit_events', '/api/v4/projects/acme%2Fweb/audit_events'];
+      const paths = [
+        '/api/v4/audit_events',
+        '/api/v4/groups/acme/audit_events',
+        '/api/v4/projects/acme%2Fweb/audit_events',
+      ];
       const got = await Promise.all(paths.map(async (p) => (await http.get(p).set('Authorization', token)).status));
       expect(got).toEqual(statuses);
     });
@@ -253,7 +357,11 @@ describe('audit event query API (real PostgreSQL)', () => {
     });
 
     it('401 without a token or with a bad one, 404 for an unknown group or project', async () => {
-      for (const path of ['/api/v4/audit_events', '/api/v4/groups/acme/audit_events', '/api/v4/projects/10/audit_events']) {
+      for (const path of [
+        '/api/v4/audit_events',
+        '/api/v4/groups/acme/audit_events',
+        '/api/v4/projects/10/audit_events',
+      ]) {
         const res = await http.get(path).expect(401);
         expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
         await http.get(path).set('Authorization', 'Bearer not.a.token').expect(401);
@@ -264,13 +372,22 @@ describe('audit event query API (real PostgreSQL)', () => {
 
     it('tells a caller with no role on a group or project exactly what it tells about one that does not exist', async () => {
       const stranger = bearer({ sub: '77', name: 'stranger', groups: {} });
-      const cases: Array<[string, string, string]> = [['groups', '100', '999'], ['groups', 'acme', 'nope'], ['projects', '10', '999'], ['projects', 'acme%2Fweb', 'acme%2Fnope']];
+      const cases: Array<[string, string, string]> = [
+        ['groups', '100', '999'],
+        ['groups', 'acme', 'nope'],
+        ['projects', '10', '999'],
+        ['projects', 'acme%2Fweb', 'acme%2Fnope'],
+      ];
       for (const [kind, existing, missing] of cases) {
         for (const suffix of ['audit_events', 'audit_events/export.csv']) {
-          const [a, b] = await Promise.all([existing, missing].map((id) => http.get(`/api/v4/${kind}/${id}/${suffix}`).set('Authorization', stranger)));
+          const [a, b] = await Promise.all(
+            [existing, missing].map((id) => http.get(`/api/v4/${kind}/${id}/${suffix}`).set('Authorization', stranger)),
+          );
           expect([a.status, b.status]).toEqual([404, 404]);
           // The same words but for the id or path the caller gave; a numeric id does not reveal the path.
-          expect(a.body.detail.replace(decodeURIComponent(existing), 'X')).toBe(b.body.detail.replace(decodeURIComponent(missing), 'X'));
+          expect(a.body.detail.replace(decodeURIComponent(existing), 'X')).toBe(
+            b.body.detail.replace(decodeURIComponent(missing), 'X'),
+          );
           if (/^\d+$/.test(existing)) expect(JSON.stringify(a.body)).not.toMatch(/acme/);
         }
       }

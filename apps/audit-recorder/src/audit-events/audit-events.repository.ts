@@ -24,11 +24,26 @@ export class AuditEventsRepository {
    * `payloads` are the events' JSON texts when the caller has them already (the consumer writes the
    * same text to the JSON log), so each event is serialised once.
    */
-  async insertNew(em: EntityManager, events: AuditEvent[], payloads: string[] = events.map((e) => JSON.stringify(e))): Promise<string[]> {
+  async insertNew(
+    em: EntityManager,
+    events: AuditEvent[],
+    payloads: string[] = events.map((e) => JSON.stringify(e)),
+  ): Promise<string[]> {
     if (events.length === 0) return [];
     const columns: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(events.length));
     events.forEach((e, i) => {
-      const row = [e.id, e.event_type, e.author_id, e.author_name, e.entity_type, e.entity_id, e.entity_path, e.target_type, e.target_id, e.created_at];
+      const row = [
+        e.id,
+        e.event_type,
+        e.author_id,
+        e.author_name,
+        e.entity_type,
+        e.entity_id,
+        e.entity_path,
+        e.target_type,
+        e.target_id,
+        e.created_at,
+      ];
       for (let c = 0; c < row.length; c++) columns[c][i] = row[c];
     });
     // Bound parameters, not one JSON text formatted into the SQL (see boundQuery): column arrays,
@@ -47,7 +62,9 @@ export class AuditEventsRepository {
   }
 
   async findById(id: string): Promise<AuditEvent | null> {
-    const rows = await this.em.fork().execute<Array<{ payload: AuditEvent }>>('select payload from audit_events where id = ?', [id]);
+    const rows = await this.em
+      .fork()
+      .execute<Array<{ payload: AuditEvent }>>('select payload from audit_events where id = ?', [id]);
     return rows[0]?.payload ?? null;
   }
 
@@ -74,7 +91,9 @@ export class AuditEventsRepository {
   /** The first `search.limit` matching rows after `search.after`; one extra row is read to know if more exist. */
   async findPage(search: AuditEventSearch): Promise<AuditEventPage> {
     const { sql, params } = searchStatement({ ...search, limit: search.limit + 1 });
-    const rows = await this.em.fork().execute<Array<{ payload: AuditEvent; cursor_at: string; id: string }>>(sql, params);
+    const rows = await this.em
+      .fork()
+      .execute<Array<{ payload: AuditEvent; cursor_at: string; id: string }>>(sql, params);
     const page = rows.slice(0, search.limit);
     const last = page[page.length - 1];
     return {

@@ -1,8 +1,16 @@
 import { AuditEventFilters } from './audit-event-filters';
 import { AuditEventSearch, AuditScope, filterConditions, MERGE_BUDGET, searchStatement } from './audit-events.sql';
 
-const tree = (projects: number): AuditScope => ({ kind: 'entities', groupIds: [1, 2], projectIds: Array.from({ length: projects }, (_, i) => 10 + i) });
-const search = (scope: AuditScope, filters: AuditEventFilters = {}, extra: Partial<AuditEventSearch> = {}): AuditEventSearch => ({ scope, filters, sort: 'desc', limit: 21, ...extra });
+const tree = (projects: number): AuditScope => ({
+  kind: 'entities',
+  groupIds: [1, 2],
+  projectIds: Array.from({ length: projects }, (_, i) => 10 + i),
+});
+const search = (
+  scope: AuditScope,
+  filters: AuditEventFilters = {},
+  extra: Partial<AuditEventSearch> = {},
+): AuditEventSearch => ({ scope, filters, sort: 'desc', limit: 21, ...extra });
 const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
 const merges = (sql: string) => sql.includes('cross join lateral');
 
@@ -32,15 +40,28 @@ describe('searchStatement', () => {
   });
 
   it('orders by created_at then id in the requested direction, with the keyset on the same side', () => {
-    expect(searchStatement(search({ kind: 'instance' }, {}, { after })).sql).toMatch(/\(a\.created_at, a\.id\) < .*order by a\.created_at desc, a\.id desc limit \?$/s);
-    expect(searchStatement(search({ kind: 'instance' }, {}, { after, sort: 'asc' })).sql).toMatch(/\(a\.created_at, a\.id\) > .*order by a\.created_at asc, a\.id asc limit \?$/s);
+    expect(searchStatement(search({ kind: 'instance' }, {}, { after })).sql).toMatch(
+      /\(a\.created_at, a\.id\) < .*order by a\.created_at desc, a\.id desc limit \?$/s,
+    );
+    expect(searchStatement(search({ kind: 'instance' }, {}, { after, sort: 'asc' })).sql).toMatch(
+      /\(a\.created_at, a\.id\) > .*order by a\.created_at asc, a\.id asc limit \?$/s,
+    );
   });
 
   it('merges per-entity scans for a small tree with only date and entity filters', () => {
-    expect(merges(searchStatement(search(tree(3), { createdAfter: every.createdAfter, entityType: 'Group', entityId: 2 })).sql)).toBe(true);
+    expect(
+      merges(
+        searchStatement(search(tree(3), { createdAfter: every.createdAfter, entityType: 'Group', entityId: 2 })).sql,
+      ),
+    ).toBe(true);
   });
 
-  it.each([['author_id', { authorId: 1 }], ['event_type', { eventTypes: ['release_created'] }], ['target_type', { targetType: 'Release' }], ['target_id', { targetId: 7 }]])(
+  it.each([
+    ['author_id', { authorId: 1 }],
+    ['event_type', { eventTypes: ['release_created'] }],
+    ['target_type', { targetType: 'Release' }],
+    ['target_id', { targetId: 7 }],
+  ])(
     'tests membership instead when %s is filtered (an entity without a match would be read to its end)',
     (_, filters) => {
       expect(merges(searchStatement(search(tree(3), filters)).sql)).toBe(false);
@@ -65,6 +86,8 @@ describe('filterConditions', () => {
   });
 
   it('makes both date bounds inclusive', () => {
-    expect(filterConditions({ filters: { createdAfter: 'x', createdBefore: 'y' }, sort: 'desc' }).sql).toBe('a.created_at >= ?::timestamptz and a.created_at <= ?::timestamptz');
+    expect(filterConditions({ filters: { createdAfter: 'x', createdBefore: 'y' }, sort: 'desc' }).sql).toBe(
+      'a.created_at >= ?::timestamptz and a.created_at <= ?::timestamptz',
+    );
   });
 });

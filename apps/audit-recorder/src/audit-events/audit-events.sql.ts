@@ -54,7 +54,12 @@ export function filterConditions(search: Pick<AuditEventSearch, 'filters' | 'sor
   if (f.targetType !== undefined) add('a.target_type = ?', f.targetType);
   if (f.targetId !== undefined) add('a.target_id = ?', f.targetId);
   // A row comparison, which PostgreSQL turns into an index bound on (created_at, id).
-  if (after) add(`(a.created_at, a.id) ${search.sort === 'desc' ? '<' : '>'} (?::timestamptz, ?::uuid)`, after.createdAt, after.id);
+  if (after)
+    add(
+      `(a.created_at, a.id) ${search.sort === 'desc' ? '<' : '>'} (?::timestamptz, ?::uuid)`,
+      after.createdAt,
+      after.id,
+    );
   return { sql: where.join(' and '), params };
 }
 
@@ -78,7 +83,10 @@ export function searchStatement(search: AuditEventSearch): Statement {
   const { scope, limit } = search;
   const select = `select a.payload, a.id, ${CURSOR_AT}`;
   if (scope.kind === 'instance') {
-    return { sql: `${select} from audit_events a ${whereOf(filters.sql)} ${order('a')} limit ?`, params: [...filters.params, limit] };
+    return {
+      sql: `${select} from audit_events a ${whereOf(filters.sql)} ${order('a')} limit ?`,
+      params: [...filters.params, limit],
+    };
   }
   if (scope.kind === 'entity') {
     return {
@@ -89,7 +97,10 @@ export function searchStatement(search: AuditEventSearch): Statement {
   const ids = [idArray(scope.groupIds), idArray(scope.projectIds)];
   if (!mergeable(search, scope.groupIds.length + scope.projectIds.length)) {
     const member = `((a.entity_type = 'Group' and a.entity_id = any(?::bigint[])) or (a.entity_type = 'Project' and a.entity_id = any(?::bigint[])))`;
-    return { sql: `${select} from audit_events a ${whereOf(member, filters.sql)} ${order('a')} limit ?`, params: [...ids, ...filters.params, limit] };
+    return {
+      sql: `${select} from audit_events a ${whereOf(member, filters.sql)} ${order('a')} limit ?`,
+      params: [...ids, ...filters.params, limit],
+    };
   }
   return {
     sql: `${select} from (
@@ -114,6 +125,7 @@ export function searchStatement(search: AuditEventSearch): Statement {
 export const MERGE_BUDGET = 20_000;
 
 function mergeable({ filters: f, limit }: AuditEventSearch, entities: number): boolean {
-  const selective = f.authorId !== undefined || !!f.eventTypes?.length || f.targetType !== undefined || f.targetId !== undefined;
+  const selective =
+    f.authorId !== undefined || !!f.eventTypes?.length || f.targetType !== undefined || f.targetId !== undefined;
   return !selective && entities * limit <= MERGE_BUDGET;
 }

@@ -22,10 +22,16 @@ export class ExportSlots {
   acquire(userId: number): () => void {
     const mine = this.perUser.get(userId) ?? 0;
     if (mine >= this.maxPerUser) {
-      throw new TooManyRequestsError(`At most ${this.maxPerUser} exports per user at a time; try again when one has finished`, EXPORT_RETRY_AFTER_S);
+      throw new TooManyRequestsError(
+        `At most ${this.maxPerUser} exports per user at a time; try again when one has finished`,
+        EXPORT_RETRY_AFTER_S,
+      );
     }
     if (this.running >= this.maxInInstance) {
-      throw new TooManyRequestsError(`The service is running its maximum of ${this.maxInInstance} exports; try again shortly`, EXPORT_RETRY_AFTER_S);
+      throw new TooManyRequestsError(
+        `The service is running its maximum of ${this.maxInInstance} exports; try again shortly`,
+        EXPORT_RETRY_AFTER_S,
+      );
     }
     this.running++;
     this.perUser.set(userId, mine + 1);

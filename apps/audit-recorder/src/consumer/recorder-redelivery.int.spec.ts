@@ -2,7 +2,15 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { auditEventIdFor } from '@audit/audit-mapping';
 import { DomainEvent, DomainEventSchemas, messageKeyFor } from '@audit/contracts';
-import { dropDatabase, releaseCreatedEvent, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import {
+  dropDatabase,
+  releaseCreatedEvent,
+  serviceDatabase,
+  TEST_JWT_SECRET,
+  testKafka,
+  uniqueSuffix,
+  waitFor,
+} from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -56,15 +64,28 @@ async function startRecorder(env: Env): Promise<INestApplication> {
 }
 
 const send = (topic: string, events: DomainEvent[]) =>
-  producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })) });
+  producer.send({
+    topic,
+    acks: -1,
+    messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })),
+  });
 
 const storedIds = async (app: INestApplication): Promise<string[]> => {
-  const rows = await app.get(EntityManager).fork().execute<Array<{ id: string }>>('select id::text as id from audit_events');
+  const rows = await app
+    .get(EntityManager)
+    .fork()
+    .execute<Array<{ id: string }>>('select id::text as id from audit_events');
   return rows.map((r) => r.id);
 };
 
 const logLines = (env: Env): Array<{ id: string }> =>
-  existsSync(env.AUDIT_LOG_FILE) ? readFileSync(env.AUDIT_LOG_FILE, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string }) : [];
+  existsSync(env.AUDIT_LOG_FILE)
+    ? readFileSync(env.AUDIT_LOG_FILE, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string })
+    : [];
 
 const sumOffsets = (xs: Array<{ offset: string }>) => xs.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 
@@ -75,10 +96,14 @@ async function committedAndEnd(env: Env): Promise<{ committed: number; end: numb
 
 /** Waits until the group has committed every message of the topic: the recorder has caught up. */
 const caughtUp = (env: Env, what: string) =>
-  waitFor(what, async () => {
-    const { committed, end } = await committedAndEnd(env);
-    return end > 0 && committed === end ? committed : undefined;
-  }, { timeoutMs: 60_000 });
+  waitFor(
+    what,
+    async () => {
+      const { committed, end } = await committedAndEnd(env);
+      return end > 0 && committed === end ? committed : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
 
 // Projects 29..32, each with its own path, so the messages spread over several keys.
 const projectOf = (n: number) => ({ id: 29 + (n % 4), path: `example-group/project-${29 + (n % 4)}` });
@@ -94,7 +119,13 @@ function releaseUpdatedEvent(n: number): DomainEvent {
     actor: { id: 2, name: 'bob', ip_address: '198.51.100.4' },
     scope: { entity_type: 'Project', entity_id: project.id, entity_path: project.path },
     correlation_id: `corr-update-${n}`,
-    data: { release_id: n, project_id: project.id, tag_name: `v${n}`, name: `Renamed ${n}`, changes: { name: { from: `Release ${n}`, to: `Renamed ${n}` }, description: { from: null, to: 'secret' } } },
+    data: {
+      release_id: n,
+      project_id: project.id,
+      tag_name: `v${n}`,
+      name: `Renamed ${n}`,
+      changes: { name: { from: `Release ${n}`, to: `Renamed ${n}` }, description: { from: null, to: 'secret' } },
+    },
   }) as DomainEvent;
 }
 
@@ -113,14 +144,20 @@ function releaseDeletedEvent(n: number): DomainEvent {
   }) as DomainEvent;
 }
 
-const AUDIT_TYPE: Partial<Record<DomainEvent['type'], string>> = { ReleaseCreated: 'release_created', ReleaseUpdated: 'release_updated', ReleaseDeleted: 'release_deleted' };
+const AUDIT_TYPE: Partial<Record<DomainEvent['type'], string>> = {
+  ReleaseCreated: 'release_created',
+  ReleaseUpdated: 'release_updated',
+  ReleaseDeleted: 'release_deleted',
+};
 const expectedIdOf = (e: DomainEvent): string => auditEventIdFor(e.id, AUDIT_TYPE[e.type] as string);
 
 describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
   it('consumes every domain event a second time after the group offsets are reset, and stores each audit event once', async () => {
     const env = await environment(uniqueSuffix());
     const N = 200;
-    const created = Array.from({ length: 140 }, (_, i) => releaseCreatedEvent(i + 1, projectOf(i + 1).id, projectOf(i + 1).path));
+    const created = Array.from({ length: 140 }, (_, i) =>
+      releaseCreatedEvent(i + 1, projectOf(i + 1).id, projectOf(i + 1).path),
+    );
     const updated = Array.from({ length: 40 }, (_, i) => releaseUpdatedEvent(i + 1));
     const deleted = Array.from({ length: 20 }, (_, i) => releaseDeletedEvent(i + 1));
     const events = [...created, ...updated, ...deleted];
@@ -131,10 +168,14 @@ describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
     let app = await startRecorder(env);
     try {
       for (let i = 0; i < N; i += 50) await send(env.KAFKA_TOPIC, events.slice(i, i + 50));
-      const first = await waitFor(`all ${N} audit events stored`, async () => {
-        const ids = await storedIds(app);
-        return ids.length >= N ? ids : undefined;
-      }, { timeoutMs: 60_000 });
+      const first = await waitFor(
+        `all ${N} audit events stored`,
+        async () => {
+          const ids = await storedIds(app);
+          return ids.length >= N ? ids : undefined;
+        },
+        { timeoutMs: 60_000 },
+      );
       expect(first).toHaveLength(N);
       await caughtUp(env, 'the first consumption to commit the whole topic');
     } finally {
@@ -144,10 +185,14 @@ describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
     expect(linesAfterFirst).toBe(N);
 
     // The recorder left the group on close; resetting needs a group without members.
-    await waitFor('the consumer group offsets to be reset to the earliest', async () => {
-      await admin.resetOffsets({ groupId: env.KAFKA_GROUP_ID, topic: env.KAFKA_TOPIC, earliest: true });
-      return true;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+    await waitFor(
+      'the consumer group offsets to be reset to the earliest',
+      async () => {
+        await admin.resetOffsets({ groupId: env.KAFKA_GROUP_ID, topic: env.KAFKA_TOPIC, earliest: true });
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     const reset = await committedAndEnd(env);
     expect(reset).toEqual({ committed: 0, end: N });
 
@@ -158,7 +203,12 @@ describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
       expect(ids).toHaveLength(N);
       expect(new Set(ids).size).toBe(N);
       expect([...ids].sort()).toEqual([...expected].sort());
-      const counts = await app.get(EntityManager).fork().execute<Array<{ id: string; n: string }>>('select id::text as id, count(*) as n from audit_events group by id having count(*) <> 1');
+      const counts = await app
+        .get(EntityManager)
+        .fork()
+        .execute<Array<{ id: string; n: string }>>(
+          'select id::text as id, count(*) as n from audit_events group by id having count(*) <> 1',
+        );
       expect(counts).toEqual([]);
     } finally {
       await app.close();
@@ -183,7 +233,10 @@ describe('audit-recorder redelivery (real Kafka and PostgreSQL)', () => {
       await caughtUp(env, 'the batch with duplicates to be committed');
       const ids = await storedIds(app);
       expect(ids.sort()).toEqual([expectedIdOf(event), expectedIdOf(other)].sort());
-      const rows = await app.get(EntityManager).fork().execute<Array<{ n: string }>>('select count(*) as n from audit_events where id = ?', [expectedIdOf(event)]);
+      const rows = await app
+        .get(EntityManager)
+        .fork()
+        .execute<Array<{ n: string }>>('select count(*) as n from audit_events where id = ?', [expectedIdOf(event)]);
       expect(Number(rows[0].n)).toBe(1);
     } finally {
       await app.close();

@@ -1,7 +1,16 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DLQ_HEADERS, dlqTopicFor, DomainEvent, messageKeyFor } from '@audit/contracts';
-import { collectTopic, dropDatabase, releaseCreatedEvent, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import {
+  collectTopic,
+  dropDatabase,
+  releaseCreatedEvent,
+  serviceDatabase,
+  TEST_JWT_SECRET,
+  testKafka,
+  uniqueSuffix,
+  waitFor,
+} from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +58,11 @@ async function startRecorder(env: Awaited<ReturnType<typeof environment>>): Prom
 }
 
 const send = (topic: string, events: DomainEvent[]) =>
-  producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })) });
+  producer.send({
+    topic,
+    acks: -1,
+    messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })),
+  });
 
 const storedIds = async (app: INestApplication): Promise<string[]> => {
   const rows = await app.get(EntityManager).fork().execute<Array<{ id: string }>>('select id from audit_events');
@@ -73,7 +86,10 @@ describe('audit-recorder consumer (real Kafka and PostgreSQL)', () => {
       });
       expect(ids).toHaveLength(60);
       expect(new Set(ids).size).toBe(60);
-      const lines = readFileSync(env.AUDIT_LOG_FILE, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; event_type: string });
+      const lines = readFileSync(env.AUDIT_LOG_FILE, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: string; event_type: string });
       expect(lines).toHaveLength(60);
       expect(new Set(lines.map((l) => l.id)).size).toBe(60);
       expect(lines.every((l) => l.event_type === 'release_created')).toBe(true);
@@ -104,7 +120,10 @@ describe('audit-recorder consumer (real Kafka and PostgreSQL)', () => {
         acks: -1,
         messages: [
           { key: 'Project:29', value: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
-          { key: 'Project:29', value: JSON.stringify({ ...good, id: releaseCreatedEvent(3).id, type: 'ReleaseExploded' }) },
+          {
+            key: 'Project:29',
+            value: JSON.stringify({ ...good, id: releaseCreatedEvent(3).id, type: 'ReleaseExploded' }),
+          },
           { key: 'Project:29', value: JSON.stringify(invalid) },
           { key: 'Project:29', value: JSON.stringify(good) },
         ],
@@ -114,7 +133,9 @@ describe('audit-recorder consumer (real Kafka and PostgreSQL)', () => {
       const reasons = dlq.messages.map((m) => m.headers?.[DLQ_HEADERS.reason]?.toString());
       expect(reasons).toEqual(['unparseable', 'unknown_type', 'schema_invalid']);
       expect(dlq.messages[0].value).toEqual(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
-      expect(dlq.messages.every((m) => m.headers?.[DLQ_HEADERS.consumer]?.toString() === env.KAFKA_GROUP_ID)).toBe(true);
+      expect(dlq.messages.every((m) => m.headers?.[DLQ_HEADERS.consumer]?.toString() === env.KAFKA_GROUP_ID)).toBe(
+        true,
+      );
       expect(dlq.messages[2].headers?.[DLQ_HEADERS.error]?.toString()).toMatch(/occurred_at/);
       expect(dlq.messages.map((m) => m.headers?.[DLQ_HEADERS.sourceOffset]?.toString())).toEqual(['0', '1', '2']);
     } finally {

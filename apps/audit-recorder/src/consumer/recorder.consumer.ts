@@ -60,12 +60,13 @@ export class RecorderConsumer implements OnApplicationBootstrap, BeforeApplicati
     const namespaces = namespaceUpserts(consumed.map((c) => c.event));
     // A chunk without group or project changes (nearly all of them) is one autocommitted statement:
     // BEGIN and COMMIT would be two more round trips per chunk, most of the cost at low rates.
-    const inserted = namespaces.length === 0
-      ? await this.auditEvents.insertNew(this.em.fork(), toStore, payloads)
-      : await this.em.fork().transactional(async (em) => {
-          await this.namespaces.apply(em, namespaces);
-          return this.auditEvents.insertNew(em, toStore, payloads);
-        });
+    const inserted =
+      namespaces.length === 0
+        ? await this.auditEvents.insertNew(this.em.fork(), toStore, payloads)
+        : await this.em.fork().transactional(async (em) => {
+            await this.namespaces.apply(em, namespaces);
+            return this.auditEvents.insertNew(em, toStore, payloads);
+          });
     // Every saved event of the chunk, not only the newly inserted ones: after a crash between the
     // commit and this append, the redelivered chunk writes the lines again. The log is at least
     // once (lines carry the event id), never missing a stored event.

@@ -24,14 +24,20 @@ export class Migration20261121000001 extends Migration {
       );`);
     this.addSql('create index audit_events_created on audit_events (created_at desc, id desc);');
     this.addSql('create index audit_events_entity on audit_events (entity_type, entity_id, created_at desc, id desc);');
-    this.addSql('create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);');
+    this.addSql(
+      'create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);',
+    );
     this.addSql(`
       create function audit_events_append_only() returns trigger language plpgsql as $$
       begin
         raise exception 'audit events are append-only: % is not allowed', tg_op using errcode = '42501';
       end $$;`);
-    this.addSql('create trigger audit_events_no_update_delete before update or delete on audit_events for each row execute function audit_events_append_only();');
-    this.addSql('create trigger audit_events_no_truncate before truncate on audit_events for each statement execute function audit_events_append_only();');
+    this.addSql(
+      'create trigger audit_events_no_update_delete before update or delete on audit_events for each row execute function audit_events_append_only();',
+    );
+    this.addSql(
+      'create trigger audit_events_no_truncate before truncate on audit_events for each statement execute function audit_events_append_only();',
+    );
     this.addSql(`
       create table namespaces (
         kind text not null check (kind in ('Group', 'Project')),

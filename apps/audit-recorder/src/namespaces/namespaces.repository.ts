@@ -33,11 +33,20 @@ export class NamespacesRepository {
   /** `:id` of the API: numeric id or full path (case-insensitive). */
   async find(kind: NamespaceRow['kind'], idOrPath: string): Promise<NamespaceRow | null> {
     const numeric = /^\d{1,15}$/.test(idOrPath);
-    const rows = await this.em.fork().execute<Array<{ id: string; full_path: string; parent_id: string | null }>>(
-      `select id, full_path, parent_id from namespaces where kind = ? and ${numeric ? 'id = ?' : 'lower(full_path) = lower(?)'}`,
-      [kind, numeric ? Number(idOrPath) : idOrPath],
-    );
+    const rows = await this.em
+      .fork()
+      .execute<Array<{ id: string; full_path: string; parent_id: string | null }>>(
+        `select id, full_path, parent_id from namespaces where kind = ? and ${numeric ? 'id = ?' : 'lower(full_path) = lower(?)'}`,
+        [kind, numeric ? Number(idOrPath) : idOrPath],
+      );
     const row = rows[0];
-    return row ? { kind, id: Number(row.id), full_path: row.full_path, parent_id: row.parent_id === null ? null : Number(row.parent_id) } : null;
+    return row
+      ? {
+          kind,
+          id: Number(row.id),
+          full_path: row.full_path,
+          parent_id: row.parent_id === null ? null : Number(row.parent_id),
+        }
+      : null;
   }
 }

@@ -42,7 +42,11 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ serviceName: 'audit-streamer', config, database: { entities: [], migrations, privileges: runtimePrivileges } }),
+        PlatformModule.forRoot({
+          serviceName: 'audit-streamer',
+          config,
+          database: { entities: [], migrations, privileges: runtimePrivileges },
+        }),
         StreamerCoreModule.forRoot(config, registry),
         DestinationsModule,
         DeliveryModule,

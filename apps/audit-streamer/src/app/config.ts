@@ -7,7 +7,10 @@ import { isAllowListEntry } from '../destinations/url-policy';
 
 export const AuditStreamerConfigSchema = z.object({
   ...baseConfigShape({ port: 3003, database: 'audit_streamer' }),
-  KAFKA_GROUP_ID: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid consumer group id').default('audit-streamer'),
+  KAFKA_GROUP_ID: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid consumer group id')
+    .default('audit-streamer'),
   /** Destinations must be https unless this is true (local development and tests). */
   STREAMING_ALLOW_HTTP: env.bool(false),
   /** Hosts, IPs or CIDRs let through the internal-address check. */
@@ -18,7 +21,10 @@ export const AuditStreamerConfigSchema = z.object({
   ENCRYPTION_KEY: z
     .string()
     .optional()
-    .refine((v) => v === undefined || parseEncryptionKey(v) !== null, 'must be 32 bytes as base64 or 64 hex characters'),
+    .refine(
+      (v) => v === undefined || parseEncryptionKey(v) !== null,
+      'must be 32 bytes as base64 or 64 hex characters',
+    ),
   DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
   /** Fallback poll of the delivery worker; new deliveries wake it at once. */
   DELIVERY_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
@@ -30,10 +36,25 @@ export const AuditStreamerConfigSchema = z.object({
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(128), // requests in flight, all destinations
   DELIVERY_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(256).default(32), // so one slow destination leaves slots to the others
   DELIVERY_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000), // first retry delay, doubled per attempt, equal jitter
-  DELIVERY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(7 * 86_400_000).default(86_400_000), // longest wait between two attempts (24 h)
+  DELIVERY_RETRY_MAX_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400_000)
+    .default(86_400_000), // longest wait between two attempts (24 h)
   DELIVERY_PAUSE_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000), // longest pause of a failing destination between probes
-  DELIVERY_DEACTIVATE_AFTER_MS: z.coerce.number().int().min(1_000).max(365 * 86_400_000).default(3 * 86_400_000), // failing continuously this long: deactivated (72 h)
-  DELIVERY_RETENTION_MS: z.coerce.number().int().min(1_000).max(365 * 86_400_000).default(7 * 86_400_000), // delivered records are pruned after this
+  DELIVERY_DEACTIVATE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(365 * 86_400_000)
+    .default(3 * 86_400_000), // failing continuously this long: deactivated (72 h)
+  DELIVERY_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(365 * 86_400_000)
+    .default(7 * 86_400_000), // delivered records are pruned after this
   DELIVERY_PRUNE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
 });
 

@@ -15,4 +15,5 @@ export const toNumber = (value: unknown): number => Number(value);
 
 export const toIso = (value: unknown): string => new Date(value as string | Date).toISOString();
 
-export const toIsoOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : toIso(value));
+export const toIsoOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : toIso(value);

@@ -19,7 +19,9 @@ export class SecretBox {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join(':');
+    return [VERSION, iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join(
+      ':',
+    );
   }
 
   /** Throws when the value is malformed, was encrypted with another key, or was tampered with. */
@@ -44,4 +46,6 @@ export function parseEncryptionKey(value: string): Buffer | null {
 }
 
 /** Fixed so development data stays readable across restarts; useless as a secret by design. */
-export const DEVELOPMENT_ENCRYPTION_KEY = createHash('sha256').update('audit-streamer development-only encryption key').digest();
+export const DEVELOPMENT_ENCRYPTION_KEY = createHash('sha256')
+  .update('audit-streamer development-only encryption key')
+  .digest();

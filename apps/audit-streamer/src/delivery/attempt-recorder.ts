@@ -92,7 +92,12 @@ export class AttemptRecorder {
     const levels = await this.outcomes.pauseLevels(failing.map(([id]) => id));
     const failures = failing.map(([destinationId, r]) => {
       const pauseLevel = (levels.get(destinationId) ?? 0) + 1;
-      const pauseMs = destinationPauseMs(pauseLevel, this.config.DELIVERY_RETRY_BASE_MS, this.config.DELIVERY_PAUSE_MAX_MS, r.retryAfterMs);
+      const pauseMs = destinationPauseMs(
+        pauseLevel,
+        this.config.DELIVERY_RETRY_BASE_MS,
+        this.config.DELIVERY_PAUSE_MAX_MS,
+        r.retryAfterMs,
+      );
       return { destinationId, pauseLevel, pauseMs };
     });
     const marked = await this.outcomes.markFailing(failures);
@@ -106,4 +111,5 @@ export class AttemptRecorder {
   }
 }
 
-const formatDuration = (ms: number): string => (ms >= 36e5 ? `${Math.round(ms / 36e5)} h` : `${Math.round(ms / 1000)} s`);
+const formatDuration = (ms: number): string =>
+  ms >= 36e5 ? `${Math.round(ms / 36e5)} h` : `${Math.round(ms / 1000)} s`;

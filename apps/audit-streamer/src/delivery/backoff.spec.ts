@@ -1,4 +1,11 @@
-import { backoffMs, classifyAttempt, DEFAULT_RETRY_SCHEDULE, destinationPauseMs, nextAttemptDelayMs, parseRetryAfterMs } from './backoff';
+import {
+  backoffMs,
+  classifyAttempt,
+  DEFAULT_RETRY_SCHEDULE,
+  destinationPauseMs,
+  nextAttemptDelayMs,
+  parseRetryAfterMs,
+} from './backoff';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -61,9 +68,20 @@ describe('nextAttemptDelayMs', () => {
 
 describe('classifyAttempt', () => {
   it.each([
-    [200, 'delivered'], [201, 'delivered'], [204, 'delivered'], [299, 'delivered'],
+    [200, 'delivered'],
+    [201, 'delivered'],
+    [204, 'delivered'],
+    [299, 'delivered'],
     [410, 'gone'],
-    [301, 'retry'], [302, 'retry'], [307, 'retry'], [400, 'retry'], [404, 'retry'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [null, 'retry'],
+    [301, 'retry'],
+    [302, 'retry'],
+    [307, 'retry'],
+    [400, 'retry'],
+    [404, 'retry'],
+    [429, 'retry'],
+    [500, 'retry'],
+    [503, 'retry'],
+    [null, 'retry'],
   ] as const)('%s is %s', (status, verdict) => {
     expect(classifyAttempt(status)).toBe(verdict);
   });

@@ -16,7 +16,11 @@ export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = { baseMs: 1_000, maxMs: 24 
  * failure): half the exponential step fixed, half random, so retries of many deliveries spread out
  * yet never come sooner than half the step.
  */
-export function backoffMs(attempts: number, schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE, random: () => number = Math.random): number {
+export function backoffMs(
+  attempts: number,
+  schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE,
+  random: () => number = Math.random,
+): number {
   const exponent = Math.min(Math.max(attempts, 1) - 1, 40);
   const step = Math.min(schedule.maxMs, schedule.baseMs * 2 ** exponent);
   return Math.round(step / 2 + random() * (step / 2));
@@ -62,7 +66,13 @@ export function classifyAttempt(statusCode: number | null): AttemptVerdict {
  * consecutive all-failed round (1, 2, ...): the same doubling with jitter, capped by `maxPauseMs`,
  * and never shorter than the receiver's Retry-After.
  */
-export function destinationPauseMs(level: number, baseMs: number, maxPauseMs: number, retryAfterMs: number | null, random: () => number = Math.random): number {
+export function destinationPauseMs(
+  level: number,
+  baseMs: number,
+  maxPauseMs: number,
+  retryAfterMs: number | null,
+  random: () => number = Math.random,
+): number {
   const pause = backoffMs(level, { baseMs, maxMs: maxPauseMs }, random);
   return retryAfterMs === null ? pause : Math.max(pause, Math.min(retryAfterMs, maxPauseMs));
 }

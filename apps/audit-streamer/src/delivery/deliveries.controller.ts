@@ -12,8 +12,19 @@ abstract class DeliveriesRoutes {
 
   @Get(':destination_id/deliveries')
   @ApiZodQuery(DeliveryLogQuerySchema)
-  async list(@Param() params: Record<string, string>, @Query() query: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<DeliveryLogView[]> {
-    const page = await this.service.list(this.scope(params), params['destination_id'], parseInput(DeliveryLogQuerySchema, query, 'query'), principal);
+  async list(
+    @Param() params: Record<string, string>,
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<DeliveryLogView[]> {
+    const page = await this.service.list(
+      this.scope(params),
+      params['destination_id'],
+      parseInput(DeliveryLogQuerySchema, query, 'query'),
+      principal,
+    );
     if (page.nextBeforeId !== null) linkNext(req, res, { before_id: String(page.nextBeforeId) });
     return page.deliveries;
   }

@@ -52,7 +52,11 @@ export class DeliveriesRepository {
    * process's worker, so a first attempt costs no claim query and no lease write. The others are
    * left to the claim (claimDue), as retries are.
    */
-  async insertMatching(em: EntityManager, events: readonly AuditEvent[], lease: { leaseMs: number; saturated: readonly number[] | 'all' }): Promise<InsertedDelivery[]> {
+  async insertMatching(
+    em: EntityManager,
+    events: readonly AuditEvent[],
+    lease: { leaseMs: number; saturated: readonly number[] | 'all' },
+  ): Promise<InsertedDelivery[]> {
     if (events.length === 0) return [];
     const ids = events.map((e) => e.id);
     const types = events.map((e) => e.event_type);
@@ -83,7 +87,15 @@ export class DeliveriesRepository {
        )
        select ins.id, ins.destination_id, ins.audit_event_id, ins.leased, d.config_version
          from ins join destinations d on d.id = ins.destination_id`,
-      [ids, types, roots, payloads, lease.saturated !== 'all', lease.saturated === 'all' ? [] : [...lease.saturated], lease.leaseMs],
+      [
+        ids,
+        types,
+        roots,
+        payloads,
+        lease.saturated !== 'all',
+        lease.saturated === 'all' ? [] : [...lease.saturated],
+        lease.leaseMs,
+      ],
     );
     const byId = new Map(events.map((e) => [e.id, e]));
     return rows.map((r) => {
@@ -104,7 +116,10 @@ export class DeliveriesRepository {
   /** Gives leases back (a worker's queue overflowed or is stopping): the claim picks them up at once. */
   async releaseLeases(deliveryIds: readonly number[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.worker.query(`update deliveries set leased_until = null where id = any ($1::bigint[]) and status <> 'delivered'`, [deliveryIds]);
+    await this.worker.query(
+      `update deliveries set leased_until = null where id = any ($1::bigint[]) and status <> 'delivered'`,
+      [deliveryIds],
+    );
   }
 
   /**
@@ -115,7 +130,12 @@ export class DeliveriesRepository {
    * Destinations are visited in random order so none is always served last. The claim is a
    * lease: a crash mid-send lets it expire and the delivery is tried again.
    */
-  async claimDue(limit: number, perDestination: number, inFlight: ReadonlyMap<number, number>, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDue(
+    limit: number,
+    perDestination: number,
+    inFlight: ReadonlyMap<number, number>,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery[]> {
     const rows = await this.worker.query<Record<string, unknown>>(
       `with slots as (
          select d.id, d.config_version, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else $1::int end)

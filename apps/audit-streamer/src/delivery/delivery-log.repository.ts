@@ -32,7 +32,10 @@ const toView = (r: Record<string, unknown>): DeliveryLogView => ({
   last_error: (r['last_error'] as string | null) ?? null,
   created_at: toIso(r['created_at']),
   delivered_at: toIsoOrNull(r['delivered_at']),
-  attempt_log: (r['attempt_log'] as Array<AttemptView & { id: unknown }>).map(({ id: _id, ...a }) => ({ ...a, attempted_at: toIso(a.attempted_at) })),
+  attempt_log: (r['attempt_log'] as Array<AttemptView & { id: unknown }>).map(({ id: _id, ...a }) => ({
+    ...a,
+    attempted_at: toIso(a.attempted_at),
+  })),
 });
 
 /** The delivery log as the API sees it: listing, retry, replay and pruning (app/sql.ts: why raw SQL). */
@@ -41,31 +44,44 @@ export class DeliveryLogRepository {
   constructor(private readonly em: EntityManager) {}
 
   async findDestination(destinationId: number): Promise<{ id: number; groupId: number | null } | null> {
-    const [row] = await this.em.fork().execute<Array<{ id: string; group_id: string | null }>>(
-      `select id, group_id from destinations where id = ?`,
-      [destinationId],
-    );
+    const [row] = await this.em
+      .fork()
+      .execute<Array<{ id: string; group_id: string | null }>>(`select id, group_id from destinations where id = ?`, [
+        destinationId,
+      ]);
     return row ? { id: toNumber(row.id), groupId: row.group_id === null ? null : toNumber(row.group_id) } : null;
   }
 
   /** Newest first; one more row than asked tells whether there is a next page. */
-  async list(destinationId: number, query: DeliveryLogQuery): Promise<{ deliveries: DeliveryLogView[]; nextBeforeId: number | null }> {
+  async list(
+    destinationId: number,
+    query: DeliveryLogQuery,
+  ): Promise<{ deliveries: DeliveryLogView[]; nextBeforeId: number | null }> {
     const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
       `${SELECT_DELIVERIES}
         where dl.destination_id = ? and (?::text is null or dl.status = ?::text) and (?::bigint is null or dl.id < ?::bigint)
         order by dl.id desc
         limit ?`,
-      [destinationId, query.status ?? null, query.status ?? null, query.before_id ?? null, query.before_id ?? null, query.per_page + 1],
+      [
+        destinationId,
+        query.status ?? null,
+        query.status ?? null,
+        query.before_id ?? null,
+        query.before_id ?? null,
+        query.per_page + 1,
+      ],
     );
     const deliveries = rows.slice(0, query.per_page).map(toView);
     return { deliveries, nextBeforeId: rows.length > query.per_page ? deliveries[deliveries.length - 1].id : null };
   }
 
   async find(destinationId: number, deliveryId: number): Promise<DeliveryLogView | null> {
-    const [row] = await this.em.fork().execute<Array<Record<string, unknown>>>(
-      `${SELECT_DELIVERIES} where dl.destination_id = ? and dl.id = ?`,
-      [destinationId, deliveryId],
-    );
+    const [row] = await this.em
+      .fork()
+      .execute<Array<Record<string, unknown>>>(`${SELECT_DELIVERIES} where dl.destination_id = ? and dl.id = ?`, [
+        destinationId,
+        deliveryId,
+      ]);
     return row ? toView(row) : null;
   }
 

@@ -27,7 +27,12 @@ export class DeliveryLogService {
     return this.log.list(destination, query);
   }
 
-  async retry(scope: DestinationScope, destinationId: string, deliveryId: string, principal: Principal): Promise<DeliveryLogView> {
+  async retry(
+    scope: DestinationScope,
+    destinationId: string,
+    deliveryId: string,
+    principal: Principal,
+  ): Promise<DeliveryLogView> {
     const destination = await this.destinationOf(scope, destinationId, principal);
     const id = isNumericId(deliveryId) ? Number(deliveryId) : null;
     const current = id === null ? null : await this.log.find(destination, id);
@@ -35,18 +40,28 @@ export class DeliveryLogService {
     if (!(await this.log.retryNow(destination, id))) {
       throw new ConflictError('the delivery was delivered already; use replay to send it again');
     }
-    this.logger.log({ destinationId: destination, deliveryId: id, userId: principal.userId }, 'delivery retry requested');
+    this.logger.log(
+      { destinationId: destination, deliveryId: id, userId: principal.userId },
+      'delivery retry requested',
+    );
     this.signal.wake();
     return (await this.log.find(destination, id)) as DeliveryLogView;
   }
 
-  async replay(scope: DestinationScope, destinationId: string, input: ReplayInput, principal: Principal): Promise<{ replayed: number; since: string }> {
+  async replay(
+    scope: DestinationScope,
+    destinationId: string,
+    input: ReplayInput,
+    principal: Principal,
+  ): Promise<{ replayed: number; since: string }> {
     const destination = await this.destinationOf(scope, destinationId, principal);
     const since = new Date(input.since).toISOString();
     // One UPDATE over every delivery of the destination: replays of one destination take turns (two of them
     // lock the same rows in different orders), and a deadlock with the worker's batch updates rolls it
     // back whole, so it runs again rather than answering a 500.
-    const replayed = await this.oneAtATime(destination, () => retryTransient(() => this.log.replaySince(destination, since), 8));
+    const replayed = await this.oneAtATime(destination, () =>
+      retryTransient(() => this.log.replaySince(destination, since), 8),
+    );
     this.logger.log({ destinationId: destination, since, replayed, userId: principal.userId }, 'deliveries replayed');
     if (replayed > 0) this.signal.wake();
     return { replayed, since };
@@ -68,7 +83,8 @@ export class DeliveryLogService {
   private async destinationOf(scope: DestinationScope, destinationId: string, principal: Principal): Promise<number> {
     let groupId: number | null = null;
     if (scope) groupId = (await this.access.ownedTopLevelGroup(scope.groupIdOrPath, principal)).id;
-    else if (!principal.admin) throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
+    else if (!principal.admin)
+      throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
     const destination = isNumericId(destinationId) ? await this.log.findDestination(Number(destinationId)) : null;
     if (!destination || destination.groupId !== groupId) throw new NotFoundError('Streaming destination not found');
     return destination.id;

@@ -38,9 +38,15 @@ export class DeliveryOutcomesRepository {
     if (outcomes.length === 0) return;
     // In id order, as the rows are then locked (a nested loop over the set): a replay locking the
     // same rows in the same order waits instead of deadlocking.
-    const records = [...outcomes].sort((a, b) => a.deliveryId - b.deliveryId).map((o) => ({
-      id: o.deliveryId, status_code: o.statusCode, latency_ms: o.latencyMs, error: o.error, retry_in_ms: o.retryInMs,
-    }));
+    const records = [...outcomes]
+      .sort((a, b) => a.deliveryId - b.deliveryId)
+      .map((o) => ({
+        id: o.deliveryId,
+        status_code: o.statusCode,
+        latency_ms: o.latencyMs,
+        error: o.error,
+        retry_in_ms: o.retryInMs,
+      }));
     await this.worker.query(
       `with o as (
          select * from jsonb_to_recordset($1::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
@@ -71,15 +77,19 @@ export class DeliveryOutcomesRepository {
 
   /** Current pause levels of these destinations (0 when healthy or never seen). */
   async pauseLevels(destinationIds: readonly number[]): Promise<Map<number, number>> {
-    const rows = await this.em.fork().execute<Array<{ destination_id: string; pause_level: number }>>(
-      `select destination_id, pause_level from destination_health where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
-      [json(destinationIds)],
-    );
+    const rows = await this.em
+      .fork()
+      .execute<Array<{ destination_id: string; pause_level: number }>>(
+        `select destination_id, pause_level from destination_health where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
+        [json(destinationIds)],
+      );
     return new Map(rows.map((r) => [toNumber(r.destination_id), Number(r.pause_level)]));
   }
 
   /** Pauses failing destinations until their next probe; returns since when each has been failing. */
-  async markFailing(failures: readonly DestinationFailure[]): Promise<Array<{ destinationId: number; failingSince: string }>> {
+  async markFailing(
+    failures: readonly DestinationFailure[],
+  ): Promise<Array<{ destinationId: number; failingSince: string }>> {
     if (failures.length === 0) return [];
     const rows = await this.em.fork().execute<Array<{ destination_id: string; failing_since: Date }>>(
       `insert into destination_health as h (destination_id, failing_since, pause_level, paused_until, updated_at)

@@ -12,8 +12,12 @@ import { SendResult, WebhookSender } from './webhook-sender';
  * recording stand-ins (the real ones are exercised by delivery.int.spec.ts).
  */
 const config = {
-  DELIVERY_CONCURRENCY: 4, DELIVERY_CONCURRENCY_PER_DESTINATION: 2, DELIVERY_TIMEOUT_MS: 1000,
-  DELIVERY_POLL_INTERVAL_MS: 60_000, DELIVERY_RETRY_BASE_MS: 100, DELIVERY_RETRY_MAX_MS: 1000,
+  DELIVERY_CONCURRENCY: 4,
+  DELIVERY_CONCURRENCY_PER_DESTINATION: 2,
+  DELIVERY_TIMEOUT_MS: 1000,
+  DELIVERY_POLL_INTERVAL_MS: 60_000,
+  DELIVERY_RETRY_BASE_MS: 100,
+  DELIVERY_RETRY_MAX_MS: 1000,
 } as AuditStreamerConfig;
 
 function harness() {
@@ -27,15 +31,23 @@ function harness() {
       return Promise.resolve();
     },
   } as unknown as DeliveriesRepository;
-  const targets = { get: (id: number) => Promise.resolve({ id, url: `http://receiver/${id}`, build: () => ({ headers: {}, body: '{}' }) }) } as unknown as TargetCache;
+  const targets = {
+    get: (id: number) =>
+      Promise.resolve({ id, url: `http://receiver/${id}`, build: () => ({ headers: {}, body: '{}' }) }),
+  } as unknown as TargetCache;
   let sending = 0;
   const sender = {
     send: (req: { url: string }) => {
       sending++;
-      return new Promise<SendResult>((answer) => answers.push({ destinationId: Number(req.url.split('/').pop()), answer }));
+      return new Promise<SendResult>((answer) =>
+        answers.push({ destinationId: Number(req.url.split('/').pop()), answer }),
+      );
     },
   } as unknown as WebhookSender;
-  const recorder = { add: (a: RecordedAttempt) => recorded.push(a), flush: () => Promise.resolve() } as unknown as AttemptRecorder;
+  const recorder = {
+    add: (a: RecordedAttempt) => recorded.push(a),
+    flush: () => Promise.resolve(),
+  } as unknown as AttemptRecorder;
   const worker = new DeliveryWorker(config, deliveries, targets, sender, recorder, new DeliverySignal());
   worker.onApplicationBootstrap();
   const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -46,7 +58,13 @@ beforeAll(() => Logger.overrideLogger(false)); // the failed attempt's warning i
 
 let next = 1;
 const delivery = (destinationId: number): ClaimedDelivery => ({
-  id: next++, destinationId, auditEventId: `e-${next}`, eventType: 'release_created', payload: {}, attempts: 0, destinationVersion: 1,
+  id: next++,
+  destinationId,
+  auditEventId: `e-${next}`,
+  eventType: 'release_created',
+  payload: {},
+  attempts: 0,
+  destinationVersion: 1,
 });
 
 describe('DeliveryWorker hand-off', () => {
@@ -65,7 +83,7 @@ describe('DeliveryWorker hand-off', () => {
     expect(h.released).toEqual([]);
   });
 
-  it('a failed attempt sends the destination\'s queue back to the claim; other destinations keep theirs', async () => {
+  it("a failed attempt sends the destination's queue back to the claim; other destinations keep theirs", async () => {
     const h = harness();
     const queued = [1, 1, 1, 1, 2].map(delivery);
     h.worker.offer(queued);

@@ -155,7 +155,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async claimAndStart(free: number): Promise<void> {
     this.freedSinceClaim = 0;
-    const claimed = await this.deliveries.claimDue(free, this.config.DELIVERY_CONCURRENCY_PER_DESTINATION, this.inFlight, this.leaseMs);
+    const claimed = await this.deliveries.claimDue(
+      free,
+      this.config.DELIVERY_CONCURRENCY_PER_DESTINATION,
+      this.inFlight,
+      this.leaseMs,
+    );
     for (const delivery of claimed) this.start(delivery, true);
   }
 
@@ -165,7 +170,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     if (!queue) return;
     const perDestination = this.config.DELIVERY_CONCURRENCY_PER_DESTINATION;
     const stale: number[] = [];
-    while (queue.length > 0 && this.total < this.config.DELIVERY_CONCURRENCY && (this.inFlight.get(destinationId) ?? 0) < perDestination) {
+    while (
+      queue.length > 0 &&
+      this.total < this.config.DELIVERY_CONCURRENCY &&
+      (this.inFlight.get(destinationId) ?? 0) < perDestination
+    ) {
       const next = queue.shift() as Queued;
       this.queued--;
       if (Date.now() > next.sendBy) stale.push(next.delivery.id);
@@ -233,11 +242,21 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const attempts = delivery.attempts + 1;
       const retryAfterMs = parseRetryAfterMs(result.retryAfter, Date.now());
       const retryInMs = verdict === 'delivered' ? null : nextAttemptDelayMs(attempts, retryAfterMs, this.schedule);
-      this.recorder.add({ deliveryId: delivery.id, destinationId: delivery.destinationId, ...result, retryInMs, retryAfterMs, verdict });
+      this.recorder.add({
+        deliveryId: delivery.id,
+        destinationId: delivery.destinationId,
+        ...result,
+        retryInMs,
+        retryAfterMs,
+        verdict,
+      });
       if (verdict !== 'delivered') {
         // The destination is about to be paused: its queued hand-offs wait for the claim instead.
         void this.giveBack(this.takeQueue(delivery.destinationId));
-        this.logger.warn({ deliveryId: delivery.id, destinationId: target.id, attempts, error: result.error, retryInMs }, 'delivery failed');
+        this.logger.warn(
+          { deliveryId: delivery.id, destinationId: target.id, attempts, error: result.error, retryInMs },
+          'delivery failed',
+        );
       }
     } catch (err) {
       // The lease expires on its own, so the delivery is retried; only the log is lost.

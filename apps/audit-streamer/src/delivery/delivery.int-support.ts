@@ -1,5 +1,13 @@
 import { DomainEvent, DomainEventSchemas, messageKeyFor } from '@audit/contracts';
-import { bearer, dropDatabase, serviceDatabase, TEST_JWT_SECRET, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import {
+  bearer,
+  dropDatabase,
+  serviceDatabase,
+  TEST_JWT_SECRET,
+  testKafka,
+  uniqueSuffix,
+  waitFor,
+} from '@audit/testing';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EntityManager } from '@mikro-orm/postgresql';
@@ -32,17 +40,30 @@ export async function startStreamer(env: Record<string, string> = {}): Promise<S
   const database = `it_streamer_${suffix}`;
   const topic = `it-streamer-${suffix}`;
   const config = loadAuditStreamerConfig({
-    ...(await serviceDatabase('audit_streamer', database)), KAFKA_TOPIC: topic, KAFKA_GROUP_ID: `audit-streamer-${suffix}`,
-    AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', STREAMING_ALLOW_HTTP: 'true', STREAMING_ALLOWED_HOSTS: '127.0.0.1',
-    DELIVERY_POLL_INTERVAL_MS: '100', DELIVERY_RETRY_BASE_MS: '100', DELIVERY_RETRY_MAX_MS: '1000', DELIVERY_PAUSE_MAX_MS: '300',
+    ...(await serviceDatabase('audit_streamer', database)),
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `audit-streamer-${suffix}`,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'silent',
+    STREAMING_ALLOW_HTTP: 'true',
+    STREAMING_ALLOWED_HOSTS: '127.0.0.1',
+    DELIVERY_POLL_INTERVAL_MS: '100',
+    DELIVERY_RETRY_BASE_MS: '100',
+    DELIVERY_RETRY_MAX_MS: '1000',
+    DELIVERY_PAUSE_MAX_MS: '300',
     ...env,
   });
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
   await app.listen(0, '127.0.0.1');
   const groupPath = `grp-${suffix}`;
-  const sql = <T,>(query: string, params: unknown[] = []) => app.get(EntityManager).fork().execute<T[]>(query, params);
+  const sql = <T>(query: string, params: unknown[] = []) => app.get(EntityManager).fork().execute<T[]>(query, params);
   return {
-    app, http: request(app.getHttpServer()), topic, database, groupPath, sql,
+    app,
+    http: request(app.getHttpServer()),
+    topic,
+    database,
+    groupPath,
+    sql,
     owner: bearer({ sub: '7', name: 'olivia', groups: { [groupPath]: 'owner' } }),
     close: async () => {
       await app.close();
@@ -58,7 +79,11 @@ export async function send(topic: string, events: DomainEvent[]): Promise<void> 
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
   }
-  await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })) });
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })),
+  });
 }
 
 export async function disconnectProducer(): Promise<void> {
@@ -68,7 +93,10 @@ export async function disconnectProducer(): Promise<void> {
 
 export function groupCreatedEvent(groupId: number, fullPath: string): DomainEvent {
   return DomainEventSchemas.GroupCreated.parse({
-    id: randomUUID(), type: 'GroupCreated', schema_version: 1, occurred_at: new Date().toISOString(),
+    id: randomUUID(),
+    type: 'GroupCreated',
+    schema_version: 1,
+    occurred_at: new Date().toISOString(),
     aggregate: { type: 'Group', id: String(groupId), version: 1 },
     actor: { id: 1, name: 'alice', ip_address: null },
     scope: { entity_type: 'Group', entity_id: groupId, entity_path: fullPath },
@@ -83,8 +111,15 @@ export async function createDestinations(s: Streamer, urls: string[]): Promise<n
   const ids: number[] = [];
   for (const [i, url] of urls.entries()) {
     const created = await waitFor('the streamer to know the group', async () => {
-      const res = await s.http.post(`/api/v4/groups/${s.groupPath}/audit_events/streaming/destinations`).set('Authorization', s.owner).send({ destination_url: url, name: `dest-${i}` });
-      return res.status === 201 ? (res.body as { id: number }) : res.status === 404 ? undefined : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
+      const res = await s.http
+        .post(`/api/v4/groups/${s.groupPath}/audit_events/streaming/destinations`)
+        .set('Authorization', s.owner)
+        .send({ destination_url: url, name: `dest-${i}` });
+      return res.status === 201
+        ? (res.body as { id: number })
+        : res.status === 404
+          ? undefined
+          : Promise.reject(new Error(`${res.status} ${JSON.stringify(res.body)}`));
     });
     ids.push(created.id);
   }
@@ -99,7 +134,10 @@ export interface Received {
 }
 
 /** What a receiver does with one request: answer (status, headers, optionally after a delay) or hang until the client gives up. */
-export type Behaviour = (req: { headers: IncomingHttpHeaders; body: string }) => { status: number; headers?: Record<string, string>; afterMs?: number } | 'hang';
+export type Behaviour = (req: {
+  headers: IncomingHttpHeaders;
+  body: string;
+}) => { status: number; headers?: Record<string, string>; afterMs?: number } | 'hang';
 
 /** A keep-alive HTTP receiver on 127.0.0.1 whose behaviour a test can change while it runs. */
 export async function startControlledReceiver(initial: Behaviour = () => ({ status: 200 })) {
@@ -131,10 +169,21 @@ export async function startControlledReceiver(initial: Behaviour = () => ({ stat
     requests,
     set: (next: Behaviour) => (behaviour = next),
     /** Distinct release_created event ids answered with a 2xx (configuration changes are streamed too: not counted). */
-    deliveredIds: () => new Set(releaseRequests(requests).filter((r) => r.status >= 200 && r.status < 300).map((r) => String(r.headers['webhook-id']))),
-    close: () => new Promise<void>((resolve) => { hanging.forEach((r) => r.destroy()); server.closeAllConnections(); server.close(() => resolve()); }),
+    deliveredIds: () =>
+      new Set(
+        releaseRequests(requests)
+          .filter((r) => r.status >= 200 && r.status < 300)
+          .map((r) => String(r.headers['webhook-id'])),
+      ),
+    close: () =>
+      new Promise<void>((resolve) => {
+        hanging.forEach((r) => r.destroy());
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** The requests of the release events a test sent (the streamer also streams its own configuration changes). */
-export const releaseRequests = (requests: Received[]): Received[] => requests.filter((r) => r.headers['x-gitlab-audit-event-type'] === 'release_created');
+export const releaseRequests = (requests: Received[]): Received[] =>
+  requests.filter((r) => r.headers['x-gitlab-audit-event-type'] === 'release_created');

@@ -26,9 +26,20 @@ import { WorkerDatabase } from './worker-database';
   imports: [NamespacesModule, DestinationsModule],
   controllers: [GroupDeliveriesController, AdminDeliveriesController],
   providers: [
-    DeliverySignal, DeliveriesRepository, DeliveryOutcomesRepository, DeliveryLogRepository, DestinationDeactivation,
-    TargetCache, WebhookSender, AttemptRecorder, DeliveryWorker, StreamingConsumer, DeliveryLogService, DeliveryPruner,
-    GroupAccess, WorkerDatabase,
+    DeliverySignal,
+    DeliveriesRepository,
+    DeliveryOutcomesRepository,
+    DeliveryLogRepository,
+    DestinationDeactivation,
+    TargetCache,
+    WebhookSender,
+    AttemptRecorder,
+    DeliveryWorker,
+    StreamingConsumer,
+    DeliveryLogService,
+    DeliveryPruner,
+    GroupAccess,
+    WorkerDatabase,
   ],
 })
 export class DeliveryModule {}

@@ -8,7 +8,11 @@ jest.mock('node:dns', () => {
   const actual = jest.requireActual<typeof import('node:dns')>('node:dns');
   return {
     ...actual,
-    lookup: (host: string, options: { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) =>
+    lookup: (
+      host: string,
+      options: { all: true },
+      callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+    ) =>
       host === 'rebound.example' && mockRebound ? callback(null, mockRebound) : actual.lookup(host, options, callback),
   };
 });

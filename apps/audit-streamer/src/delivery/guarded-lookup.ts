@@ -11,7 +11,11 @@ export function guardedLookup(allow: AllowList): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
-      const blocked = firstBlockedAddress(hostname, addresses.map((a) => a.address), allow);
+      const blocked = firstBlockedAddress(
+        hostname,
+        addresses.map((a) => a.address),
+        allow,
+      );
       if (blocked !== undefined) {
         const refusal = Object.assign(new Error(`refusing to connect to internal address ${blocked} of ${hostname}`), {
           code: 'EADDRBLOCKED',

@@ -56,16 +56,17 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     const events = consumed.map((c) => c.event);
     const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
     const handOff = await this.worker.waitForRoom(HAND_OFF_WAIT_MS);
-    const lease = { leaseMs: this.worker.leaseMs, saturated: handOff ? this.worker.saturated() : 'all' as const };
+    const lease = { leaseMs: this.worker.leaseMs, saturated: handOff ? this.worker.saturated() : ('all' as const) };
     const namespaces = namespaceUpserts(events);
     // Without group or project changes (nearly every chunk) one autocommitted statement: no BEGIN
     // and COMMIT round trips, most of the cost per chunk at low rates.
-    const created = namespaces.length === 0
-      ? await this.deliveries.insertMatching(this.em.fork(), streamed, lease)
-      : await this.em.fork().transactional(async (tx) => {
-          await this.namespaces.upsert(tx, namespaces);
-          return this.deliveries.insertMatching(tx, streamed, lease);
-        });
+    const created =
+      namespaces.length === 0
+        ? await this.deliveries.insertMatching(this.em.fork(), streamed, lease)
+        : await this.em.fork().transactional(async (tx) => {
+            await this.namespaces.upsert(tx, namespaces);
+            return this.deliveries.insertMatching(tx, streamed, lease);
+          });
     if (created.length === 0) return;
     this.logger.debug?.({ events: events.length, deliveries: created.length }, 'deliveries created');
     this.worker.offer(created.filter((d) => d.leased));

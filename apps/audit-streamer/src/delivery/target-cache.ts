@@ -21,9 +21,15 @@ const TTL_MS = 60_000;
  */
 @Injectable()
 export class TargetCache {
-  private readonly entries = new Map<number, { expires: number; version: number; target: Promise<ReadyTarget | null> }>();
+  private readonly entries = new Map<
+    number,
+    { expires: number; version: number; target: Promise<ReadyTarget | null> }
+  >();
 
-  constructor(private readonly deliveries: DeliveriesRepository, private readonly secrets: SecretBox) {}
+  constructor(
+    private readonly deliveries: DeliveriesRepository,
+    private readonly secrets: SecretBox,
+  ) {}
 
   get(destinationId: number, version: number): Promise<ReadyTarget | null> {
     const now = Date.now();
@@ -39,7 +45,9 @@ export class TargetCache {
     const row = (await this.deliveries.loadTargets([destinationId])).get(destinationId);
     if (!row) return null;
     const verificationToken = this.secrets.decrypt(row.verificationToken);
-    const signingSecrets = [row.signingSecret, row.previousSigningSecret].filter((s): s is string => s !== null).map((s) => this.secrets.decrypt(s));
+    const signingSecrets = [row.signingSecret, row.previousSigningSecret]
+      .filter((s): s is string => s !== null)
+      .map((s) => this.secrets.decrypt(s));
     const customHeaders = row.headers.map((h) => ({ key: h.key, value: this.secrets.decrypt(h.value) }));
     return {
       id: row.id,

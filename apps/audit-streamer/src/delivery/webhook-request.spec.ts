@@ -8,8 +8,14 @@ const event = {
   entity_id: 29,
   entity_type: 'Project',
   details: {
-    author_name: 'alice', target_id: 7, target_type: 'Release', target_details: 'New Release',
-    custom_message: 'Created Release v0.3', ip_address: '203.0.113.7', entity_path: 'g/p', correlation_id: 'c1',
+    author_name: 'alice',
+    target_id: 7,
+    target_type: 'Release',
+    target_details: 'New Release',
+    custom_message: 'Created Release v0.3',
+    ip_address: '203.0.113.7',
+    entity_path: 'g/p',
+    correlation_id: 'c1',
   },
   ip_address: '203.0.113.7',
   author_name: 'alice',
@@ -28,7 +34,11 @@ const valueOf = (headers: readonly HeaderPair[], name: string): string | undefin
 
 describe('buildWebhook', () => {
   const key = randomBytes(24);
-  const build = (payload: unknown, customHeaders: Array<{ key: string; value: string }> = [], signingSecrets = [`whsec_${key.toString('base64')}`]) =>
+  const build = (
+    payload: unknown,
+    customHeaders: Array<{ key: string; value: string }> = [],
+    signingSecrets = [`whsec_${key.toString('base64')}`],
+  ) =>
     buildWebhook({
       auditEventId: event.id,
       eventType: event.event_type,
@@ -68,7 +78,11 @@ describe('buildWebhook', () => {
     const wh = new Webhook(previous);
     jest.useFakeTimers({ now: 1_700_000_000_999 });
     try {
-      const standard = { 'webhook-id': valueOf(headers, 'webhook-id') ?? '', 'webhook-timestamp': valueOf(headers, 'webhook-timestamp') ?? '', 'webhook-signature': valueOf(headers, 'webhook-signature') ?? '' };
+      const standard = {
+        'webhook-id': valueOf(headers, 'webhook-id') ?? '',
+        'webhook-timestamp': valueOf(headers, 'webhook-timestamp') ?? '',
+        'webhook-signature': valueOf(headers, 'webhook-signature') ?? '',
+      };
       expect(wh.verify(body, standard)).toEqual(JSON.parse(body));
     } finally {
       jest.useRealTimers();
@@ -76,8 +90,18 @@ describe('buildWebhook', () => {
   });
 
   it('never sends a stored custom header with a platform name: Content-Type, X-Gitlab-*, webhook-* (any case)', () => {
-    const stored = ['content-type', 'Webhook-Id', 'webhook-anything', 'X-Gitlab-Something', 'x-gitlab-event-streaming-token', 'X-GITLAB-AUDIT-EVENT-TYPE'];
-    const { headers } = build(event, [...stored.map((k) => ({ key: k, value: 'forged' })), { key: 'X-Team', value: 'audit' }]);
+    const stored = [
+      'content-type',
+      'Webhook-Id',
+      'webhook-anything',
+      'X-Gitlab-Something',
+      'x-gitlab-event-streaming-token',
+      'X-GITLAB-AUDIT-EVENT-TYPE',
+    ];
+    const { headers } = build(event, [
+      ...stored.map((k) => ({ key: k, value: 'forged' })),
+      { key: 'X-Team', value: 'audit' },
+    ]);
     expect(headers.filter(([, value]) => value === 'forged')).toEqual([]);
     expect(valuesOf(headers, 'content-type')).toEqual(['application/json']);
     expect(valuesOf(headers, 'x-gitlab-event-streaming-token')).toEqual(['tok']);
@@ -87,19 +111,46 @@ describe('buildWebhook', () => {
   });
 
   it('sends keys that are Object.prototype names exactly as stored, each once', () => {
-    const names = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__'];
-    const { headers } = build(event, names.map((k, i) => ({ key: k, value: `v${i}` })));
+    const names = [
+      '__proto__',
+      'constructor',
+      'prototype',
+      'hasOwnProperty',
+      'toString',
+      'valueOf',
+      '__defineGetter__',
+    ];
+    const { headers } = build(
+      event,
+      names.map((k, i) => ({ key: k, value: `v${i}` })),
+    );
     expect(headers.slice(0, names.length)).toEqual(names.map((k, i) => [k, `v${i}`]));
     expect(headers).toHaveLength(names.length + 6);
   });
 });
 
 describe('isReservedHeader', () => {
-  it.each(['Content-Type', 'CONTENT-TYPE', 'X-Gitlab-Something', 'x-gitlab-', 'X-GITLAB-EVENT-STREAMING-TOKEN', 'webhook-id', 'Webhook-Future'])('reserves %s', (name) => {
+  it.each([
+    'Content-Type',
+    'CONTENT-TYPE',
+    'X-Gitlab-Something',
+    'x-gitlab-',
+    'X-GITLAB-EVENT-STREAMING-TOKEN',
+    'webhook-id',
+    'Webhook-Future',
+  ])('reserves %s', (name) => {
     expect(isReservedHeader(name)).toBe(true);
   });
 
-  it.each(['X-Team', 'X-Gitlab', 'X-Gitlabs-Thing', 'X-Webhook-Id', 'Content-Type-Options', '__proto__', 'constructor'])('leaves %s to destinations', (name) => {
+  it.each([
+    'X-Team',
+    'X-Gitlab',
+    'X-Gitlabs-Thing',
+    'X-Webhook-Id',
+    'Content-Type-Options',
+    '__proto__',
+    'constructor',
+  ])('leaves %s to destinations', (name) => {
     expect(isReservedHeader(name)).toBe(false);
   });
 });

@@ -40,7 +40,9 @@ export interface WebhookInput {
 export function buildWebhook(input: WebhookInput): { headers: HeaderPair[]; body: string } {
   const body = JSON.stringify(input.payload);
   const timestamp = Math.floor(input.nowMs / 1000);
-  const custom = input.customHeaders.filter(({ key }) => !isReservedHeader(key)).map(({ key, value }): HeaderPair => [key, value]);
+  const custom = input.customHeaders
+    .filter(({ key }) => !isReservedHeader(key))
+    .map(({ key, value }): HeaderPair => [key, value]);
   return {
     body,
     headers: [
@@ -50,7 +52,10 @@ export function buildWebhook(input: WebhookInput): { headers: HeaderPair[]; body
       ['X-Gitlab-Audit-Event-Type', input.eventType],
       ['webhook-id', input.auditEventId],
       ['webhook-timestamp', String(timestamp)],
-      ['webhook-signature', input.signingSecrets.map((secret) => signWebhook(secret, input.auditEventId, timestamp, body)).join(' ')],
+      [
+        'webhook-signature',
+        input.signingSecrets.map((secret) => signWebhook(secret, input.auditEventId, timestamp, body)).join(' '),
+      ],
     ],
   };
 }

@@ -27,15 +27,17 @@ export class DestinationChanges {
 
   async commit<T>(work: (tx: EntityManager) => Promise<Change<T>>): Promise<T> {
     // A deadlock with the delivery worker (a delete cascading to its deliveries) rolls back the whole change: run it again.
-    const { result, published } = await retryTransient(() => this.repository.transactional(async (tx) => {
-      const change = await work(tx);
-      const events = change.events.filter((e): e is DomainEvent => e !== null);
-      if (events.length > 0) {
-        const insert = outboxInsert(this.config.KAFKA_TOPIC, events);
-        await tx.execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
-      }
-      return { result: change.result, published: events.length };
-    }));
+    const { result, published } = await retryTransient(() =>
+      this.repository.transactional(async (tx) => {
+        const change = await work(tx);
+        const events = change.events.filter((e): e is DomainEvent => e !== null);
+        if (events.length > 0) {
+          const insert = outboxInsert(this.config.KAFKA_TOPIC, events);
+          await tx.execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
+        }
+        return { result: change.result, published: events.length };
+      }),
+    );
     if (published > 0) this.relay.wake();
     return result;
   }

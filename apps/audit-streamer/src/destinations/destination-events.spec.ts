@@ -1,13 +1,30 @@
 import { DomainEventSchemas } from '@audit/contracts';
 import {
-  ChangeContext, DestinationFacts, destinationDeactivated, destinationUpdated, groupScope, headerUpdated, INSTANCE_SCOPE, STREAMER_ACTOR,
+  ChangeContext,
+  DestinationFacts,
+  destinationDeactivated,
+  destinationUpdated,
+  groupScope,
+  headerUpdated,
+  INSTANCE_SCOPE,
+  STREAMER_ACTOR,
 } from './destination-events';
 
 const ctx: ChangeContext = {
   scope: groupScope(100, 'acme'),
-  meta: { actor: { id: 7, name: 'olivia', ip_address: '203.0.113.7' }, correlationId: 'corr-1', now: new Date('2026-11-21T10:15:30.123Z') },
+  meta: {
+    actor: { id: 7, name: 'olivia', ip_address: '203.0.113.7' },
+    correlationId: 'corr-1',
+    now: new Date('2026-11-21T10:15:30.123Z'),
+  },
 };
-const before: DestinationFacts = { id: 3, name: 'SIEM', url: 'https://siem.example/a', eventTypeFilters: [], active: false };
+const before: DestinationFacts = {
+  id: 3,
+  name: 'SIEM',
+  url: 'https://siem.example/a',
+  eventTypeFilters: [],
+  active: false,
+};
 
 describe('destinationUpdated', () => {
   it('lists each changed field with its old and new value, in a schema-valid envelope', () => {
@@ -44,8 +61,13 @@ describe('headerUpdated', () => {
   it('names a changed value without carrying it, and gives old and new keys', () => {
     const event = headerUpdated(before, header, 'X-Squad', true, ctx);
     expect(event?.data).toEqual({
-      destination_id: 3, destination_name: 'SIEM', destination_url: 'https://siem.example/a',
-      header_id: 9, key: 'X-Squad', key_change: { from: 'X-Team', to: 'X-Squad' }, value_changed: true,
+      destination_id: 3,
+      destination_name: 'SIEM',
+      destination_url: 'https://siem.example/a',
+      header_id: 9,
+      key: 'X-Squad',
+      key_change: { from: 'X-Team', to: 'X-Squad' },
+      value_changed: true,
     });
   });
 
@@ -56,7 +78,10 @@ describe('headerUpdated', () => {
 
 describe('destinationDeactivated', () => {
   it('is the streamer acting on its own, with the reason, at instance scope for an instance destination', () => {
-    const event = destinationDeactivated(before, 'the receiver answered 410 Gone', { scope: INSTANCE_SCOPE, meta: { ...ctx.meta, actor: STREAMER_ACTOR } });
+    const event = destinationDeactivated(before, 'the receiver answered 410 Gone', {
+      scope: INSTANCE_SCOPE,
+      meta: { ...ctx.meta, actor: STREAMER_ACTOR },
+    });
     expect(event).toMatchObject({
       actor: { id: 0, name: 'audit-streamer', ip_address: null },
       scope: { entity_type: 'Instance', entity_id: 1, entity_path: 'instance' },

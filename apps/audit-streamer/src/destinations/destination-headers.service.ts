@@ -4,7 +4,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import { SecretBox } from '../crypto/secret-box';
 import { DestinationChanges } from './destination-changes';
 import { headerCreated, headerDeleted, headerUpdated } from './destination-events';
-import { CreateHeaderInput, HeaderView, isNumericId, MAX_HEADERS_PER_DESTINATION, UpdateHeaderInput } from './destination.schemas';
+import {
+  CreateHeaderInput,
+  HeaderView,
+  isNumericId,
+  MAX_HEADERS_PER_DESTINATION,
+  UpdateHeaderInput,
+} from './destination.schemas';
 import { DestinationRow, DestinationsRepository } from './destinations.repository';
 import { DestinationsService, refuseDuplicate } from './destinations.service';
 import { DestinationOwner } from './group-access.service';
@@ -27,7 +33,12 @@ export class DestinationHeadersService {
     private readonly secrets: SecretBox,
   ) {}
 
-  async add(owner: DestinationOwner, destinationId: string, input: CreateHeaderInput, meta: CommandMetadata): Promise<HeaderView> {
+  async add(
+    owner: DestinationOwner,
+    destinationId: string,
+    input: CreateHeaderInput,
+    meta: CommandMetadata,
+  ): Promise<HeaderView> {
     checkKey(input.key);
     const current = await this.destinations.destinationOf(owner, destinationId);
     const id = await refuseDuplicate('key', DUPLICATE_KEY, () =>
@@ -37,15 +48,29 @@ export class DestinationHeadersService {
           const message = `the limit of ${MAX_HEADERS_PER_DESTINATION} custom headers per destination is reached`;
           throw new ValidationError(message, [{ field: 'key', message }]);
         }
-        const headerId = await this.repository.insertHeader(tx, destination.id, input.key, this.secrets.encrypt(input.value));
-        return { result: headerId, events: [headerCreated(destination, { id: headerId, key: input.key }, { scope: owner.scope, meta })] };
+        const headerId = await this.repository.insertHeader(
+          tx,
+          destination.id,
+          input.key,
+          this.secrets.encrypt(input.value),
+        );
+        return {
+          result: headerId,
+          events: [headerCreated(destination, { id: headerId, key: input.key }, { scope: owner.scope, meta })],
+        };
       }),
     );
     this.logger.log({ destinationId: current.id, headerId: id, userId: meta.actor.id }, 'streaming header added');
     return { id, key: input.key, value: input.value };
   }
 
-  async update(owner: DestinationOwner, destinationId: string, headerId: string, input: UpdateHeaderInput, meta: CommandMetadata): Promise<HeaderView> {
+  async update(
+    owner: DestinationOwner,
+    destinationId: string,
+    headerId: string,
+    input: UpdateHeaderInput,
+    meta: CommandMetadata,
+  ): Promise<HeaderView> {
     if (input.key !== undefined) checkKey(input.key);
     const current = await this.destinations.destinationOf(owner, destinationId);
     headerOf(current, headerId);
@@ -57,11 +82,22 @@ export class DestinationHeadersService {
         const value = input.value ?? oldValue;
         const key = input.key ?? before.key;
         const valueChanged = value !== oldValue;
-        await this.repository.updateHeader(tx, before.id, input.key, valueChanged ? this.secrets.encrypt(value) : undefined);
-        return { result: { id: before.id, key, value }, events: [headerUpdated(destination, before, key, valueChanged, { scope: owner.scope, meta })] };
+        await this.repository.updateHeader(
+          tx,
+          before.id,
+          input.key,
+          valueChanged ? this.secrets.encrypt(value) : undefined,
+        );
+        return {
+          result: { id: before.id, key, value },
+          events: [headerUpdated(destination, before, key, valueChanged, { scope: owner.scope, meta })],
+        };
       }),
     );
-    this.logger.log({ destinationId: current.id, headerId: updated.id, userId: meta.actor.id }, 'streaming header updated');
+    this.logger.log(
+      { destinationId: current.id, headerId: updated.id, userId: meta.actor.id },
+      'streaming header updated',
+    );
     return updated;
   }
 

@@ -11,13 +11,27 @@ export const MAX_HEADERS_PER_DESTINATION = 20;
 
 const destinationUrl = z.string().min(1).max(2048).regex(SINGLE_LINE_TEXT, SINGLE_LINE_MESSAGE);
 const destinationName = z.string().trim().min(1).max(72).regex(SINGLE_LINE_TEXT, SINGLE_LINE_MESSAGE);
-const eventTypeFilters = z.array(z.string().regex(/^[a-z][a-z0-9_]{0,254}$/, 'must be audit event type names')).max(100);
-const headerKey = z.string().min(1).max(255).regex(HEADER_NAME, 'must be a valid HTTP header name (no spaces or line breaks)');
-const headerValue = z.string().min(1).max(255).regex(HEADER_VALUE, 'must not contain line breaks or control characters');
+const eventTypeFilters = z
+  .array(z.string().regex(/^[a-z][a-z0-9_]{0,254}$/, 'must be audit event type names'))
+  .max(100);
+const headerKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(HEADER_NAME, 'must be a valid HTTP header name (no spaces or line breaks)');
+const headerValue = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(HEADER_VALUE, 'must not contain line breaks or control characters');
 const atLeastOne = (value: Record<string, unknown>) => Object.values(value).some((v) => v !== undefined);
 
 export const CreateDestinationSchema = z
-  .object({ destination_url: destinationUrl, name: destinationName.optional(), event_type_filters: eventTypeFilters.optional() })
+  .object({
+    destination_url: destinationUrl,
+    name: destinationName.optional(),
+    event_type_filters: eventTypeFilters.optional(),
+  })
   .strict();
 export type CreateDestinationInput = z.infer<typeof CreateDestinationSchema>;
 

@@ -1,11 +1,23 @@
 import { CommandMetadata } from '@audit/contracts';
-import { ApiZodBody, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
+import {
+  ApiZodBody,
+  APP_CONFIG,
+  clientIp,
+  correlationId,
+  CurrentPrincipal,
+  parseInput,
+  Principal,
+  Req,
+} from '@audit/platform';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import type { Request } from 'express';
 import { AuditStreamerConfig } from '../app/config';
 import { DestinationHeadersService } from './destination-headers.service';
 import {
-  CreateDestinationSchema, CreateHeaderSchema, UpdateDestinationSchema, UpdateHeaderSchema,
+  CreateDestinationSchema,
+  CreateHeaderSchema,
+  UpdateDestinationSchema,
+  UpdateHeaderSchema,
 } from './destination.schemas';
 import { DestinationsService } from './destinations.service';
 import { DestinationOwner, GroupAccess } from './group-access.service';
@@ -28,7 +40,12 @@ abstract class DestinationRoutes {
 
   @Post()
   @ApiZodBody(CreateDestinationSchema)
-  async create(@Param('id') id: string | undefined, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async create(
+    @Param('id') id: string | undefined,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     const owner = await this.owner(id, principal);
     return this.destinations.create(owner, parseInput(CreateDestinationSchema, body), this.meta(principal, req));
   }
@@ -39,7 +56,11 @@ abstract class DestinationRoutes {
   }
 
   @Get(':destination_id')
-  async get(@Param('id') id: string | undefined, @Param('destination_id') destinationId: string, @CurrentPrincipal() principal: Principal) {
+  async get(
+    @Param('id') id: string | undefined,
+    @Param('destination_id') destinationId: string,
+    @CurrentPrincipal() principal: Principal,
+  ) {
     return this.destinations.get(await this.owner(id, principal), destinationId);
   }
 
@@ -53,18 +74,33 @@ abstract class DestinationRoutes {
     @Req() req: Request,
   ) {
     const owner = await this.owner(id, principal);
-    return this.destinations.update(owner, destinationId, parseInput(UpdateDestinationSchema, body), this.meta(principal, req));
+    return this.destinations.update(
+      owner,
+      destinationId,
+      parseInput(UpdateDestinationSchema, body),
+      this.meta(principal, req),
+    );
   }
 
   @Delete(':destination_id')
   @HttpCode(204)
-  async remove(@Param('id') id: string | undefined, @Param('destination_id') destinationId: string, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async remove(
+    @Param('id') id: string | undefined,
+    @Param('destination_id') destinationId: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     await this.destinations.remove(await this.owner(id, principal), destinationId, this.meta(principal, req));
   }
 
   @Post(':destination_id/signing_secret/rotate')
   @HttpCode(200)
-  async rotateSecret(@Param('id') id: string | undefined, @Param('destination_id') destinationId: string, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async rotateSecret(
+    @Param('id') id: string | undefined,
+    @Param('destination_id') destinationId: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     return this.destinations.rotateSecret(await this.owner(id, principal), destinationId, this.meta(principal, req));
   }
 
@@ -92,7 +128,13 @@ abstract class DestinationRoutes {
     @Req() req: Request,
   ) {
     const owner = await this.owner(id, principal);
-    return this.headers.update(owner, destinationId, headerId, parseInput(UpdateHeaderSchema, body), this.meta(principal, req));
+    return this.headers.update(
+      owner,
+      destinationId,
+      headerId,
+      parseInput(UpdateHeaderSchema, body),
+      this.meta(principal, req),
+    );
   }
 
   @Delete(':destination_id/headers/:header_id')
@@ -120,7 +162,12 @@ abstract class DestinationRoutes {
 /** Destinations of a top-level group, managed by its owners (CONTRACTS.md; a subgroup is a 400). */
 @Controller('api/v4/groups/:id/audit_events/streaming/destinations')
 export class DestinationsController extends DestinationRoutes {
-  constructor(access: GroupAccess, destinations: DestinationsService, headers: DestinationHeadersService, @Inject(APP_CONFIG) config: AuditStreamerConfig) {
+  constructor(
+    access: GroupAccess,
+    destinations: DestinationsService,
+    headers: DestinationHeadersService,
+    @Inject(APP_CONFIG) config: AuditStreamerConfig,
+  ) {
     super(access, destinations, headers, config);
   }
 
@@ -132,7 +179,12 @@ export class DestinationsController extends DestinationRoutes {
 /** Instance-level destinations: every group's events, managed by administrators. */
 @Controller('api/v4/admin/audit_events/streaming/destinations')
 export class InstanceDestinationsController extends DestinationRoutes {
-  constructor(access: GroupAccess, destinations: DestinationsService, headers: DestinationHeadersService, @Inject(APP_CONFIG) config: AuditStreamerConfig) {
+  constructor(
+    access: GroupAccess,
+    destinations: DestinationsService,
+    headers: DestinationHeadersService,
+    @Inject(APP_CONFIG) config: AuditStreamerConfig,
+  ) {
     super(access, destinations, headers, config);
   }
 

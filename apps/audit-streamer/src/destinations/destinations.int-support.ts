@@ -1,5 +1,13 @@
 import { DomainEvent } from '@audit/contracts';
-import { dropDatabase, serviceDatabase, TEST_JWT_SECRET, collectTopic, testKafka, uniqueSuffix, waitFor } from '@audit/testing';
+import {
+  dropDatabase,
+  serviceDatabase,
+  TEST_JWT_SECRET,
+  collectTopic,
+  testKafka,
+  uniqueSuffix,
+  waitFor,
+} from '@audit/testing';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -86,4 +94,5 @@ export async function outboxCount(streamer: StreamerUnderTest): Promise<number> 
 }
 
 /** `data.destination_id` of an event, for matching events to the destination a test created. */
-export const destinationIdOf = (event: DomainEvent): number | undefined => (event.data as { destination_id?: number }).destination_id;
+export const destinationIdOf = (event: DomainEvent): number | undefined =>
+  (event.data as { destination_id?: number }).destination_id;

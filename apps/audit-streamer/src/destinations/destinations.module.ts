@@ -17,7 +17,15 @@ import { DestinationUrlCheck } from './url-check.service';
 @Module({
   imports: [NamespacesModule],
   controllers: [DestinationsController, InstanceDestinationsController],
-  providers: [DestinationsService, DestinationHeadersService, DestinationsRepository, DestinationChanges, GroupAccess, DestinationUrlCheck, OutboxRelay],
+  providers: [
+    DestinationsService,
+    DestinationHeadersService,
+    DestinationsRepository,
+    DestinationChanges,
+    GroupAccess,
+    DestinationUrlCheck,
+    OutboxRelay,
+  ],
   exports: [DestinationsService, DestinationHeadersService, GroupAccess, DestinationsRepository, OutboxRelay],
 })
 export class DestinationsModule {}

@@ -56,7 +56,10 @@ const toDestination = (r: Record<string, unknown>): DestinationRow => ({
   deactivatedReason: (r['deactivated_reason'] as string | null) ?? null,
   createdAt: toIso(r['created_at']),
   updatedAt: toIso(r['updated_at']),
-  headers: (r['headers'] as Array<{ id: unknown; key: string; value: string }>).map((h) => ({ ...h, id: toNumber(h.id) })),
+  headers: (r['headers'] as Array<{ id: unknown; key: string; value: string }>).map((h) => ({
+    ...h,
+    id: toNumber(h.id),
+  })),
 });
 
 /**
@@ -76,7 +79,9 @@ export class DestinationsRepository {
 
   /** Serialises creations per owner (a group, or the instance), so the limit holds under concurrency. */
   async countLockedForOwner(tx: EntityManager, groupId: number | null): Promise<number> {
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended('audit-streamer:destinations:' || ?::text, 0))`, [groupId ?? 'instance']);
+    await tx.execute(`select pg_advisory_xact_lock(hashtextextended('audit-streamer:destinations:' || ?::text, 0))`, [
+      groupId ?? 'instance',
+    ]);
     const [{ count }] = await tx.execute<Array<{ count: number }>>(
       `select count(*)::int as count from destinations where group_id is not distinct from ?::bigint`,
       [groupId],
@@ -89,16 +94,25 @@ export class DestinationsRepository {
       `insert into destinations (group_id, name, destination_url, verification_token, signing_secret, event_type_filters)
        values (?, ?, ?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)))
        returning id`,
-      [input.groupId, input.name, input.url, input.verificationToken, input.signingSecret, json(input.eventTypeFilters)],
+      [
+        input.groupId,
+        input.name,
+        input.url,
+        input.verificationToken,
+        input.signingSecret,
+        json(input.eventTypeFilters),
+      ],
     );
     return (await this.find(tx, toNumber(row.id))) as DestinationRow;
   }
 
   async listForOwner(groupId: number | null): Promise<DestinationRow[]> {
-    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
-      `${SELECT_DESTINATIONS} where d.group_id is not distinct from ?::bigint group by d.id order by d.id`,
-      [groupId],
-    );
+    const rows = await this.em
+      .fork()
+      .execute<Array<Record<string, unknown>>>(
+        `${SELECT_DESTINATIONS} where d.group_id is not distinct from ?::bigint group by d.id order by d.id`,
+        [groupId],
+      );
     return rows.map(toDestination);
   }
 
@@ -112,7 +126,12 @@ export class DestinationsRepository {
    * a destination by its global id alone, and this lets the request go through GroupAccess like REST.
    */
   async groupOfDestination(destinationId: number): Promise<number | null> {
-    const rows = await this.em.fork().execute<Array<{ group_id: unknown }>>('select group_id from destinations where id = ? and group_id is not null', [destinationId]);
+    const rows = await this.em
+      .fork()
+      .execute<Array<{ group_id: unknown }>>(
+        'select group_id from destinations where id = ? and group_id is not null',
+        [destinationId],
+      );
     return rows[0] ? toNumber(rows[0].group_id) : null;
   }
 
@@ -147,8 +166,14 @@ export class DestinationsRepository {
               updated_at = now()
         where id = ?`,
       [
-        patch.name ?? null, patch.url ?? null, filters, filters,
-        patch.active ?? null, patch.active === true, patch.active === true, id,
+        patch.name ?? null,
+        patch.url ?? null,
+        filters,
+        filters,
+        patch.active ?? null,
+        patch.active === true,
+        patch.active === true,
+        id,
       ],
       'run',
     );
@@ -183,7 +208,10 @@ export class DestinationsRepository {
 
   /** The full path of a group from the namespaces read model, for the scope of an event about its destination. */
   async groupPath(tx: EntityManager, groupId: number): Promise<string | null> {
-    const rows = await tx.execute<Array<{ full_path: string }>>(`select full_path from namespaces where kind = 'Group' and id = ?`, [groupId]);
+    const rows = await tx.execute<Array<{ full_path: string }>>(
+      `select full_path from namespaces where kind = 'Group' and id = ?`,
+      [groupId],
+    );
     return rows[0]?.full_path ?? null;
   }
 
@@ -204,7 +232,12 @@ export class DestinationsRepository {
     return toNumber(row.id);
   }
 
-  async updateHeader(tx: EntityManager, headerId: number, key: string | undefined, encryptedValue: string | undefined): Promise<void> {
+  async updateHeader(
+    tx: EntityManager,
+    headerId: number,
+    key: string | undefined,
+    encryptedValue: string | undefined,
+  ): Promise<void> {
     await tx.execute(
       `update destination_headers set key = coalesce(?, key), value = coalesce(?, value), updated_at = now() where id = ?`,
       [key ?? null, encryptedValue ?? null, headerId],
@@ -225,7 +258,10 @@ export class DestinationsRepository {
   }
 
   /** signingSecretsFor of several destinations in one query (a delivery batch spans destinations). */
-  async signingSecretsForMany(destinationIds: readonly number[], now: Date = new Date()): Promise<Map<number, string[]>> {
+  async signingSecretsForMany(
+    destinationIds: readonly number[],
+    now: Date = new Date(),
+  ): Promise<Map<number, string[]>> {
     const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
       `select id, signing_secret, previous_signing_secret, previous_signing_secret_expires_at
          from destinations where id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
@@ -235,7 +271,10 @@ export class DestinationsRepository {
       rows.map((r) => {
         const previous = r['previous_signing_secret'] as string | null;
         const secrets = activeSigningSecrets(
-          { current: this.secrets.decrypt(String(r['signing_secret'])), previous: previous === null ? null : this.secrets.decrypt(previous) },
+          {
+            current: this.secrets.decrypt(String(r['signing_secret'])),
+            previous: previous === null ? null : this.secrets.decrypt(previous),
+          },
           toIsoOrNull(r['previous_signing_secret_expires_at']),
           now,
         );
@@ -245,7 +284,10 @@ export class DestinationsRepository {
   }
 
   private async find(em: EntityManager, id: number): Promise<DestinationRow | null> {
-    const rows = await em.execute<Array<Record<string, unknown>>>(`${SELECT_DESTINATIONS} where d.id = ? group by d.id`, [id]);
+    const rows = await em.execute<Array<Record<string, unknown>>>(
+      `${SELECT_DESTINATIONS} where d.id = ? group by d.id`,
+      [id],
+    );
     return rows[0] ? toDestination(rows[0]) : null;
   }
 }

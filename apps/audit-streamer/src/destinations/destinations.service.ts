@@ -9,12 +9,22 @@ import { AuditStreamerConfig } from '../app/config';
 import { SecretBox } from '../crypto/secret-box';
 import { DestinationChanges } from './destination-changes';
 import {
-  destinationCreated, destinationDeactivated, destinationDeleted, destinationUpdated, groupScope, INSTANCE_SCOPE,
-  signingSecretRotated, STREAMER_ACTOR,
+  destinationCreated,
+  destinationDeactivated,
+  destinationDeleted,
+  destinationUpdated,
+  groupScope,
+  INSTANCE_SCOPE,
+  signingSecretRotated,
+  STREAMER_ACTOR,
 } from './destination-events';
 import {
-  CreateDestinationInput, DestinationView, DestinationWithSecretView, isNumericId,
-  RotatedSecretView, UpdateDestinationInput,
+  CreateDestinationInput,
+  DestinationView,
+  DestinationWithSecretView,
+  isNumericId,
+  RotatedSecretView,
+  UpdateDestinationInput,
 } from './destination.schemas';
 import { DestinationRow, DestinationsRepository } from './destinations.repository';
 import { DestinationOwner } from './group-access.service';
@@ -26,7 +36,8 @@ export async function refuseDuplicate<T>(field: string, message: string, work: (
   try {
     return await work();
   } catch (err) {
-    if (err instanceof UniqueConstraintViolationException) throw new ValidationError(`${field} ${message}`, [{ field, message }]);
+    if (err instanceof UniqueConstraintViolationException)
+      throw new ValidationError(`${field} ${message}`, [{ field, message }]);
     throw err;
   }
 }
@@ -48,7 +59,11 @@ export class DestinationsService {
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
   ) {}
 
-  async create(owner: DestinationOwner, input: CreateDestinationInput, meta: CommandMetadata): Promise<DestinationWithSecretView> {
+  async create(
+    owner: DestinationOwner,
+    input: CreateDestinationInput,
+    meta: CommandMetadata,
+  ): Promise<DestinationWithSecretView> {
     const filters = this.checkFilters(input.event_type_filters ?? []);
     const url = await this.urlCheck.check(input.destination_url);
     const name = input.name ?? defaultDestinationName();
@@ -71,7 +86,10 @@ export class DestinationsService {
         return { result: row, events: [destinationCreated(row, { scope: owner.scope, meta })] };
       }),
     );
-    this.logger.log({ destinationId: created.id, groupId: owner.groupId, userId: meta.actor.id }, 'streaming destination created');
+    this.logger.log(
+      { destinationId: created.id, groupId: owner.groupId, userId: meta.actor.id },
+      'streaming destination created',
+    );
     return { ...this.view(created), signing_secret: signingSecret };
   }
 
@@ -83,18 +101,32 @@ export class DestinationsService {
     return this.view(await this.destinationOf(owner, destinationId));
   }
 
-  async update(owner: DestinationOwner, destinationId: string, input: UpdateDestinationInput, meta: CommandMetadata): Promise<DestinationView> {
+  async update(
+    owner: DestinationOwner,
+    destinationId: string,
+    input: UpdateDestinationInput,
+    meta: CommandMetadata,
+  ): Promise<DestinationView> {
     const current = await this.destinationOf(owner, destinationId);
     const url = input.destination_url === undefined ? undefined : await this.urlCheck.check(input.destination_url);
-    const eventTypeFilters = input.event_type_filters === undefined ? undefined : this.checkFilters(input.event_type_filters);
+    const eventTypeFilters =
+      input.event_type_filters === undefined ? undefined : this.checkFilters(input.event_type_filters);
     const updated = await refuseDuplicate('name', `is already used by another destination here: ${input.name}`, () =>
       this.changes.commit(async (tx) => {
         const before = await this.lockedIn(tx, owner, current.id);
-        const after = await this.repository.update(tx, before.id, { name: input.name, url, eventTypeFilters, active: input.active });
+        const after = await this.repository.update(tx, before.id, {
+          name: input.name,
+          url,
+          eventTypeFilters,
+          active: input.active,
+        });
         return { result: after, events: [destinationUpdated(before, after, { scope: owner.scope, meta })] };
       }),
     );
-    this.logger.log({ destinationId: updated.id, groupId: owner.groupId, userId: meta.actor.id }, 'streaming destination updated');
+    this.logger.log(
+      { destinationId: updated.id, groupId: owner.groupId, userId: meta.actor.id },
+      'streaming destination updated',
+    );
     return this.view(updated);
   }
 
@@ -105,20 +137,33 @@ export class DestinationsService {
       await this.repository.remove(tx, before.id);
       return { result: undefined, events: [destinationDeleted(before, { scope: owner.scope, meta })] };
     });
-    this.logger.log({ destinationId: current.id, groupId: owner.groupId, userId: meta.actor.id }, 'streaming destination deleted');
+    this.logger.log(
+      { destinationId: current.id, groupId: owner.groupId, userId: meta.actor.id },
+      'streaming destination deleted',
+    );
   }
 
   /** A new secret now; the previous one keeps signing for STREAMING_SECRET_GRACE_PERIOD_MS. */
-  async rotateSecret(owner: DestinationOwner, destinationId: string, meta: CommandMetadata): Promise<RotatedSecretView> {
+  async rotateSecret(
+    owner: DestinationOwner,
+    destinationId: string,
+    meta: CommandMetadata,
+  ): Promise<RotatedSecretView> {
     const current = await this.destinationOf(owner, destinationId);
     const signingSecret = generateSigningSecret();
     const previousExpiresAt = new Date(meta.now.getTime() + this.config.STREAMING_SECRET_GRACE_PERIOD_MS);
     await this.changes.commit(async (tx) => {
       const before = await this.lockedIn(tx, owner, current.id);
       await this.repository.rotateSecret(tx, before.id, this.secrets.encrypt(signingSecret), previousExpiresAt);
-      return { result: undefined, events: [signingSecretRotated(before, previousExpiresAt, { scope: owner.scope, meta })] };
+      return {
+        result: undefined,
+        events: [signingSecretRotated(before, previousExpiresAt, { scope: owner.scope, meta })],
+      };
     });
-    this.logger.log({ destinationId: current.id, groupId: owner.groupId, userId: meta.actor.id }, 'streaming signing secret rotated');
+    this.logger.log(
+      { destinationId: current.id, groupId: owner.groupId, userId: meta.actor.id },
+      'streaming signing secret rotated',
+    );
     return { signing_secret: signingSecret, previous_secret_expires_at: previousExpiresAt.toISOString() };
   }
 
@@ -132,9 +177,13 @@ export class DestinationsService {
       const before = await this.repository.findLocked(tx, destinationId);
       if (!before || !before.active) return { result: false, events: [] };
       await this.repository.deactivate(tx, before.id, reason.slice(0, 500));
-      const scope = before.groupId === null
-        ? INSTANCE_SCOPE
-        : groupScope(before.groupId, (await this.repository.groupPath(tx, before.groupId)) ?? `group-${before.groupId}`);
+      const scope =
+        before.groupId === null
+          ? INSTANCE_SCOPE
+          : groupScope(
+              before.groupId,
+              (await this.repository.groupPath(tx, before.groupId)) ?? `group-${before.groupId}`,
+            );
       const meta = { actor: STREAMER_ACTOR, correlationId: randomUUID(), now: new Date() };
       return { result: true, events: [destinationDeactivated(before, reason, { scope, meta })] };
     });
@@ -143,7 +192,9 @@ export class DestinationsService {
 
   /** The owner's destination named by a path id, or a 404 (also for another owner's destination). */
   async destinationOf(owner: DestinationOwner, destinationId: string): Promise<DestinationRow> {
-    const destination = isNumericId(destinationId) ? await this.repository.findForOwner(owner.groupId, Number(destinationId)) : null;
+    const destination = isNumericId(destinationId)
+      ? await this.repository.findForOwner(owner.groupId, Number(destinationId))
+      : null;
     if (!destination) throw new NotFoundError('Streaming destination not found');
     return destination;
   }
@@ -151,7 +202,8 @@ export class DestinationsService {
   /** The destination again, locked for `tx`: it may have been deleted since it was first read. */
   async lockedIn(tx: EntityManager, owner: DestinationOwner, destinationId: number): Promise<DestinationRow> {
     const destination = await this.repository.findLocked(tx, destinationId);
-    if (!destination || destination.groupId !== owner.groupId) throw new NotFoundError('Streaming destination not found');
+    if (!destination || destination.groupId !== owner.groupId)
+      throw new NotFoundError('Streaming destination not found');
     return destination;
   }
 

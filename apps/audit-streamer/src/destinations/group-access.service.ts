@@ -38,7 +38,8 @@ export class GroupAccess {
 
   /** Instance-level destinations are managed by administrators only. */
   instance(principal: Principal): DestinationOwner {
-    if (!principal.admin) throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
+    if (!principal.admin)
+      throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
     return { groupId: null, scope: INSTANCE_SCOPE };
   }
 }

@@ -22,7 +22,10 @@ describe('activeSigningSecrets', () => {
   const expiry = '2026-11-22T10:00:00.000Z';
 
   it('signs with the current secret first and the previous one during its grace period', () => {
-    expect(activeSigningSecrets(secrets, expiry, new Date('2026-11-22T09:59:59.999Z'))).toEqual(['whsec_new', 'whsec_old']);
+    expect(activeSigningSecrets(secrets, expiry, new Date('2026-11-22T09:59:59.999Z'))).toEqual([
+      'whsec_new',
+      'whsec_old',
+    ]);
   });
 
   it('drops the previous secret once the grace period has ended', () => {

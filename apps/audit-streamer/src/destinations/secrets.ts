@@ -24,6 +24,7 @@ export function activeSigningSecrets(
   previousExpiresAt: string | null,
   now: Date,
 ): string[] {
-  const previousValid = secrets.previous !== null && previousExpiresAt !== null && Date.parse(previousExpiresAt) > now.getTime();
+  const previousValid =
+    secrets.previous !== null && previousExpiresAt !== null && Date.parse(previousExpiresAt) > now.getTime();
   return previousValid ? [secrets.current, secrets.previous as string] : [secrets.current];
 }

@@ -23,7 +23,9 @@ export class DestinationUrlCheck {
     if (!shape.ok) throw refusal(shape.message);
     const addresses = shape.isIp ? [shape.host] : await this.resolve(shape.host);
     if (firstBlockedAddress(shape.host, addresses, this.allow) !== undefined) {
-      throw refusal('is blocked: requests to loopback, private, link-local or other internal addresses are not allowed');
+      throw refusal(
+        'is blocked: requests to loopback, private, link-local or other internal addresses are not allowed',
+      );
     }
     return shape.url.toString();
   }
@@ -39,5 +41,4 @@ export class DestinationUrlCheck {
   }
 }
 
-const refusal = (message: string) =>
-  new ValidationError(`${FIELD} ${message}`, [{ field: FIELD, message }]);
+const refusal = (message: string) => new ValidationError(`${FIELD} ${message}`, [{ field: FIELD, message }]);

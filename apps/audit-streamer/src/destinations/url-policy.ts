@@ -16,7 +16,11 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-
 export const isAllowListEntry = (entry: string): boolean =>
   ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry) || HOSTNAME.test(entry);
 
-const normalizeHost = (host: string): string => host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+const normalizeHost = (host: string): string =>
+  host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 

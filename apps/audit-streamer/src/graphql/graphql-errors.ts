@@ -1,6 +1,12 @@
 import {
-  AuthenticationError, ConflictError, DomainError, IllegalStateError, NotFoundError, PermissionDeniedError,
-  UnprocessableError, ValidationError,
+  AuthenticationError,
+  ConflictError,
+  DomainError,
+  IllegalStateError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnprocessableError,
+  ValidationError,
 } from '@audit/platform';
 import { GraphQLError, GraphQLFormattedError } from 'graphql';
 
@@ -24,7 +30,10 @@ export const unauthenticated = (message: string): GraphQLError =>
 const BUSINESS_ERRORS = [ValidationError, NotFoundError, ConflictError, UnprocessableError, IllegalStateError];
 
 /** REST field names in messages, as the GraphQL arguments call them. */
-const ARGUMENT_NAMES: Record<string, string> = { destination_url: 'destinationUrl', event_type_filters: 'eventTypeFilters' };
+const ARGUMENT_NAMES: Record<string, string> = {
+  destination_url: 'destinationUrl',
+  event_type_filters: 'eventTypeFilters',
+};
 const argumentName = (field: string): string => ARGUMENT_NAMES[field] ?? field;
 
 /** The `errors` entries for a refused mutation, or null when `err` is not a refusal (it is thrown on). */
@@ -51,12 +60,20 @@ export function topLevelError(err: unknown): unknown {
  * Formats the errors of a result: GraphQL errors (syntax, validation, ours) as they are; an
  * unexpected error thrown by a resolver as an opaque message, reported to `onInternal` for the log.
  */
-export function formatErrors(errors: readonly GraphQLError[], onInternal: (err: unknown) => void): GraphQLFormattedError[] {
+export function formatErrors(
+  errors: readonly GraphQLError[],
+  onInternal: (err: unknown) => void,
+): GraphQLFormattedError[] {
   return errors.map((error) => {
     const original = error.originalError;
     if (error.path && original && !(original instanceof GraphQLError)) {
       onInternal(original);
-      return { message: 'Internal server error', locations: error.locations, path: error.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+      return {
+        message: 'Internal server error',
+        locations: error.locations,
+        path: error.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      };
     }
     return error.toJSON();
   });

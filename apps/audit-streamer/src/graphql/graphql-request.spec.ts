@@ -4,7 +4,10 @@ import { checkTransport, isRefusal, MAX_GRAPHQL_BODY_BYTES, MAX_TOKENS, readGrap
 
 const req = (contentType: string | undefined, length?: number) =>
   ({
-    headers: { ...(contentType && { 'content-type': contentType }), ...(length !== undefined && { 'content-length': String(length) }) },
+    headers: {
+      ...(contentType && { 'content-type': contentType }),
+      ...(length !== undefined && { 'content-length': String(length) }),
+    },
     is: (type: string) => (contentType?.split(';')[0].trim() === type ? type : false),
   }) as unknown as Pick<Request, 'headers' | 'is'>;
 
@@ -18,9 +21,26 @@ describe('GraphQL over HTTP: what the endpoint accepts', () => {
   });
 
   it('reads {query, variables, operationName} and refuses other shapes', () => {
-    expect(readGraphqlBody({ query: '{ x }', variables: { a: 1 }, operationName: 'Q' })).toEqual({ query: '{ x }', variables: { a: 1 }, operationName: 'Q' });
-    expect(readGraphqlBody({ query: '{ x }', variables: null, operationName: null })).toEqual({ query: '{ x }', variables: undefined, operationName: undefined });
-    for (const body of [null, [], 'q', {}, { query: ' ' }, { query: 1 }, { query: '{ x }', variables: [] }, { query: '{ x }', operationName: 3 }]) {
+    expect(readGraphqlBody({ query: '{ x }', variables: { a: 1 }, operationName: 'Q' })).toEqual({
+      query: '{ x }',
+      variables: { a: 1 },
+      operationName: 'Q',
+    });
+    expect(readGraphqlBody({ query: '{ x }', variables: null, operationName: null })).toEqual({
+      query: '{ x }',
+      variables: undefined,
+      operationName: undefined,
+    });
+    for (const body of [
+      null,
+      [],
+      'q',
+      {},
+      { query: ' ' },
+      { query: 1 },
+      { query: '{ x }', variables: [] },
+      { query: '{ x }', operationName: 3 },
+    ]) {
       const read = readGraphqlBody(body);
       expect(isRefusal(read) && read.status).toBe(400);
     }

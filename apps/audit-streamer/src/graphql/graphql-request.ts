@@ -29,16 +29,25 @@ export interface RequestRefusal {
   message: string;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Content type and size, checked before authentication: cheap, and the same answer for everyone. */
 export function checkTransport(req: Pick<Request, 'headers' | 'is'>): RequestRefusal | null {
   if (!req.is('application/json')) {
-    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'A GraphQL request must be a POST with Content-Type: application/json' };
+    return {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'A GraphQL request must be a POST with Content-Type: application/json',
+    };
   }
   const length = Number(req.headers['content-length'] ?? 0);
   if (length > MAX_GRAPHQL_BODY_BYTES) {
-    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `A GraphQL request may have at most ${MAX_GRAPHQL_BODY_BYTES} bytes` };
+    return {
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `A GraphQL request may have at most ${MAX_GRAPHQL_BODY_BYTES} bytes`,
+    };
   }
   return null;
 }
@@ -51,10 +60,16 @@ export function readGraphqlBody(body: unknown): GraphqlRequest | RequestRefusal 
   if (typeof query !== 'string' || query.trim() === '') return bad('"query" must be a non-empty string');
   // A chunked body has no Content-Length: its size is checked once parsed.
   if (Buffer.byteLength(query) + Buffer.byteLength(JSON.stringify(variables ?? null)) > MAX_GRAPHQL_BODY_BYTES) {
-    return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `A GraphQL request may have at most ${MAX_GRAPHQL_BODY_BYTES} bytes` };
+    return {
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `A GraphQL request may have at most ${MAX_GRAPHQL_BODY_BYTES} bytes`,
+    };
   }
-  if (variables !== undefined && variables !== null && !isObject(variables)) return bad('"variables" must be an object');
-  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return bad('"operationName" must be a string');
+  if (variables !== undefined && variables !== null && !isObject(variables))
+    return bad('"variables" must be an object');
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string')
+    return bad('"operationName" must be a string');
   return { query, variables: variables ?? undefined, operationName: operationName ?? undefined };
 }
 

@@ -1,4 +1,15 @@
-import { APP_CONFIG, AuthenticationError, ChecksOwnMediaType, clientIp, correlationId, Principal, Public, RequestRateLimiter, TooManyRequestsError, verifyToken } from '@audit/platform';
+import {
+  APP_CONFIG,
+  AuthenticationError,
+  ChecksOwnMediaType,
+  clientIp,
+  correlationId,
+  Principal,
+  Public,
+  RequestRateLimiter,
+  TooManyRequestsError,
+  verifyToken,
+} from '@audit/platform';
 import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { execute, GraphQLError, GraphQLFormattedError, GraphQLSchema, parse } from 'graphql';
@@ -57,11 +68,20 @@ export class GraphqlController {
   @Get()
   methodNotAllowed(@Res({ passthrough: true }) res: Response): GraphqlResponse {
     res.setHeader('Allow', 'POST');
-    return this.refuse(res, { status: 405, code: 'METHOD_NOT_ALLOWED', message: 'GraphQL requests must be sent with POST' });
+    return this.refuse(res, {
+      status: 405,
+      code: 'METHOD_NOT_ALLOWED',
+      message: 'GraphQL requests must be sent with POST',
+    });
   }
 
   /** Parse, validate (the limits included: a refused query runs no resolver), execute. */
-  private async run(query: string, variables: Record<string, unknown> | undefined, operationName: string | undefined, context: GraphqlContext): Promise<GraphqlResponse> {
+  private async run(
+    query: string,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+    context: GraphqlContext,
+  ): Promise<GraphqlResponse> {
     let document;
     try {
       document = parse(query, { maxTokens: MAX_TOKENS });
@@ -70,8 +90,15 @@ export class GraphqlController {
     }
     const invalid = validateQuery(this.schema, document);
     if (invalid.length > 0) return { errors: invalid.map((e) => e.toJSON()) };
-    const result = await execute({ schema: this.schema, document, variableValues: variables, operationName, contextValue: context });
-    const errors = result.errors && formatErrors(result.errors, (err) => this.logger.error({ err }, 'GraphQL resolver failed'));
+    const result = await execute({
+      schema: this.schema,
+      document,
+      variableValues: variables,
+      operationName,
+      contextValue: context,
+    });
+    const errors =
+      result.errors && formatErrors(result.errors, (err) => this.logger.error({ err }, 'GraphQL resolver failed'));
     return errors ? { data: result.data, errors } : { data: result.data };
   }
 
@@ -88,7 +115,11 @@ export class GraphqlController {
 
   /** Who did it and from where, for the audit events of changes: the same as the REST controllers record. */
   private context(principal: Principal, req: Request): GraphqlContext {
-    const actor = { id: principal.userId, name: principal.username, ip_address: clientIp(req, this.config.TRUSTED_PROXIES) };
+    const actor = {
+      id: principal.userId,
+      name: principal.username,
+      ip_address: clientIp(req, this.config.TRUSTED_PROXIES),
+    };
     const correlation = correlationId(req);
     return { principal, api: this.api, meta: () => ({ actor, correlationId: correlation, now: new Date() }) };
   }

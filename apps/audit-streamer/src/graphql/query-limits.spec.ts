@@ -1,7 +1,25 @@
-import { DocumentNode, getIntrospectionQuery, GraphQLError, OperationDefinitionNode, parse, specifiedRules, validate, visit } from 'graphql';
+import {
+  DocumentNode,
+  getIntrospectionQuery,
+  GraphQLError,
+  OperationDefinitionNode,
+  parse,
+  specifiedRules,
+  validate,
+  visit,
+} from 'graphql';
 import { MAX_TOKENS } from './graphql-request';
 import {
-  countLines, countSelections, DEFAULT_QUERY_LIMITS, MAX_LINES, MAX_MEASURED_COST, MAX_SELECTIONS, MAX_VALIDATION_ERRORS, measureDocument, QueryLimits, queryLimitsRule,
+  countLines,
+  countSelections,
+  DEFAULT_QUERY_LIMITS,
+  MAX_LINES,
+  MAX_MEASURED_COST,
+  MAX_SELECTIONS,
+  MAX_VALIDATION_ERRORS,
+  measureDocument,
+  QueryLimits,
+  queryLimitsRule,
   validateQuery,
 } from './query-limits';
 import { createStreamingSchema } from './resolvers';
@@ -36,7 +54,8 @@ describe('query depth and cost limits', () => {
   });
 
   it('counts every field once and multiplies what is under a list by the list size', () => {
-    const query = '{ group(fullPath: "a") { id externalAuditEventDestinations { nodes { id headers { nodes { key value } } } } } }';
+    const query =
+      '{ group(fullPath: "a") { id externalAuditEventDestinations { nodes { id headers { nodes { key value } } } } } }';
     // group 1 + id 1 + eaed 1 + nodes (1 + 2 * (id 1 + headers (1 + nodes (1 + 2 * 2)))) = 3 + 1 + 2 * 7 = 18
     expect(check(query, { maxDepth: 10, maxCost: 18, listSize: 2 })).toEqual([]);
     const errors = check(query, { maxDepth: 10, maxCost: 17, listSize: 2 });
@@ -45,7 +64,9 @@ describe('query depth and cost limits', () => {
   });
 
   it('refuses a wide query by cost although it is shallow', () => {
-    const fields = Array.from({ length: 120 }, (_, i) => `a${i}: externalAuditEventDestinations { nodes { id } }`).join(' ');
+    const fields = Array.from({ length: 120 }, (_, i) => `a${i}: externalAuditEventDestinations { nodes { id } }`).join(
+      ' ',
+    );
     expect(codes(check(`{ group(fullPath: "a") { ${fields} } }`))).toEqual(['QUERY_TOO_COMPLEX']);
   });
 
@@ -58,7 +79,8 @@ describe('query depth and cost limits', () => {
   });
 
   it('does not loop on a fragment cycle (the standard rule reports the cycle)', () => {
-    const cyclic = 'query { group(fullPath: "a") { ...A } } fragment A on Group { externalAuditEventDestinations { nodes { group { ...A } } } }';
+    const cyclic =
+      'query { group(fullPath: "a") { ...A } } fragment A on Group { externalAuditEventDestinations { nodes { group { ...A } } } }';
     const errors = check(cyclic);
     expect(errors.some((e) => e.message.includes('Cannot spread fragment "A" within itself'))).toBe(true);
   });
@@ -76,14 +98,16 @@ describe('query depth and cost limits', () => {
  * Adversarial documents: shapes whose naive measure, or graphql-js's own validation, grows faster than
  * the document. Work is asserted as a step count against the document's AST nodes, never as a duration.
  */
-const repeat = (n: number, item: (i: number) => string): string => Array.from({ length: n }, (_, i) => item(i)).join(' ');
+const repeat = (n: number, item: (i: number) => string): string =>
+  Array.from({ length: n }, (_, i) => item(i)).join(' ');
 const adversarial = {
   /** F0 costs 2, each further link spreads the previous one twice: `links` links cost 2^links. */
   chainFragments: (links: number): string =>
     `fragment F0 on Query { group(fullPath: "a") { id } } ${repeat(links - 1, (i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`)}`,
   chain: (links: number): string => `query { ...F${links - 1} } ${adversarial.chainFragments(links)}`,
   /** `count` aliases of `field`: a leaf costs 1, LIST_OF_IDS 22, LIST_OF_HEADERS 442. */
-  aliases: (count: number, field = 'id'): string => `{ group(fullPath: "a") { ${repeat(count, (i) => `a${i}: ${field}`)} } }`,
+  aliases: (count: number, field = 'id'): string =>
+    `{ group(fullPath: "a") { ${repeat(count, (i) => `a${i}: ${field}`)} } }`,
   deep: nested,
   /** `operations` operations, each spreading the same chain. */
   operations: (operations: number, links: number): string =>
@@ -116,7 +140,8 @@ const astNodes = (document: DocumentNode): number => {
   return nodes;
 };
 /** What the endpoint does between parse and execute. */
-const endpoint = (query: string): readonly GraphQLError[] => validateQuery(schema, parse(query, { maxTokens: MAX_TOKENS }));
+const endpoint = (query: string): readonly GraphQLError[] =>
+  validateQuery(schema, parse(query, { maxTokens: MAX_TOKENS }));
 const measure = (query: string) => {
   const document = parse(query, { maxTokens: MAX_TOKENS });
   const { operations, steps } = measureDocument(schema, document, DEFAULT_QUERY_LIMITS.listSize);
@@ -128,7 +153,9 @@ const STEPS_PER_AST_NODE = 1;
 describe('adversarial documents: refused or accepted as they should be', () => {
   it.each([20, 24, 30])('refuses a chain of %i doubling fragments as too complex, with the exact figure', (links) => {
     const errors = endpoint(adversarial.chain(links));
-    expect(errors.map((e) => e.message)).toEqual([`Query has complexity of ${2 ** links}, which exceeds max complexity of 2000`]);
+    expect(errors.map((e) => e.message)).toEqual([
+      `Query has complexity of ${2 ** links}, which exceeds max complexity of 2000`,
+    ]);
     expect(codes(errors)).toEqual(['QUERY_TOO_COMPLEX']);
   });
 
@@ -158,29 +185,45 @@ describe('adversarial documents: refused or accepted as they should be', () => {
 
   it('refuses deep nesting by depth up to the selection bound, and by size up to the token limit', () => {
     expect(countSelections(parse(adversarial.deep(66)))).toBe(MAX_SELECTIONS);
-    expect(endpoint(adversarial.deep(66)).map((e) => e.message)).toContain('Query has depth of 200, which exceeds max depth of 8');
+    expect(endpoint(adversarial.deep(66)).map((e) => e.message)).toContain(
+      'Query has depth of 200, which exceeds max depth of 8',
+    );
     const levels = largestParsable(adversarial.deep);
     expect(codes(endpoint(adversarial.deep(levels)))).toEqual(['QUERY_TOO_LARGE']);
-    expect(check(adversarial.deep(levels)).map((e) => e.message)).toContain(`Query has depth of ${3 * levels + 2}, which exceeds max depth of 8`);
+    expect(check(adversarial.deep(levels)).map((e) => e.message)).toContain(
+      `Query has depth of ${3 * levels + 2}, which exceeds max depth of 8`,
+    );
   });
 
   it('measures each of many operations spreading one chain, the chain once', () => {
     expect(endpoint(adversarial.operations(100, 10))).toEqual([]); // each costs 1,024
     const errors = endpoint(adversarial.operations(MAX_VALIDATION_ERRORS, 12)); // each costs 4,096
-    expect(errors.map((e) => (e.nodes?.[0] as OperationDefinitionNode).name?.value)).toEqual(Array.from({ length: MAX_VALIDATION_ERRORS }, (_, i) => `Q${i}`));
-    expect(new Set(errors.map((e) => e.message))).toEqual(new Set(['Query has complexity of 4096, which exceeds max complexity of 2000']));
+    expect(errors.map((e) => (e.nodes?.[0] as OperationDefinitionNode).name?.value)).toEqual(
+      Array.from({ length: MAX_VALIDATION_ERRORS }, (_, i) => `Q${i}`),
+    );
+    expect(new Set(errors.map((e) => e.message))).toEqual(
+      new Set(['Query has complexity of 4096, which exceeds max complexity of 2000']),
+    );
   });
 
   it('counts every spread of a fragment, as the fields it stands for would be', () => {
     expect(endpoint(adversarial.spreads(50))).toEqual([]); // 1 + 50 * 22 = 1,101
-    expect(endpoint(adversarial.spreads(100)).map((e) => e.message)).toEqual(['Query has complexity of 2201, which exceeds max complexity of 2000']);
+    expect(endpoint(adversarial.spreads(100)).map((e) => e.message)).toEqual([
+      'Query has complexity of 2201, which exceeds max complexity of 2000',
+    ]);
   });
 
   it('lets the real documents through the size bound: seed 001 and GraphiQL introspection with every option', () => {
-    for (const operation of Object.values(seed001)) expect(endpoint(operation('https://example.com/x', 'gid://gitlab/Group/1'))).toEqual([]);
+    for (const operation of Object.values(seed001))
+      expect(endpoint(operation('https://example.com/x', 'gid://gitlab/Group/1'))).toEqual([]);
     const introspection = getIntrospectionQuery({
-      descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true,
-      inputValueDeprecation: true, experimentalDirectiveDeprecation: true, oneOf: true,
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+      experimentalDirectiveDeprecation: true,
+      oneOf: true,
     });
     expect(countSelections(parse(introspection))).toBeLessThan(MAX_SELECTIONS / 2);
     expect(endpoint(introspection)).toEqual([]);
@@ -189,7 +232,9 @@ describe('adversarial documents: refused or accepted as they should be', () => {
   it('refuses a document over the selection bound before any rule runs, unused fragments included', () => {
     const query = `{ group(fullPath: "a") { id } } fragment Unused on Group { ${repeat(MAX_SELECTIONS, (i) => `a${i}: id`)} }`;
     const errors = endpoint(query);
-    expect(errors.map((e) => e.message)).toEqual([`Query has ${MAX_SELECTIONS + 2} selections, which exceeds max selections of ${MAX_SELECTIONS}`]);
+    expect(errors.map((e) => e.message)).toEqual([
+      `Query has ${MAX_SELECTIONS + 2} selections, which exceeds max selections of ${MAX_SELECTIONS}`,
+    ]);
     expect(codes(errors)).toEqual(['QUERY_TOO_LARGE']);
   });
 
@@ -205,7 +250,9 @@ describe('adversarial documents: refused or accepted as they should be', () => {
   it('stops after a few validation errors, each of which costs a scan of the document', () => {
     const errors = endpoint(`{ group(fullPath: "a") { ${repeat(150, (i) => `zz${i}`)} } }`);
     expect(errors).toHaveLength(MAX_VALIDATION_ERRORS + 1);
-    expect(errors[MAX_VALIDATION_ERRORS].message).toBe('Too many validation errors, error limit reached. Validation aborted.');
+    expect(errors[MAX_VALIDATION_ERRORS].message).toBe(
+      'Too many validation errors, error limit reached. Validation aborted.',
+    );
   });
 
   it('lets a real document through pretty-printed, one token per line', () => {
@@ -216,8 +263,11 @@ describe('adversarial documents: refused or accepted as they should be', () => {
 
   it('skips an unknown fragment and stops at a cycle of two fragments (the standard rules report them)', () => {
     expect(endpoint('{ ...Nope }').map((e) => e.message)).toEqual(['Unknown fragment "Nope".']);
-    const cyclic = '{ group(fullPath: "a") { ...A } } fragment A on Group { ...B } fragment B on Group { externalAuditEventDestinations { nodes { group { ...A } } } }';
-    expect(endpoint(cyclic).some((e) => e.message.startsWith('Cannot spread fragment "A" within itself via "B"'))).toBe(true);
+    const cyclic =
+      '{ group(fullPath: "a") { ...A } } fragment A on Group { ...B } fragment B on Group { externalAuditEventDestinations { nodes { group { ...A } } } }';
+    expect(endpoint(cyclic).some((e) => e.message.startsWith('Cannot spread fragment "A" within itself via "B"'))).toBe(
+      true,
+    );
     expect(measure(cyclic).operations).toEqual([{ depth: 4, cost: 23 }]); // the inner ...A counts nothing
   });
 });
@@ -226,9 +276,21 @@ describe('adversarial documents: the walk is linear in the document', () => {
   const cases: Array<[string, string]> = [
     ...[20, 24, 30, 60].map((links): [string, string] => [`chain of ${links}`, adversarial.chain(links)]),
     ['longest chain that parses', adversarial.chain(largestParsable(adversarial.chain))],
-    ['hundreds of aliases of a list', adversarial.aliases(largestParsable((n) => adversarial.aliases(n, LIST_OF_IDS)), LIST_OF_IDS)],
+    [
+      'hundreds of aliases of a list',
+      adversarial.aliases(
+        largestParsable((n) => adversarial.aliases(n, LIST_OF_IDS)),
+        LIST_OF_IDS,
+      ),
+    ],
     ['deepest nesting that parses', adversarial.deep(largestParsable(adversarial.deep))],
-    ['many operations spreading a chain of 30', adversarial.operations(largestParsable((n) => adversarial.operations(n, 30)), 30)],
+    [
+      'many operations spreading a chain of 30',
+      adversarial.operations(
+        largestParsable((n) => adversarial.operations(n, 30)),
+        30,
+      ),
+    ],
     ['many spreads of one fragment', adversarial.spreads(largestParsable(adversarial.spreads))],
   ];
 
@@ -249,7 +311,10 @@ describe('adversarial documents: the walk is linear in the document', () => {
       fragment H on Group { externalAuditEventDestinations { nodes { id } } }`;
     const { operations, steps } = measure(query);
     // H: depth 3, cost 22 (1 + 1 + 20 * 1); A: group + H; B: group, list, nodes (x20), group + H.
-    expect(operations).toEqual([{ depth: 4, cost: 1 + 22 }, { depth: 7, cost: 1 + 1 + 1 + 20 * (1 + 22) }]);
+    expect(operations).toEqual([
+      { depth: 4, cost: 1 + 22 },
+      { depth: 7, cost: 1 + 1 + 1 + 20 * (1 + 22) },
+    ]);
     expect(steps).toBe(2 + 5 + 3); // A's two selections, B's five, H's three, once
   });
 });

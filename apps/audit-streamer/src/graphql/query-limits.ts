@@ -1,7 +1,25 @@
 import {
-  ASTVisitor, DocumentNode, FieldNode, FragmentDefinitionNode, getNamedType, GraphQLError, GraphQLNamedType, GraphQLOutputType,
-  GraphQLSchema, isInterfaceType, isListType, isNonNullType, isObjectType, Kind, OperationDefinitionNode, SelectionNode,
-  SelectionSetNode, specifiedRules, validate, ValidationContext, ValidationRule,
+  ASTVisitor,
+  DocumentNode,
+  FieldNode,
+  FragmentDefinitionNode,
+  getNamedType,
+  GraphQLError,
+  GraphQLNamedType,
+  GraphQLOutputType,
+  GraphQLSchema,
+  isInterfaceType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+  OperationDefinitionNode,
+  SelectionNode,
+  SelectionSetNode,
+  specifiedRules,
+  validate,
+  ValidationContext,
+  ValidationRule,
 } from 'graphql';
 
 /*
@@ -113,12 +131,16 @@ class DocumentWalk {
   private selection(selection: SelectionNode, parent: GraphQLNamedType | undefined): Measure {
     if (selection.kind === Kind.FIELD) return this.field(selection, parent);
     if (selection.kind === Kind.FRAGMENT_SPREAD) return this.fragment(selection.name.value);
-    return this.selections(selection.selectionSet, selection.typeCondition ? this.type(selection.typeCondition.name.value) : parent);
+    return this.selections(
+      selection.selectionSet,
+      selection.typeCondition ? this.type(selection.typeCondition.name.value) : parent,
+    );
   }
 
   private field(node: FieldNode, parent: GraphQLNamedType | undefined): Measure {
     if (node.name.value.startsWith('__')) return NOTHING;
-    const field = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[node.name.value] : undefined;
+    const field =
+      parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[node.name.value] : undefined;
     if (!field || !node.selectionSet) return LEAF;
     const inner = this.selections(node.selectionSet, getNamedType(field.type));
     return { depth: inner.depth + 1, cost: saturate(1 + inner.cost * (returnsList(field.type) ? this.listSize : 1)) };
@@ -169,7 +191,12 @@ export function queryLimitsRule(limits: QueryLimits = DEFAULT_QUERY_LIMITS): Val
   };
 }
 
-function reportOverLimits(context: ValidationContext, operation: OperationDefinitionNode, { depth, cost }: Measure, limits: QueryLimits): void {
+function reportOverLimits(
+  context: ValidationContext,
+  operation: OperationDefinitionNode,
+  { depth, cost }: Measure,
+  limits: QueryLimits,
+): void {
   if (depth > limits.maxDepth) {
     context.reportError(
       new GraphQLError(`Query has depth of ${depth}, which exceeds max depth of ${limits.maxDepth}`, {
@@ -232,7 +259,8 @@ function sizeError(document: DocumentNode): GraphQLError | undefined {
   const lines = countLines(document.loc?.source.body ?? '');
   if (lines > MAX_LINES) return tooLarge(`Query has ${lines} lines, which exceeds max lines of ${MAX_LINES}`);
   const selections = countSelections(document);
-  if (selections > MAX_SELECTIONS) return tooLarge(`Query has ${selections} selections, which exceeds max selections of ${MAX_SELECTIONS}`);
+  if (selections > MAX_SELECTIONS)
+    return tooLarge(`Query has ${selections} selections, which exceeds max selections of ${MAX_SELECTIONS}`);
   return undefined;
 }
 

@@ -57,7 +57,10 @@ const globalIdScalar = (name: string, model: string) =>
 const lastSegment = (fullPath: string): string => fullPath.slice(fullPath.lastIndexOf('/') + 1);
 
 export const resolvers = {
-  AuditEventsExternalAuditEventDestinationID: globalIdScalar('AuditEventsExternalAuditEventDestinationID', 'AuditEvents::ExternalAuditEventDestination'),
+  AuditEventsExternalAuditEventDestinationID: globalIdScalar(
+    'AuditEventsExternalAuditEventDestinationID',
+    'AuditEvents::ExternalAuditEventDestination',
+  ),
   AuditEventsStreamingHeaderID: globalIdScalar('AuditEventsStreamingHeaderID', 'AuditEvents::Streaming::Header'),
   Query: {
     group: (_: unknown, args: { fullPath: string }, ctx: GraphqlContext) => ctx.api.group(args.fullPath, ctx.principal),
@@ -89,7 +92,11 @@ export const resolvers = {
     id: (h: HeaderView) => toGlobalId('header', h.id),
   },
   Mutation: {
-    externalAuditEventDestinationCreate: (_: unknown, args: Args<{ groupPath: string; destinationUrl: string; name?: string | null }>, ctx: GraphqlContext) =>
+    externalAuditEventDestinationCreate: (
+      _: unknown,
+      args: Args<{ groupPath: string; destinationUrl: string; name?: string | null }>,
+      ctx: GraphqlContext,
+    ) =>
       mutation(args, async () => {
         const { destination, signingSecret } = await ctx.api.createDestination(ctx.principal, ctx.meta(), args.input);
         return { externalAuditEventDestination: destination, signingSecret };
@@ -99,10 +106,16 @@ export const resolvers = {
         await ctx.api.destroyDestination(ctx.principal, ctx.meta(), args.input.id);
         return {};
       }),
-    auditEventsStreamingHeadersCreate: (_: unknown, args: Args<{ destinationId: string; key: string; value: string }>, ctx: GraphqlContext) =>
-      mutation(args, async () => ({ header: await ctx.api.createHeader(ctx.principal, ctx.meta(), args.input) })),
-    auditEventsStreamingHeadersUpdate: (_: unknown, args: Args<{ headerId: string; key?: string | null; value?: string | null }>, ctx: GraphqlContext) =>
-      mutation(args, async () => ({ header: await ctx.api.updateHeader(ctx.principal, ctx.meta(), args.input) })),
+    auditEventsStreamingHeadersCreate: (
+      _: unknown,
+      args: Args<{ destinationId: string; key: string; value: string }>,
+      ctx: GraphqlContext,
+    ) => mutation(args, async () => ({ header: await ctx.api.createHeader(ctx.principal, ctx.meta(), args.input) })),
+    auditEventsStreamingHeadersUpdate: (
+      _: unknown,
+      args: Args<{ headerId: string; key?: string | null; value?: string | null }>,
+      ctx: GraphqlContext,
+    ) => mutation(args, async () => ({ header: await ctx.api.updateHeader(ctx.principal, ctx.meta(), args.input) })),
     auditEventsStreamingHeadersDestroy: (_: unknown, args: Args<{ headerId: string }>, ctx: GraphqlContext) =>
       mutation(args, async () => {
         await ctx.api.destroyHeader(ctx.principal, ctx.meta(), args.input.headerId);

@@ -5,7 +5,11 @@ import { Injectable } from '@nestjs/common';
 import { DestinationHeadersService } from '../destinations/destination-headers.service';
 import { groupScope } from '../destinations/destination-events';
 import {
-  CreateDestinationSchema, CreateHeaderSchema, DestinationView, HeaderView, UpdateHeaderSchema,
+  CreateDestinationSchema,
+  CreateHeaderSchema,
+  DestinationView,
+  HeaderView,
+  UpdateHeaderSchema,
 } from '../destinations/destination.schemas';
 import { DestinationsRepository } from '../destinations/destinations.repository';
 import { DestinationsService } from '../destinations/destinations.service';
@@ -87,13 +91,21 @@ export class StreamingGraphqlService {
     await this.destinations.remove(owner, String(destinationId), meta);
   }
 
-  async createHeader(principal: Principal, meta: CommandMetadata, args: { destinationId: string; key: string; value: string }): Promise<HeaderView> {
+  async createHeader(
+    principal: Principal,
+    meta: CommandMetadata,
+    args: { destinationId: string; key: string; value: string },
+  ): Promise<HeaderView> {
     const input = parseArgs(CreateHeaderSchema, { key: args.key, value: args.value });
     const { owner, destinationId } = await this.destinationOwner(principal, args.destinationId);
     return this.headers.add(owner, String(destinationId), input, meta);
   }
 
-  async updateHeader(principal: Principal, meta: CommandMetadata, args: { headerId: string; key?: string | null; value?: string | null }): Promise<HeaderView> {
+  async updateHeader(
+    principal: Principal,
+    meta: CommandMetadata,
+    args: { headerId: string; key?: string | null; value?: string | null },
+  ): Promise<HeaderView> {
     const input = parseArgs(UpdateHeaderSchema, { key: args.key, value: args.value });
     const { owner, destinationId, headerId } = await this.headerOwner(principal, args.headerId);
     return this.headers.update(owner, String(destinationId), String(headerId), input, meta);
@@ -109,23 +121,39 @@ export class StreamingGraphqlService {
    * "not found" like an unknown one, as REST answers 404 for another group's destination: a gid alone
    * must not tell whether it exists.
    */
-  private async destinationOwner(principal: Principal, gid: string): Promise<{ owner: DestinationOwner; destinationId: number }> {
+  private async destinationOwner(
+    principal: Principal,
+    gid: string,
+  ): Promise<{ owner: DestinationOwner; destinationId: number }> {
     const destinationId = parseGlobalId(gid, 'destination');
-    if (destinationId === null) throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming destination`);
+    if (destinationId === null)
+      throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming destination`);
     const groupId = await this.repository.groupOfDestination(destinationId);
     if (groupId === null) throw destinationNotFound();
     return { owner: await this.ownerOr(principal, groupId, destinationNotFound), destinationId };
   }
 
-  private async headerOwner(principal: Principal, gid: string): Promise<{ owner: DestinationOwner; destinationId: number; headerId: number }> {
+  private async headerOwner(
+    principal: Principal,
+    gid: string,
+  ): Promise<{ owner: DestinationOwner; destinationId: number; headerId: number }> {
     const headerId = parseGlobalId(gid, 'header');
-    if (headerId === null) throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming header`);
+    if (headerId === null)
+      throw new ValidationError(`${JSON.stringify(gid)} is not a valid global id of a streaming header`);
     const found = await this.repository.ownerOfHeader(headerId);
     if (!found) throw headerNotFound();
-    return { owner: await this.ownerOr(principal, found.groupId, headerNotFound), destinationId: found.destinationId, headerId };
+    return {
+      owner: await this.ownerOr(principal, found.groupId, headerNotFound),
+      destinationId: found.destinationId,
+      headerId,
+    };
   }
 
-  private async ownerOr(principal: Principal, groupId: number, notFound: () => NotFoundError): Promise<DestinationOwner> {
+  private async ownerOr(
+    principal: Principal,
+    groupId: number,
+    notFound: () => NotFoundError,
+  ): Promise<DestinationOwner> {
     try {
       return await this.access.group(String(groupId), principal);
     } catch (err) {

@@ -18,7 +18,9 @@ export class Migration20261121000002 extends Migration {
       );
     `);
     this.addSql(`create index destinations_group_id_idx on destinations (group_id);`);
-    this.addSql(`create unique index destinations_group_name_key on destinations (coalesce(group_id, 0), lower(name));`);
+    this.addSql(
+      `create unique index destinations_group_name_key on destinations (coalesce(group_id, 0), lower(name));`,
+    );
     this.addSql(`
       create table destination_headers (
         id bigserial primary key,

@@ -9,7 +9,9 @@ export class Migration20261121000020 extends Migration {
   override up(): void {
     this.addSql(`alter table deliveries add column leased_until timestamptz null;`);
     this.addSql(`drop index if exists deliveries_status_next_attempt_idx;`);
-    this.addSql(`create index deliveries_due_idx on deliveries (destination_id, next_attempt_at, id) where status <> 'delivered';`);
+    this.addSql(
+      `create index deliveries_due_idx on deliveries (destination_id, next_attempt_at, id) where status <> 'delivered';`,
+    );
     this.addSql(`create index deliveries_destination_created_idx on deliveries (destination_id, created_at);`);
     this.addSql(`create index deliveries_delivered_at_idx on deliveries (delivered_at) where status = 'delivered';`);
     this.addSql(`

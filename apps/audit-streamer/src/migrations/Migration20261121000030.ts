@@ -14,7 +14,9 @@ export class Migration20261121000030 extends Migration {
         new.config_version := old.config_version + 1;
         return new;
       end $$;`);
-    this.addSql('create trigger destinations_config_version before update on destinations for each row execute function destinations_bump_config_version();');
+    this.addSql(
+      'create trigger destinations_config_version before update on destinations for each row execute function destinations_bump_config_version();',
+    );
     this.addSql(`
       create function destination_headers_bump_config_version() returns trigger language plpgsql as $$
       begin
@@ -22,6 +24,8 @@ export class Migration20261121000030 extends Migration {
          where id = case when tg_op = 'DELETE' then old.destination_id else new.destination_id end;
         return null;
       end $$;`);
-    this.addSql('create trigger destination_headers_config_version after insert or update or delete on destination_headers for each row execute function destination_headers_bump_config_version();');
+    this.addSql(
+      'create trigger destination_headers_config_version after insert or update or delete on destination_headers for each row execute function destination_headers_bump_config_version();',
+    );
   }
 }

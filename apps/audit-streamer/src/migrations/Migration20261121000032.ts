@@ -11,7 +11,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261121000032 extends Migration {
   override async up(): Promise<void> {
-    this.addSql('alter table deliveries add column last_latency_ms integer null, add column last_attempted_at timestamptz null;');
+    this.addSql(
+      'alter table deliveries add column last_latency_ms integer null, add column last_attempted_at timestamptz null;',
+    );
     this.addSql(`with latest as (
                    select distinct on (delivery_id) id, delivery_id, attempted_at, latency_ms from delivery_attempts order by delivery_id, id desc
                  ), moved as (

@@ -32,12 +32,14 @@ export class NamespacesRepository {
   /** A group by numeric id or full path (case-insensitive). */
   async findGroup(idOrPath: string): Promise<NamespaceRow | null> {
     const byId = /^\d{1,15}$/.test(idOrPath);
-    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
-      byId
-        ? `select kind, id, full_path, parent_id from namespaces where kind = 'Group' and id = ?`
-        : `select kind, id, full_path, parent_id from namespaces where kind = 'Group' and lower(full_path) = lower(?)`,
-      [idOrPath],
-    );
+    const rows = await this.em
+      .fork()
+      .execute<Array<Record<string, unknown>>>(
+        byId
+          ? `select kind, id, full_path, parent_id from namespaces where kind = 'Group' and id = ?`
+          : `select kind, id, full_path, parent_id from namespaces where kind = 'Group' and lower(full_path) = lower(?)`,
+        [idOrPath],
+      );
     const row = rows[0];
     if (!row) return null;
     return {

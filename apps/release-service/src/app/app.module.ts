@@ -28,11 +28,32 @@ export class AppModule {
         PlatformModule.forRoot({
           serviceName: 'release-service',
           config,
-          database: { entities: [GroupEntity, ProjectEntity, MilestoneEntity, ReleaseEntity, ReleaseLinkEntity, ReleaseEvidenceEntity], migrations, privileges: runtimePrivileges },
+          database: {
+            entities: [
+              GroupEntity,
+              ProjectEntity,
+              MilestoneEntity,
+              ReleaseEntity,
+              ReleaseLinkEntity,
+              ReleaseEvidenceEntity,
+            ],
+            migrations,
+            privileges: runtimePrivileges,
+          },
         }),
       ],
       controllers: [GroupsController, MilestonesController, ReleasesController, ReleaseAssetsController],
-      providers: [{ provide: CLOCK, useValue: clock }, CommandMetadataFactory, WriteDatabase, IdAllocator, EventStore, OutboxRelay, NamespacesService, ReleasesService, MilestonesService],
+      providers: [
+        { provide: CLOCK, useValue: clock },
+        CommandMetadataFactory,
+        WriteDatabase,
+        IdAllocator,
+        EventStore,
+        OutboxRelay,
+        NamespacesService,
+        ReleasesService,
+        MilestonesService,
+      ],
     };
   }
 }

@@ -42,13 +42,24 @@ export class EventStore {
    * The event-sourcing loop: rebuild state from the stream, decide, wrap each event in its
    * envelope (validated against the shared schema), append with the expected version.
    */
-  async handle<S, E extends { type: DomainEventType; data: unknown }, C>(sql: Sql, aggregate: Aggregate<S, E, C>, command: C, meta: CommandMetadata): Promise<{ events: DomainEvent[]; state: S }> {
+  async handle<S, E extends { type: DomainEventType; data: unknown }, C>(
+    sql: Sql,
+    aggregate: Aggregate<S, E, C>,
+    command: C,
+    meta: CommandMetadata,
+  ): Promise<{ events: DomainEvent[]; state: S }> {
     const streamId = `${aggregate.type}-${aggregate.id}`;
     const past = aggregate.fresh ? { version: 0, events: [] } : await this.load(sql, streamId, aggregate.skipTypes);
     const state = (past.events as unknown as E[]).reduce(aggregate.evolve, aggregate.initial());
     const decided = aggregate.decide(command, state);
     const events = decided.map((e, i) =>
-      envelope(e.type, e.data as never, { type: aggregate.type, id: String(aggregate.id), version: past.version + i + 1 }, aggregate.scope, meta),
+      envelope(
+        e.type,
+        e.data as never,
+        { type: aggregate.type, id: String(aggregate.id), version: past.version + i + 1 },
+        aggregate.scope,
+        meta,
+      ),
     );
     const after = decided.reduce(aggregate.evolve, state);
     await this.append(sql, streamId, past.version, events, aggregate.project(events, after));
@@ -56,7 +67,13 @@ export class EventStore {
   }
 
   /** Appends `events` to `streamId` if its current version is `expectedVersion`; else VersionConflictError. */
-  async append(sql: Sql, streamId: string, expectedVersion: number, events: DomainEvent[], alsoWrite: Statement[] = []): Promise<number> {
+  async append(
+    sql: Sql,
+    streamId: string,
+    expectedVersion: number,
+    events: DomainEvent[],
+    alsoWrite: Statement[] = [],
+  ): Promise<number> {
     if (events.length === 0) return expectedVersion;
     const payloads = events.map((e) => JSON.stringify(e));
     const statements: Statement[] = [
@@ -73,7 +90,9 @@ export class EventStore {
       await sql.query(...compose(statements, `select pg_notify('${OUTBOX_CHANNEL}', '')`));
     } catch (err) {
       if (isUniqueViolation(err, 'event_store_stream_version')) {
-        throw new VersionConflictError(`${streamId} was changed concurrently (expected version ${expectedVersion}); retry`);
+        throw new VersionConflictError(
+          `${streamId} was changed concurrently (expected version ${expectedVersion}); retry`,
+        );
       }
       throw err;
     }
@@ -84,7 +103,11 @@ export class EventStore {
    * A stream's current version and its events in order, for rebuilding state with `evolve`.
    * `skipTypes` are events `evolve` ignores: they count for the version but are not loaded.
    */
-  async load(sql: Sql, streamId: string, skipTypes: readonly string[] = []): Promise<{ version: number; events: DomainEvent[] }> {
+  async load(
+    sql: Sql,
+    streamId: string,
+    skipTypes: readonly string[] = [],
+  ): Promise<{ version: number; events: DomainEvent[] }> {
     const [row] = await sql.query<{ version: number; events: DomainEvent[] }>(
       `select coalesce(max(stream_version), 0)::int as version,
               coalesce(jsonb_agg(payload order by stream_version) filter (where event_type <> all ($2::text[])), '[]'::jsonb) as events

@@ -7,7 +7,14 @@ export type IdSequence = 'group_ids' | 'project_ids' | 'milestone_ids' | 'releas
  * Sequence increments (migration Migration20261121000004): `release_ids` hands out blocks so the
  * hot create path needs no `nextval` round trip; ids stay unique across instances, with gaps.
  */
-const BLOCK: Record<IdSequence, number> = { group_ids: 1, project_ids: 1, milestone_ids: 1, release_ids: 20, link_ids: 1, evidence_ids: 1 };
+const BLOCK: Record<IdSequence, number> = {
+  group_ids: 1,
+  project_ids: 1,
+  milestone_ids: 1,
+  release_ids: 20,
+  link_ids: 1,
+  evidence_ids: 1,
+};
 
 /** Ids for new streams, taken before the command is decided (they go into its events). */
 @Injectable()
@@ -31,7 +38,9 @@ export class IdAllocator {
     if (!pending) {
       pending = this.db.autocommit
         .query<{ id: string }>(`select nextval('${sequence}') as id`)
-        .then(([row]) => void this.blocks.set(sequence, { next: Number(row.id), end: Number(row.id) + BLOCK[sequence] }))
+        .then(
+          ([row]) => void this.blocks.set(sequence, { next: Number(row.id), end: Number(row.id) + BLOCK[sequence] }),
+        )
         .finally(() => this.refills.delete(sequence));
       this.refills.set(sequence, pending);
     }

@@ -22,7 +22,11 @@ export class WriteDatabase implements OnApplicationShutdown {
   private readonly pool: Pool;
 
   constructor(@Inject(APP_CONFIG) config: ReleaseServiceConfig) {
-    this.pool = new Pool({ connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_NAME), max: config.WRITE_POOL_SIZE, application_name: 'release-service-writes' });
+    this.pool = new Pool({
+      connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
+      max: config.WRITE_POOL_SIZE,
+      application_name: 'release-service-writes',
+    });
     // An idle client's error (server restart) must not crash the process; the next checkout reconnects.
     this.pool.on('error', () => undefined);
   }

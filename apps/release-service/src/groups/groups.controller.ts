@@ -21,7 +21,14 @@ export class GroupsController {
   async createGroup(@Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const input = parseInput(CreateGroupBody, body);
     const g = await this.namespaces.createGroup(input, principal, this.metadata.of(req, principal));
-    return { id: g.id, path: g.path, name: g.name, full_path: g.fullPath, parent_id: g.parentId, created_at: g.createdAt.toISOString() };
+    return {
+      id: g.id,
+      path: g.path,
+      name: g.name,
+      full_path: g.fullPath,
+      parent_id: g.parentId,
+      created_at: g.createdAt.toISOString(),
+    };
   }
 
   /** Needs the owner role on the group the project goes into. */
@@ -31,6 +38,13 @@ export class GroupsController {
   async createProject(@Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
     const input = parseInput(CreateProjectBody, body);
     const p = await this.namespaces.createProject(input, principal, this.metadata.of(req, principal));
-    return { id: p.id, path: p.path, name: p.name, path_with_namespace: p.fullPath, namespace_id: p.namespaceId, created_at: p.createdAt.toISOString() };
+    return {
+      id: p.id,
+      path: p.path,
+      name: p.name,
+      path_with_namespace: p.fullPath,
+      namespace_id: p.namespaceId,
+      created_at: p.createdAt.toISOString(),
+    };
   }
 }

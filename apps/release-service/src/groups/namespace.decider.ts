@@ -1,5 +1,5 @@
 import { DomainEventOf } from '@audit/contracts';
-import { ConflictError } from '@audit/platform';
+import { ConflictError } from '@audit/kernel';
 
 /*
  * Groups and projects: each is a stream whose only event is its creation. The full path is
@@ -13,8 +13,14 @@ export type NamespaceEvent =
 export type NamespaceState = { status: 'Initial' } | { status: 'Created'; fullPath: string };
 
 export type NamespaceCommand =
-  | { type: 'CreateGroup'; data: { groupId: number; path: string; name: string; parent: { id: number; fullPath: string } | null } }
-  | { type: 'CreateProject'; data: { projectId: number; path: string; name: string; namespace: { id: number; fullPath: string } } };
+  | {
+      type: 'CreateGroup';
+      data: { groupId: number; path: string; name: string; parent: { id: number; fullPath: string } | null };
+    }
+  | {
+      type: 'CreateProject';
+      data: { projectId: number; path: string; name: string; namespace: { id: number; fullPath: string } };
+    };
 
 export const initialNamespaceState = (): NamespaceState => ({ status: 'Initial' });
 
@@ -24,11 +30,24 @@ export function decideNamespace(command: NamespaceCommand, state: NamespaceState
     case 'CreateGroup': {
       const { groupId, path, name, parent } = command.data;
       const full_path = parent ? `${parent.fullPath}/${path}` : path;
-      return [{ type: 'GroupCreated', data: { group_id: groupId, path, name, full_path, parent_id: parent?.id ?? null } }];
+      return [
+        { type: 'GroupCreated', data: { group_id: groupId, path, name, full_path, parent_id: parent?.id ?? null } },
+      ];
     }
     case 'CreateProject': {
       const { projectId, path, name, namespace } = command.data;
-      return [{ type: 'ProjectCreated', data: { project_id: projectId, path, name, full_path: `${namespace.fullPath}/${path}`, namespace_id: namespace.id } }];
+      return [
+        {
+          type: 'ProjectCreated',
+          data: {
+            project_id: projectId,
+            path,
+            name,
+            full_path: `${namespace.fullPath}/${path}`,
+            namespace_id: namespace.id,
+          },
+        },
+      ];
     }
     default: {
       const unhandled: never = command;

@@ -10,7 +10,14 @@ export class GroupEntity {
   @Property({ type: 'integer', fieldName: 'parent_id', nullable: true }) parentId: number | null;
   @Property({ type: 'datetime', fieldName: 'created_at' }) createdAt: Date;
 
-  constructor(init: { id: number; path: string; name: string; fullPath: string; parentId: number | null; createdAt: Date }) {
+  constructor(init: {
+    id: number;
+    path: string;
+    name: string;
+    fullPath: string;
+    parentId: number | null;
+    createdAt: Date;
+  }) {
     this.id = init.id;
     this.path = init.path;
     this.name = init.name;
@@ -30,7 +37,14 @@ export class ProjectEntity {
   @Property({ type: 'integer', fieldName: 'namespace_id' }) namespaceId: number;
   @Property({ type: 'datetime', fieldName: 'created_at' }) createdAt: Date;
 
-  constructor(init: { id: number; path: string; name: string; fullPath: string; namespaceId: number; createdAt: Date }) {
+  constructor(init: {
+    id: number;
+    path: string;
+    name: string;
+    fullPath: string;
+    namespaceId: number;
+    createdAt: Date;
+  }) {
     this.id = init.id;
     this.path = init.path;
     this.name = init.name;

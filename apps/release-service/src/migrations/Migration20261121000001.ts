@@ -16,7 +16,9 @@ export class Migration20261121000001 extends Migration {
         constraint event_store_stream_version unique (stream_id, stream_version)
       );`);
     for (const sql of OUTBOX_TABLE_DDL) this.addSql(sql);
-    this.addSql('create sequence group_ids; create sequence project_ids; create sequence milestone_ids; create sequence release_ids;');
+    this.addSql(
+      'create sequence group_ids; create sequence project_ids; create sequence milestone_ids; create sequence release_ids;',
+    );
     this.addSql(`
       create table groups (
         id integer primary key,

@@ -22,6 +22,8 @@ export class Migration20261121000002 extends Migration {
       );`);
     this.addSql('create index release_evidences_release on release_evidences (release_id, id);');
     // Serves the newest-first listing of a project's live releases.
-    this.addSql('create index releases_project_created on releases (project_id, created_at desc, id desc) where deleted_at is null;');
+    this.addSql(
+      'create index releases_project_created on releases (project_id, created_at desc, id desc) where deleted_at is null;',
+    );
   }
 }

@@ -12,8 +12,12 @@ export class Migration20261124000001 extends Migration {
       begin
         raise exception 'the event store is append-only: % is not allowed', tg_op using errcode = '42501';
       end $$;`);
-    this.addSql('create trigger event_store_no_update_delete before update or delete on event_store for each row execute function event_store_append_only();');
-    this.addSql('create trigger event_store_no_truncate before truncate on event_store for each statement execute function event_store_append_only();');
+    this.addSql(
+      'create trigger event_store_no_update_delete before update or delete on event_store for each row execute function event_store_append_only();',
+    );
+    this.addSql(
+      'create trigger event_store_no_truncate before truncate on event_store for each statement execute function event_store_append_only();',
+    );
     this.addSql('alter table event_store enable always trigger event_store_no_update_delete;');
     this.addSql('alter table event_store enable always trigger event_store_no_truncate;');
   }

@@ -8,7 +8,12 @@ import { CreateMilestoneBody } from './milestone.schemas';
 import { MilestoneEntity } from './milestone.entity';
 import { MilestonesService } from './milestones.service';
 
-const milestoneView = (m: MilestoneEntity) => ({ id: m.id, project_id: m.projectId, title: m.title, created_at: m.createdAt.toISOString() });
+const milestoneView = (m: MilestoneEntity) => ({
+  id: m.id,
+  project_id: m.projectId,
+  title: m.title,
+  created_at: m.createdAt.toISOString(),
+});
 
 @ApiTags('milestones')
 @Controller('api/v4/projects/:id/milestones')
@@ -22,7 +27,12 @@ export class MilestonesController {
   @Post()
   @HttpCode(201)
   @ApiZodBody(CreateMilestoneBody)
-  async create(@Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async create(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateMilestoneBody, body);
     return milestoneView(await this.milestones.create(project, input.title, this.metadata.of(req, principal)));

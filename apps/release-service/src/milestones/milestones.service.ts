@@ -29,12 +29,31 @@ export class MilestonesService {
     const titleTaken = (await this.em.fork().count(MilestoneEntity, { projectId: project.id, title })) > 0;
     const milestoneId = await this.ids.next('milestone_ids');
     const scope = { entity_type: 'Project' as const, entity_id: project.id, entity_path: project.fullPath };
-    const row = { sql: 'insert into milestones (id, project_id, title, created_at) values (?, ?, ?, ?)', params: [milestoneId, project.id, title, meta.now] };
+    const row = {
+      sql: 'insert into milestones (id, project_id, title, created_at) values (?, ?, ?, ?)',
+      params: [milestoneId, project.id, title, meta.now],
+    };
     try {
-      await this.store.handle(this.db.autocommit, { type: 'Milestone', id: milestoneId, scope, initial: initialMilestoneState, evolve: evolveMilestone, decide: decideMilestone, project: () => [row], fresh: true },
-        { type: 'CreateMilestone', data: { milestoneId, projectId: project.id, title, titleTaken } }, meta);
+      await this.store.handle(
+        this.db.autocommit,
+        {
+          type: 'Milestone',
+          id: milestoneId,
+          scope,
+          initial: initialMilestoneState,
+          evolve: evolveMilestone,
+          decide: decideMilestone,
+          project: () => [row],
+          fresh: true,
+        },
+        { type: 'CreateMilestone', data: { milestoneId, projectId: project.id, title, titleTaken } },
+        meta,
+      );
     } catch (err) {
-      if (isUniqueViolation(err, 'milestones_project_title')) throw new ConflictError(`Milestone ${title} already exists`, [{ field: 'title', message: 'has already been taken' }]);
+      if (isUniqueViolation(err, 'milestones_project_title'))
+        throw new ConflictError(`Milestone ${title} already exists`, [
+          { field: 'title', message: 'has already been taken' },
+        ]);
       throw err;
     }
     this.relay.wake();

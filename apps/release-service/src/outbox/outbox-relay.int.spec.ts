@@ -3,7 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import request from 'supertest';
 import {
-  bearer, collectTopic, dropDatabase, startKafka, stopKafka, serviceDatabase, TEST_DATABASE_URL, TEST_JWT_SECRET, TEST_KAFKA_BROKERS, testKafka, uniqueSuffix, waitFor,
+  bearer,
+  collectTopic,
+  dropDatabase,
+  startKafka,
+  stopKafka,
+  serviceDatabase,
+  TEST_DATABASE_URL,
+  TEST_JWT_SECRET,
+  TEST_KAFKA_BROKERS,
+  testKafka,
+  uniqueSuffix,
+  waitFor,
 } from '@audit/testing';
 import { AppModule } from '../app/app.module';
 import { loadReleaseServiceConfig } from '../app/config';
@@ -74,33 +85,57 @@ async function database(env: Env): Promise<Client> {
   return client;
 }
 
-interface OutboxEntry { id: string; event_id: string; message_key: string; published: boolean }
+interface OutboxEntry {
+  id: string;
+  event_id: string;
+  message_key: string;
+  published: boolean;
+}
 const outbox = async (db: Client): Promise<OutboxEntry[]> =>
-  (await db.query<OutboxEntry>('select id, event_id, message_key, published_at is not null as published from outbox order by id')).rows;
+  (
+    await db.query<OutboxEntry>(
+      'select id, event_id, message_key, published_at is not null as published from outbox order by id',
+    )
+  ).rows;
 
 async function readTopic(env: Env) {
   const reader = await collectTopic(kafka, env.KAFKA_TOPIC, `relay-reader-${uniqueSuffix()}`);
   readers.push(reader);
-  return () => reader.messages.map((m) => ({ key: m.key?.toString() ?? '', id: (JSON.parse(m.value?.toString() ?? '{}') as { id: string }).id }));
+  return () =>
+    reader.messages.map((m) => ({
+      key: m.key?.toString() ?? '',
+      id: (JSON.parse(m.value?.toString() ?? '{}') as { id: string }).id,
+    }));
 }
 
 async function createProject(app: INestApplication, path: string): Promise<number> {
   const http = request(app.getHttpServer());
   const group = await http.post('/api/v4/groups').set('Authorization', admin).send({ path, name: path }).expect(201);
-  const project = await http.post('/api/v4/projects').set('Authorization', admin).send({ path: 'app', name: 'App', namespace_id: group.body.id }).expect(201);
+  const project = await http
+    .post('/api/v4/projects')
+    .set('Authorization', admin)
+    .send({ path: 'app', name: 'App', namespace_id: group.body.id })
+    .expect(201);
   return project.body.id as number;
 }
 
 const createRelease = (app: INestApplication, projectId: number, tag: string) =>
-  request(app.getHttpServer()).post(`/api/v4/projects/${projectId}/releases`).set('Authorization', admin).send({ tag_name: tag, name: `Release ${tag}` });
+  request(app.getHttpServer())
+    .post(`/api/v4/projects/${projectId}/releases`)
+    .set('Authorization', admin)
+    .send({ tag_name: tag, name: `Release ${tag}` });
 
 /** Waits until every outbox row is marked published and its event is on the topic; returns both. */
 async function waitUntilAllPublished(db: Client, topic: () => Array<{ key: string; id: string }>, timeoutMs = 60_000) {
-  return waitFor('every outbox row published and on the topic', async () => {
-    const rows = await outbox(db);
-    const onTopic = new Set(topic().map((m) => m.id));
-    return rows.every((r) => r.published && onTopic.has(r.event_id)) ? { rows, messages: topic() } : undefined;
-  }, { timeoutMs });
+  return waitFor(
+    'every outbox row published and on the topic',
+    async () => {
+      const rows = await outbox(db);
+      const onTopic = new Set(topic().map((m) => m.id));
+      return rows.every((r) => r.published && onTopic.has(r.event_id)) ? { rows, messages: topic() } : undefined;
+    },
+    { timeoutMs },
+  );
 }
 
 function expectExactlyOnceInOrder(rows: OutboxEntry[], messages: Array<{ key: string; id: string }>): void {
@@ -108,7 +143,19 @@ function expectExactlyOnceInOrder(rows: OutboxEntry[], messages: Array<{ key: st
   const byKey = <T>(items: T[], key: (t: T) => string, id: (t: T) => string) =>
     items.reduce((m, t) => m.set(key(t), [...(m.get(key(t)) ?? []), id(t)]), new Map<string, string[]>());
   // Outbox rows are read in id order, so this is "topic order per key equals outbox id order".
-  expect(byKey(messages, (m) => m.key, (m) => m.id)).toEqual(byKey(rows, (r) => r.message_key, (r) => r.event_id));
+  expect(
+    byKey(
+      messages,
+      (m) => m.key,
+      (m) => m.id,
+    ),
+  ).toEqual(
+    byKey(
+      rows,
+      (r) => r.message_key,
+      (r) => r.event_id,
+    ),
+  );
 }
 
 describe('outbox relay (real Kafka and PostgreSQL)', () => {
@@ -116,7 +163,10 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
     const env = await environment();
     const app = await startInstance(env);
     const db = await database(env);
-    const projects = [await createProject(app, `down-${uniqueSuffix()}`), await createProject(app, `down-${uniqueSuffix()}`)];
+    const projects = [
+      await createProject(app, `down-${uniqueSuffix()}`),
+      await createProject(app, `down-${uniqueSuffix()}`),
+    ];
     await waitFor('the set-up events published', async () => (await outbox(db)).every((r) => r.published));
 
     let pending: OutboxEntry[];
@@ -211,7 +261,7 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
     expect([isLeader(leader), isLeader(standby)]).toEqual([true, false]);
   });
 
-  it('when the leader\'s PostgreSQL session dies, its lock goes with it and publishing goes on', async () => {
+  it("when the leader's PostgreSQL session dies, its lock goes with it and publishing goes on", async () => {
     const env = await environment();
     const first = await startInstance(env);
     const second = await startInstance(env);

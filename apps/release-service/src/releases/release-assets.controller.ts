@@ -21,7 +21,12 @@ export class ReleaseAssetsController {
   /** Fingerprints the release as it is now (sha256), recorded as an event. */
   @Post('evidence')
   @HttpCode(201)
-  async collectEvidence(@Param('id') id: string, @Param('tag_name') tag: string, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async collectEvidence(
+    @Param('id') id: string,
+    @Param('tag_name') tag: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     return evidenceView(await this.releases.collectEvidence(project, tag, this.metadata.of(req, principal)));
   }
@@ -35,14 +40,26 @@ export class ReleaseAssetsController {
   @Post('assets/links')
   @HttpCode(201)
   @ApiZodBody(CreateLinkBody)
-  async addLink(@Param('id') id: string, @Param('tag_name') tag: string, @Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async addLink(
+    @Param('id') id: string,
+    @Param('tag_name') tag: string,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const input = parseInput(CreateLinkBody, body);
     return linkView(await this.releases.addLink(project, tag, input, this.metadata.of(req, principal)));
   }
 
   @Delete('assets/links/:link_id')
-  async removeLink(@Param('id') id: string, @Param('tag_name') tag: string, @Param() params: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request) {
+  async removeLink(
+    @Param('id') id: string,
+    @Param('tag_name') tag: string,
+    @Param() params: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+  ) {
     const project = await this.namespaces.findProject(id, principal, 'developer');
     const { link_id } = parseInput(LinkParams, params, 'path');
     return linkView(await this.releases.removeLink(project, tag, link_id, this.metadata.of(req, principal)));
@@ -50,7 +67,14 @@ export class ReleaseAssetsController {
 
   /** Records who downloaded which asset from where (a streaming-only audit event), then redirects to it. */
   @Get('downloads/:link_id')
-  async download(@Param('id') id: string, @Param('tag_name') tag: string, @Param() params: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response) {
+  async download(
+    @Param('id') id: string,
+    @Param('tag_name') tag: string,
+    @Param() params: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     const project = await this.namespaces.findProject(id, principal, 'reporter');
     const { link_id } = parseInput(LinkParams, params, 'path');
     const link = await this.releases.recordDownload(project, tag, link_id, this.metadata.of(req, principal));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError } from '@audit/platform';
+import { ConflictError, NotFoundError } from '@audit/kernel';
 import { ActiveRelease, ReleaseEvent, ReleaseState } from './release.events';
 
 /*
@@ -8,7 +8,17 @@ import { ActiveRelease, ReleaseEvent, ReleaseState } from './release.events';
  * command, so this file does no I/O and its tests need no clock.
  */
 export type ReleaseCommand =
-  | { type: 'CreateRelease'; data: { releaseId: number; projectId: number; tagName: string; name?: string; description?: string | null; milestones: string[] } }
+  | {
+      type: 'CreateRelease';
+      data: {
+        releaseId: number;
+        projectId: number;
+        tagName: string;
+        name?: string;
+        description?: string | null;
+        milestones: string[];
+      };
+    }
   | { type: 'UpdateRelease'; data: { name?: string; description?: string | null; milestones?: string[] } }
   | { type: 'DeleteRelease' }
   | { type: 'CollectEvidence'; data: { evidenceId: number; collectedAt: Date } }
@@ -25,16 +35,35 @@ export function decide(command: ReleaseCommand, state: ReleaseState): ReleaseEve
     case 'DeleteRelease':
       return [{ type: 'ReleaseDeleted', data: ref(release) }];
     case 'CollectEvidence':
-      return [{ type: 'ReleaseEvidenceCollected', data: { ...ref(release), evidence_id: command.data.evidenceId, sha: evidenceSha(release, command.data.collectedAt) } }];
+      return [
+        {
+          type: 'ReleaseEvidenceCollected',
+          data: {
+            ...ref(release),
+            evidence_id: command.data.evidenceId,
+            sha: evidenceSha(release, command.data.collectedAt),
+          },
+        },
+      ];
     case 'AddAssetLink':
       return addLink(command.data, release);
     case 'RemoveAssetLink': {
       const link = linkOrThrow(release, command.data.linkId);
-      return [{ type: 'ReleaseAssetLinkRemoved', data: { ...ref(release), link_id: link.id, link_name: link.name, url: link.url } }];
+      return [
+        {
+          type: 'ReleaseAssetLinkRemoved',
+          data: { ...ref(release), link_id: link.id, link_name: link.name, url: link.url },
+        },
+      ];
     }
     case 'RecordDownload': {
       const link = linkOrThrow(release, command.data.linkId);
-      return [{ type: 'ReleaseArtifactDownloaded', data: { ...ref(release), link_id: link.id, link_name: link.name, url: link.url } }];
+      return [
+        {
+          type: 'ReleaseArtifactDownloaded',
+          data: { ...ref(release), link_id: link.id, link_name: link.name, url: link.url },
+        },
+      ];
     }
     default: {
       const unhandled: never = command;
@@ -44,31 +73,70 @@ export function decide(command: ReleaseCommand, state: ReleaseState): ReleaseEve
 }
 
 function create(data: Extract<ReleaseCommand, { type: 'CreateRelease' }>['data'], state: ReleaseState): ReleaseEvent[] {
-  if (state.status !== 'Initial') throw new ConflictError(`Release ${data.tagName} already exists`, [{ field: 'tag_name', message: 'has already been taken' }]);
+  if (state.status !== 'Initial')
+    throw new ConflictError(`Release ${data.tagName} already exists`, [
+      { field: 'tag_name', message: 'has already been taken' },
+    ]);
   const { releaseId, projectId, tagName, name, description, milestones } = data;
-  return [{ type: 'ReleaseCreated', data: { release_id: releaseId, project_id: projectId, tag_name: tagName, name: name ?? tagName, description: description ?? null, milestones } }];
+  return [
+    {
+      type: 'ReleaseCreated',
+      data: {
+        release_id: releaseId,
+        project_id: projectId,
+        tag_name: tagName,
+        name: name ?? tagName,
+        description: description ?? null,
+        milestones,
+      },
+    },
+  ];
 }
 
 /** Only what really changes becomes an event; an update that changes nothing emits nothing. */
-function update(data: Extract<ReleaseCommand, { type: 'UpdateRelease' }>['data'], release: ActiveRelease): ReleaseEvent[] {
+function update(
+  data: Extract<ReleaseCommand, { type: 'UpdateRelease' }>['data'],
+  release: ActiveRelease,
+): ReleaseEvent[] {
   const events: ReleaseEvent[] = [];
   const changes: Extract<ReleaseEvent, { type: 'ReleaseUpdated' }>['data']['changes'] = {};
   if (data.name !== undefined && data.name !== release.name) changes.name = { from: release.name, to: data.name };
-  if (data.description !== undefined && data.description !== release.description) changes.description = { from: release.description, to: data.description };
-  if (Object.keys(changes).length > 0) events.push({ type: 'ReleaseUpdated', data: { ...ref(release), name: data.name ?? release.name, changes } });
+  if (data.description !== undefined && data.description !== release.description)
+    changes.description = { from: release.description, to: data.description };
+  if (Object.keys(changes).length > 0)
+    events.push({ type: 'ReleaseUpdated', data: { ...ref(release), name: data.name ?? release.name, changes } });
   if (data.milestones !== undefined && !sameSet(data.milestones, release.milestones)) {
-    events.push({ type: 'ReleaseMilestonesChanged', data: { ...ref(release), name: data.name ?? release.name, from: release.milestones, to: data.milestones } });
+    events.push({
+      type: 'ReleaseMilestonesChanged',
+      data: { ...ref(release), name: data.name ?? release.name, from: release.milestones, to: data.milestones },
+    });
   }
   return events;
 }
 
 function addLink(data: { linkId: number; name: string; url: string }, release: ActiveRelease): ReleaseEvent[] {
-  if (release.links.some((l) => l.name === data.name)) throw new ConflictError(`Release ${release.tagName} already has a link named ${data.name}`, [{ field: 'name', message: 'has already been taken' }]);
-  if (release.links.some((l) => l.url === data.url)) throw new ConflictError(`Release ${release.tagName} already links to this URL`, [{ field: 'url', message: 'has already been taken' }]);
-  return [{ type: 'ReleaseAssetLinkAdded', data: { ...ref(release), link_id: data.linkId, link_name: data.name, url: data.url } }];
+  if (release.links.some((l) => l.name === data.name))
+    throw new ConflictError(`Release ${release.tagName} already has a link named ${data.name}`, [
+      { field: 'name', message: 'has already been taken' },
+    ]);
+  if (release.links.some((l) => l.url === data.url))
+    throw new ConflictError(`Release ${release.tagName} already links to this URL`, [
+      { field: 'url', message: 'has already been taken' },
+    ]);
+  return [
+    {
+      type: 'ReleaseAssetLinkAdded',
+      data: { ...ref(release), link_id: data.linkId, link_name: data.name, url: data.url },
+    },
+  ];
 }
 
-const ref = (r: ActiveRelease) => ({ release_id: r.releaseId, project_id: r.projectId, tag_name: r.tagName, name: r.name });
+const ref = (r: ActiveRelease) => ({
+  release_id: r.releaseId,
+  project_id: r.projectId,
+  tag_name: r.tagName,
+  name: r.name,
+});
 
 function activeOrThrow(state: ReleaseState): ActiveRelease {
   if (state.status === 'Active') return state;
@@ -86,6 +154,13 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((
 
 /** The evidence is a fingerprint of what the release was at collection time (GitLab's release evidence). */
 function evidenceSha(release: ActiveRelease, collectedAt: Date): string {
-  const summary = { tag_name: release.tagName, name: release.name, description: release.description, milestones: release.milestones, links: release.links, collected_at: collectedAt.toISOString() };
+  const summary = {
+    tag_name: release.tagName,
+    name: release.name,
+    description: release.description,
+    milestones: release.milestones,
+    links: release.links,
+    collected_at: collectedAt.toISOString(),
+  };
   return createHash('sha256').update(JSON.stringify(summary)).digest('hex');
 }

@@ -40,20 +40,35 @@ export interface ActiveRelease {
   evidenceCount: number;
 }
 
-export type ReleaseState = { status: 'Initial' } | ActiveRelease | { status: 'Deleted'; releaseId: number; tagName: string };
+export type ReleaseState =
+  { status: 'Initial' } | ActiveRelease | { status: 'Deleted'; releaseId: number; tagName: string };
 
 export const initialReleaseState = (): ReleaseState => ({ status: 'Initial' });
 
 export function evolve(state: ReleaseState, event: ReleaseEvent): ReleaseState {
   if (event.type === 'ReleaseCreated') {
     const d = event.data;
-    return { status: 'Active', releaseId: d.release_id, projectId: d.project_id, tagName: d.tag_name, name: d.name, description: d.description, milestones: d.milestones, links: [], evidenceCount: 0 };
+    return {
+      status: 'Active',
+      releaseId: d.release_id,
+      projectId: d.project_id,
+      tagName: d.tag_name,
+      name: d.name,
+      description: d.description,
+      milestones: d.milestones,
+      links: [],
+      evidenceCount: 0,
+    };
   }
   if (state.status !== 'Active') return state;
   switch (event.type) {
     case 'ReleaseUpdated': {
       const { name, description } = event.data.changes;
-      return { ...state, name: name ? name.to : state.name, description: description ? description.to : state.description };
+      return {
+        ...state,
+        name: name ? name.to : state.name,
+        description: description ? description.to : state.description,
+      };
     }
     case 'ReleaseMilestonesChanged':
       return { ...state, milestones: event.data.to };
@@ -62,7 +77,10 @@ export function evolve(state: ReleaseState, event: ReleaseEvent): ReleaseState {
     case 'ReleaseEvidenceCollected':
       return { ...state, evidenceCount: state.evidenceCount + 1 };
     case 'ReleaseAssetLinkAdded':
-      return { ...state, links: [...state.links, { id: event.data.link_id, name: event.data.link_name, url: event.data.url }] };
+      return {
+        ...state,
+        links: [...state.links, { id: event.data.link_id, name: event.data.link_name, url: event.data.url }],
+      };
     case 'ReleaseAssetLinkRemoved':
       return { ...state, links: state.links.filter((l) => l.id !== event.data.link_id) };
     default:

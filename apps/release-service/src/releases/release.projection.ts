@@ -27,10 +27,16 @@ export function projectRelease(events: DomainEvent[], state: ReleaseState): Stat
         break;
       }
       case 'ReleaseEvidenceCollected':
-        statements.push({ sql: 'insert into release_evidences (id, release_id, sha, collected_at) values (?, ?, ?, ?)', params: [event.data.evidence_id, event.data.release_id, event.data.sha, at] });
+        statements.push({
+          sql: 'insert into release_evidences (id, release_id, sha, collected_at) values (?, ?, ?, ?)',
+          params: [event.data.evidence_id, event.data.release_id, event.data.sha, at],
+        });
         break;
       case 'ReleaseAssetLinkAdded':
-        statements.push({ sql: 'insert into release_links (id, release_id, name, url, created_at) values (?, ?, ?, ?, ?)', params: [event.data.link_id, event.data.release_id, event.data.link_name, event.data.url, at] });
+        statements.push({
+          sql: 'insert into release_links (id, release_id, name, url, created_at) values (?, ?, ?, ?, ?)',
+          params: [event.data.link_id, event.data.release_id, event.data.link_name, event.data.url, at],
+        });
         break;
       case 'ReleaseAssetLinkRemoved':
         statements.push({ sql: 'delete from release_links where id = ?', params: [event.data.link_id] });
@@ -46,10 +52,16 @@ export function projectRelease(events: DomainEvent[], state: ReleaseState): Stat
     }
   }
   if (rowChanged && state.status === 'Active') {
-    statements.push({ sql: 'update releases set name = ?, description = ?, milestones = ?, version = ?, updated_at = ? where id = ?', params: [state.name, state.description, JSON.stringify(state.milestones), version, at, state.releaseId] });
+    statements.push({
+      sql: 'update releases set name = ?, description = ?, milestones = ?, version = ?, updated_at = ? where id = ?',
+      params: [state.name, state.description, JSON.stringify(state.milestones), version, at, state.releaseId],
+    });
   }
   if (rowChanged && state.status === 'Deleted') {
-    statements.push({ sql: 'update releases set deleted_at = ?, version = ?, updated_at = ? where id = ?', params: [at, version, at, state.releaseId] });
+    statements.push({
+      sql: 'update releases set deleted_at = ?, version = ?, updated_at = ? where id = ?',
+      params: [at, version, at, state.releaseId],
+    });
   }
   return statements;
 }
@@ -57,18 +69,38 @@ export function projectRelease(events: DomainEvent[], state: ReleaseState): Stat
 /** The read-model row a ReleaseCreated starts; also the body of the 201, with no second read. */
 export function releaseRowOf(event: DomainEventOf<'ReleaseCreated'>): ReleaseEntity {
   const d = event.data;
-  return new ReleaseEntity({ id: d.release_id, projectId: d.project_id, tagName: d.tag_name, name: d.name, description: d.description, milestones: d.milestones, version: event.aggregate.version, createdAt: new Date(event.occurred_at) });
+  return new ReleaseEntity({
+    id: d.release_id,
+    projectId: d.project_id,
+    tagName: d.tag_name,
+    name: d.name,
+    description: d.description,
+    milestones: d.milestones,
+    version: event.aggregate.version,
+    createdAt: new Date(event.occurred_at),
+  });
 }
 
 interface DetailsRow {
-  id: number; project_id: number; tag_name: string; name: string; description: string | null; milestones: string[]; version: number;
-  created_at: Date; updated_at: Date; deleted_at: Date | null;
+  id: number;
+  project_id: number;
+  tag_name: string;
+  name: string;
+  description: string | null;
+  milestones: string[];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
   links: Array<{ id: number; name: string; url: string; created_at: string }>;
   evidences: Array<{ id: number; sha: string; collected_at: string }>;
 }
 
 /** A release with its links and evidence in one round trip, on the command's own connection. */
-export async function readReleaseDetails(sql: Sql, releaseId: number): Promise<{ release: ReleaseEntity; links: ReleaseLinkEntity[]; evidences: ReleaseEvidenceEntity[] }> {
+export async function readReleaseDetails(
+  sql: Sql,
+  releaseId: number,
+): Promise<{ release: ReleaseEntity; links: ReleaseLinkEntity[]; evidences: ReleaseEvidenceEntity[] }> {
   const [row] = await sql.query<DetailsRow>(
     `select r.*,
             coalesce((select json_agg(l order by l.id) from release_links l where l.release_id = r.id), '[]') as links,
@@ -76,12 +108,26 @@ export async function readReleaseDetails(sql: Sql, releaseId: number): Promise<{
        from releases r where r.id = $1`,
     [releaseId],
   );
-  const release = new ReleaseEntity({ id: row.id, projectId: row.project_id, tagName: row.tag_name, name: row.name, description: row.description, milestones: row.milestones, version: row.version, createdAt: row.created_at });
+  const release = new ReleaseEntity({
+    id: row.id,
+    projectId: row.project_id,
+    tagName: row.tag_name,
+    name: row.name,
+    description: row.description,
+    milestones: row.milestones,
+    version: row.version,
+    createdAt: row.created_at,
+  });
   release.updatedAt = row.updated_at;
   release.deletedAt = row.deleted_at;
   return {
     release,
-    links: row.links.map((l) => new ReleaseLinkEntity({ id: l.id, releaseId, name: l.name, url: l.url, createdAt: new Date(l.created_at) })),
-    evidences: row.evidences.map((e) => new ReleaseEvidenceEntity({ id: e.id, releaseId, sha: e.sha, collectedAt: new Date(e.collected_at) })),
+    links: row.links.map(
+      (l) =>
+        new ReleaseLinkEntity({ id: l.id, releaseId, name: l.name, url: l.url, createdAt: new Date(l.created_at) }),
+    ),
+    evidences: row.evidences.map(
+      (e) => new ReleaseEvidenceEntity({ id: e.id, releaseId, sha: e.sha, collectedAt: new Date(e.collected_at) }),
+    ),
   };
 }

@@ -15,5 +15,14 @@ export const releaseView = ({ release: r, links, evidences }: ReleaseDetails) =>
   ...(r.deletedAt && { deleted_at: r.deletedAt.toISOString() }),
 });
 
-export const linkView = (l: ReleaseLinkEntity) => ({ id: l.id, name: l.name, url: l.url, created_at: l.createdAt.toISOString() });
-export const evidenceView = (e: ReleaseEvidenceEntity) => ({ id: e.id, sha: e.sha, collected_at: e.collectedAt.toISOString() });
+export const linkView = (l: ReleaseLinkEntity) => ({
+  id: l.id,
+  name: l.name,
+  url: l.url,
+  created_at: l.createdAt.toISOString(),
+});
+export const evidenceView = (e: ReleaseEvidenceEntity) => ({
+  id: e.id,
+  sha: e.sha,
+  collected_at: e.collectedAt.toISOString(),
+});

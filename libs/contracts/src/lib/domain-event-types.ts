@@ -64,18 +64,14 @@ export const DomainEventSchemas = {
   ),
   ReleaseCreated: envelopeOf(
     'ReleaseCreated',
-    z
-      .object({ ...releaseRef, description, milestones: milestoneTitles })
-      .strict(),
+    z.object({ ...releaseRef, description, milestones: milestoneTitles }).strict(),
   ),
   ReleaseUpdated: envelopeOf(
     'ReleaseUpdated',
     z
       .object({
         ...releaseRef,
-        changes: z
-          .object({ name: change(name).optional(), description: change(description).optional() })
-          .strict(),
+        changes: z.object({ name: change(name).optional(), description: change(description).optional() }).strict(),
       })
       .strict(),
   ),
@@ -90,10 +86,7 @@ export const DomainEventSchemas = {
   ),
   ReleaseAssetLinkAdded: envelopeOf('ReleaseAssetLinkAdded', z.object({ ...releaseRef, ...linkRef }).strict()),
   ReleaseAssetLinkRemoved: envelopeOf('ReleaseAssetLinkRemoved', z.object({ ...releaseRef, ...linkRef }).strict()),
-  ReleaseArtifactDownloaded: envelopeOf(
-    'ReleaseArtifactDownloaded',
-    z.object({ ...releaseRef, ...linkRef }).strict(),
-  ),
+  ReleaseArtifactDownloaded: envelopeOf('ReleaseArtifactDownloaded', z.object({ ...releaseRef, ...linkRef }).strict()),
   /**
    * An export of audit events is recorded before its first byte (started), so that an export that
    * cannot be recorded is refused rather than served, and again when it ends (exported: completed

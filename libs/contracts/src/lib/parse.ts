@@ -3,9 +3,7 @@ import { DomainEvent, DomainEventSchemas, isDomainEventType } from './domain-eve
 /** Why a message could not become a domain event; the DLQ carries this as its reason. */
 export type RejectReason = 'unparseable' | 'unknown_type' | 'schema_invalid';
 
-export type ParseResult =
-  | { ok: true; event: DomainEvent }
-  | { ok: false; reason: RejectReason; error: string };
+export type ParseResult = { ok: true; event: DomainEvent } | { ok: false; reason: RejectReason; error: string };
 
 /** Validates any value against the schema of its declared type. */
 export function validateDomainEvent(value: unknown): ParseResult {

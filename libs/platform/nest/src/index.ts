@@ -8,6 +8,7 @@ export * from './lib/auth/auth.guard';
 export * from './lib/logging/logging';
 export * from './lib/database/ensure-database';
 export * from './lib/database/database.module';
+export * from './lib/database/database';
 export * from './lib/database/roles';
 export * from './lib/database/schema-migration';
 export * from './lib/database/transient-errors';

@@ -13,9 +13,19 @@ export interface NamespaceRow {
 export function namespaceOf(event: DomainEvent): NamespaceRow | null {
   switch (event.type) {
     case 'GroupCreated':
-      return { kind: 'Group', id: event.data.group_id, full_path: event.data.full_path, parent_id: event.data.parent_id };
+      return {
+        kind: 'Group',
+        id: event.data.group_id,
+        full_path: event.data.full_path,
+        parent_id: event.data.parent_id,
+      };
     case 'ProjectCreated':
-      return { kind: 'Project', id: event.data.project_id, full_path: event.data.full_path, parent_id: event.data.namespace_id };
+      return {
+        kind: 'Project',
+        id: event.data.project_id,
+        full_path: event.data.full_path,
+        parent_id: event.data.namespace_id,
+      };
     default:
       return null;
   }
@@ -30,7 +40,8 @@ export function namespaceUpserts(events: readonly DomainEvent[]): NamespaceRow[]
   for (const row of events.map(namespaceOf)) {
     if (!row) continue;
     for (const [key, existing] of byId) {
-      if (existing.kind === row.kind && existing.full_path.toLowerCase() === row.full_path.toLowerCase()) byId.delete(key);
+      if (existing.kind === row.kind && existing.full_path.toLowerCase() === row.full_path.toLowerCase())
+        byId.delete(key);
     }
     byId.delete(`${row.kind}:${row.id}`);
     byId.set(`${row.kind}:${row.id}`, row);

@@ -30,8 +30,18 @@ describe('audit event type registry', () => {
 
   it.each([
     ['a missing field', 'x_type.yml', valid('x_type', 'saved_to_database: true\n'), 'streamed'],
-    ['a name that is not the file name', 'x_type.yml', valid('other_type', 'saved_to_database: true\nstreamed: true\n'), 'name'],
-    ['both flags false', 'x_type.yml', valid('x_type', 'saved_to_database: false\nstreamed: false\n'), 'saved_to_database'],
+    [
+      'a name that is not the file name',
+      'x_type.yml',
+      valid('other_type', 'saved_to_database: true\nstreamed: true\n'),
+      'name',
+    ],
+    [
+      'both flags false',
+      'x_type.yml',
+      valid('x_type', 'saved_to_database: false\nstreamed: false\n'),
+      'saved_to_database',
+    ],
     ['an unknown field', 'x_type.yml', valid('x_type', 'saved_to_database: true\nstreamed: true\nsaved: 1\n'), 'saved'],
     ['a wrong type', 'x_type.yml', valid('x_type', 'saved_to_database: "yes"\nstreamed: true\n'), 'saved_to_database'],
   ])('refuses %s, naming the file and the field', (_, file, yaml, field) => {

@@ -39,7 +39,9 @@ export function loadAuditEventTypes(dir = DEFAULT_AUDIT_EVENT_TYPES_DIR): AuditE
   const root = resolve(dir);
   const schema = JSON.parse(readFileSync(join(root, 'type_schema.json'), 'utf8')) as object;
   const validate = new Ajv({ allErrors: false, strict: true }).compile(schema);
-  const files = readdirSync(root).filter((f) => f.endsWith('.yml')).sort();
+  const files = readdirSync(root)
+    .filter((f) => f.endsWith('.yml'))
+    .sort();
   const definitions = files.map((file) => {
     let doc: unknown;
     try {

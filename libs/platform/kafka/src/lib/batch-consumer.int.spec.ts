@@ -16,7 +16,11 @@ describe('BatchConsumer (real Kafka)', () => {
     const producer = kafka.producer();
     await producer.connect();
     const events = Array.from({ length: 20 }, (_, i) => releaseCreatedEvent(i + 1));
-    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.map((e) => ({ key: messageKeyFor(e.scope), value: JSON.stringify(e) })),
+    });
     await producer.disconnect();
 
     const handled: ConsumedEvent[][] = [];

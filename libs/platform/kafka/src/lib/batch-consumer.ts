@@ -95,7 +95,14 @@ export class BatchConsumer {
     this.logger.log('stopped');
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     for (let start = 0; start < batch.messages.length; start += this.chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + this.chunkSize);
@@ -105,7 +112,9 @@ export class BatchConsumer {
       // The batch payload's commit, not consumer.commitOffsets(): the latter silently does nothing
       // once stop() has begun, which would drop the commit of the chunk a shutdown waits for.
       await commitOffsetsIfNecessary({
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+        topics: [
+          { topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] },
+        ],
       });
       await heartbeat();
     }

@@ -22,7 +22,8 @@ class PublicUrlSetting implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const app = this.adapterHost.httpAdapter?.getInstance() as { set?: (name: string, value: unknown) => void } | undefined;
+    const app = this.adapterHost.httpAdapter?.getInstance() as
+      { set?: (name: string, value: unknown) => void } | undefined;
     app?.set?.(PUBLIC_URL_SETTING, this.config.PUBLIC_URL ?? null);
   }
 }
@@ -67,7 +68,7 @@ export class PlatformModule {
         PublicUrlSetting,
         RequestRateLimiter,
       ],
-      exports: [APP_CONFIG, RequestRateLimiter],
+      exports: [APP_CONFIG, RequestRateLimiter, DatabaseModule],
     };
   }
 }

@@ -1,6 +1,12 @@
 import { OutboxRow, takeBatch } from './outbox-batch';
 
-const row = (id: number, text: string): OutboxRow => ({ id: String(id), topic: 't', message_key: 'Project:1', payload: { text }, age_ms: '0' });
+const row = (id: number, text: string): OutboxRow => ({
+  id: String(id),
+  topic: 't',
+  message_key: 'Project:1',
+  payload: { text },
+  age_ms: '0',
+});
 
 describe('takeBatch', () => {
   it('takes rows oldest first while they fit, and stops at the first that does not', () => {

@@ -48,10 +48,14 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(KAFKA_OPTIONS) kafka: KafkaOptions,
   ) {
     this.producer = new RelayProducer(kafka.brokers, `${kafka.clientId}-outbox-relay`);
-    this.session = new RelaySession(databaseUrl(config.DATABASE_URL, config.DATABASE_NAME), {
-      onNotify: () => this.wakeup.wake(),
-      onLost: (err, wasLeader) => this.sessionLost(err, wasLeader),
-    }, `${kafka.clientId}-outbox-relay`);
+    this.session = new RelaySession(
+      databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
+      {
+        onNotify: () => this.wakeup.wake(),
+        onLost: (err, wasLeader) => this.sessionLost(err, wasLeader),
+      },
+      `${kafka.clientId}-outbox-relay`,
+    );
   }
 
   /** Whether this instance currently publishes (holds the relay lock). */
@@ -80,7 +84,10 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.stopping.wake();
     const graceMs = Math.min(5000, Math.floor(this.config.SHUTDOWN_TIMEOUT_MS / 4));
     if (!(await settlesWithin(this.loop, graceMs))) {
-      this.logger.warn({ graceMs }, 'outbox pass still running at shutdown; aborting it, its rows stay unpublished for the next leader');
+      this.logger.warn(
+        { graceMs },
+        'outbox pass still running at shutdown; aborting it, its rows stay unpublished for the next leader',
+      );
     }
     await settlesWithin(this.session.close(), graceMs);
     await settlesWithin(this.producer.disconnect(), graceMs);
@@ -101,7 +108,10 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         this.outage.attempts += 1;
         const retryInMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 1));
         // The message only: errors of pg and kafkajs name hosts and ports, never credentials.
-        this.logger.warn({ err: (err as Error).message, attempt: failures, retryInMs, leader: this.isLeader }, 'outbox relay pass failed; unpublished rows are retried oldest first');
+        this.logger.warn(
+          { err: (err as Error).message, attempt: failures, retryInMs, leader: this.isLeader },
+          'outbox relay pass failed; unpublished rows are retried oldest first',
+        );
         await this.stopping.wait(retryInMs);
       }
     }
@@ -145,7 +155,10 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     if (!this.outage) return;
     const { since, attempts } = this.outage;
     this.outage = null;
-    this.logger.log({ failedAttempts: attempts, outageMs: Date.now() - since, outboxLagMs: oldestAgeMs }, 'outbox relay recovered');
+    this.logger.log(
+      { failedAttempts: attempts, outageMs: Date.now() - since, outboxLagMs: oldestAgeMs },
+      'outbox relay recovered',
+    );
   }
 
   private sessionLost(err: Error, wasLeader: boolean): void {
@@ -163,7 +176,13 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

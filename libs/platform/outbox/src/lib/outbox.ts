@@ -1,4 +1,5 @@
 import { DomainEvent, messageKeyFor } from '@audit/contracts';
+import { Statement } from '@audit/sql';
 import { z } from 'zod';
 
 /*
@@ -30,16 +31,21 @@ export const outboxConfigShape = {
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
 };
 export interface OutboxConfig {
+  KAFKA_TOPIC: string;
   DATABASE_URL: string;
   DATABASE_NAME: string;
   SHUTDOWN_TIMEOUT_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
 }
 
-/** An INSERT of `events` into the outbox, `?` placeholders, for composing into a larger statement. */
-export function outboxInsert(topic: string, events: DomainEvent[], payloads = events.map((e) => JSON.stringify(e))): { sql: string; params: unknown[] } {
+/** The INSERT of `events` into the outbox, with `$n` placeholders (composable with other statements). */
+export function outboxInsert(
+  topic: string,
+  events: readonly DomainEvent[],
+  payloads: readonly string[] = events.map((e) => JSON.stringify(e)),
+): Statement {
   return {
-    sql: `insert into outbox (event_id, topic, message_key, payload) values ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    text: `insert into outbox (event_id, topic, message_key, payload) values ${events.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(', ')}`,
     params: events.flatMap((e, i) => [e.id, topic, messageKeyFor(e.scope), payloads[i]]),
   };
 }

@@ -1,4 +1,5 @@
-import { Client, QueryResultRow } from 'pg';
+import { QueryResultRow } from 'pg';
+import { SqlSession } from '@audit/sql';
 import { OUTBOX_CHANNEL } from './outbox';
 
 /**
@@ -15,14 +16,13 @@ export interface RelaySessionEvents {
 }
 
 /**
- * The relay's own PostgreSQL session, outside the ORM's pool: LISTEN and a session-level advisory
- * lock both belong to one long-lived connection, and a pooled one would hand them to whoever
- * borrows it next. Leadership lasts exactly as long as this session: if it dies, PostgreSQL drops
- * the lock and a standby's next try takes it. Publishing passes run on this session too, so a relay
- * that lost its session can no longer mark rows published.
+ * The relay's own PostgreSQL session (an SqlSession, outside the pools): LISTEN and a session-level
+ * advisory lock both belong to one long-lived connection. Leadership lasts exactly as long as this
+ * session: if it dies, PostgreSQL drops the lock and a standby's next try takes it. Publishing passes
+ * run on this session too, so a relay that lost its session can no longer mark rows published.
  */
 export class RelaySession {
-  private client: Client | null = null;
+  private session: SqlSession | null = null;
   private leader = false;
   private closed = false;
 
@@ -33,33 +33,20 @@ export class RelaySession {
   ) {}
 
   get isLeader(): boolean {
-    return this.client !== null && this.leader;
+    return this.session?.isOpen === true && this.leader;
   }
 
   /** Connects and LISTENs unless already connected. Throws if PostgreSQL cannot be reached. */
   async open(): Promise<void> {
-    if (this.client) return;
+    if (this.session?.isOpen) return;
     if (this.closed) throw new Error('relay session is closed');
-    const client = new Client({
-      connectionString: this.url,
-      application_name: this.applicationName,
-      connectionTimeoutMillis: 5000,
-      // Notices a dead peer on an idle session too, so a standby does not wait for a lock that is gone.
-      keepAlive: true,
-      statement_timeout: 30_000,
-    });
-    client.on('notification', () => this.events.onNotify());
-    client.on('error', (err) => this.lost(client, err));
-    client.on('end', () => this.lost(client, new Error('relay session ended')));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      if (this.closed) throw new Error('relay session closed while connecting');
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    this.client = client;
+    const session: SqlSession = new SqlSession(
+      { name: this.applicationName, connectionString: this.url, listen: [OUTBOX_CHANNEL] },
+      { onNotification: () => this.events.onNotify(), onLost: (err) => this.lost(session, err) },
+    );
+    this.session = session;
+    this.leader = false;
+    await session.open();
   }
 
   /** Takes the leader's lock if it is free; true while this session holds it. */
@@ -72,27 +59,26 @@ export class RelaySession {
   }
 
   async query<T extends QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-    if (!this.client) throw new Error('relay session is not connected');
-    return (await this.client.query<T>(sql, params)).rows;
+    if (!this.session?.isOpen) throw new Error('relay session is not connected');
+    return this.session.query<T>(sql, params);
   }
 
   /** Ends the session for good: the lock and the LISTEN go with it. Safe to call at any time. */
   async close(): Promise<void> {
     this.closed = true;
-    const client = this.client;
-    this.client = null;
+    const session = this.session;
+    this.session = null;
     this.leader = false;
     // Ending the session is what releases the lock; an explicit unlock would only race a query
     // still running on it (a pass being aborted).
-    await client?.end().catch(() => undefined);
+    await session?.close();
   }
 
-  private lost(client: Client, err: Error): void {
-    if (this.client !== client) return; // late events of a session already replaced or closed
+  private lost(session: SqlSession, err: Error): void {
+    if (this.session !== session) return; // late events of a session already replaced or closed
     const wasLeader = this.leader;
-    this.client = null;
+    this.session = null;
     this.leader = false;
-    void client.end().catch(() => undefined);
     this.events.onLost(err, wasLeader);
   }
 }

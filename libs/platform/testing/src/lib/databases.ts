@@ -30,9 +30,17 @@ export interface ServiceDatabaseEnv extends Record<string, string> {
  * the database owned by the owner role; the service then connects as its least-privileged role and
  * migrates as the owner. Returns the environment that points a service at it.
  */
-export async function serviceDatabase(service: ServiceRole | keyof typeof SERVICE_ROLES, database: string): Promise<ServiceDatabaseEnv> {
+export async function serviceDatabase(
+  service: ServiceRole | keyof typeof SERVICE_ROLES,
+  database: string,
+): Promise<ServiceDatabaseEnv> {
   const role = SERVICE_ROLES[service] ?? (service as ServiceRole);
   const env = { DATABASE_URL: urlAs(role), DATABASE_MIGRATION_URL: urlAs(`${role}_owner`), DATABASE_NAME: database };
-  await provisionServiceDatabase({ adminUrl: TEST_DATABASE_URL, database, ownerUrl: env.DATABASE_MIGRATION_URL, runtimeUrl: env.DATABASE_URL });
+  await provisionServiceDatabase({
+    adminUrl: TEST_DATABASE_URL,
+    database,
+    ownerUrl: env.DATABASE_MIGRATION_URL,
+    runtimeUrl: env.DATABASE_URL,
+  });
   return env;
 }

@@ -2,7 +2,11 @@ import { DomainEvent, DomainEventSchemas } from '@audit/contracts';
 import { randomUUID } from 'node:crypto';
 
 /** A schema-valid ReleaseCreated envelope of project `projectId` at `projectPath`. */
-export function releaseCreatedEvent(n: number, projectId = 29, projectPath = 'example-group/example-project'): DomainEvent {
+export function releaseCreatedEvent(
+  n: number,
+  projectId = 29,
+  projectPath = 'example-group/example-project',
+): DomainEvent {
   return DomainEventSchemas.ReleaseCreated.parse({
     id: randomUUID(),
     type: 'ReleaseCreated',
@@ -12,6 +16,13 @@ export function releaseCreatedEvent(n: number, projectId = 29, projectPath = 'ex
     actor: { id: 1, name: 'alice', ip_address: '203.0.113.7' },
     scope: { entity_type: 'Project', entity_id: projectId, entity_path: projectPath },
     correlation_id: `corr-${n}`,
-    data: { release_id: n, project_id: projectId, tag_name: `v${n}`, name: `Release ${n}`, description: null, milestones: [] },
+    data: {
+      release_id: n,
+      project_id: projectId,
+      tag_name: `v${n}`,
+      name: `Release ${n}`,
+      description: null,
+      milestones: [],
+    },
   }) as DomainEvent;
 }

@@ -17,13 +17,20 @@ export interface ReceivedRequest {
  * may answer later (a promise), to play a slow or hanging destination; a request whose client gave
  * up before the answer keeps `answered` unset.
  */
-export async function startReceiver(status: (req: ReceivedRequest) => number | Promise<number> = () => 200): Promise<{ url: string; requests: ReceivedRequest[]; close: () => Promise<void> }> {
+export async function startReceiver(
+  status: (req: ReceivedRequest) => number | Promise<number> = () => 200,
+): Promise<{ url: string; requests: ReceivedRequest[]; close: () => Promise<void> }> {
   const requests: ReceivedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const received: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const received: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(received);
       res.on('close', () => {
         if (received.answered === undefined) received.abandoned = true;
@@ -41,6 +48,10 @@ export async function startReceiver(status: (req: ReceivedRequest) => number | P
   return {
     url: `http://127.0.0.1:${port}/ingest`,
     requests,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -18,7 +18,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${description}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

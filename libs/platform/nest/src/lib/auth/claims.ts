@@ -46,9 +46,11 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function checkName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255) return refuse('name', 'must be a string of 1 to 255 characters');
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255)
+    return refuse('name', 'must be a string of 1 to 255 characters');
   if (hasUnstorableCharacters(name)) return refuse('name', 'must be valid Unicode without NUL characters');
-  if (!SINGLE_LINE_TEXT.test(name) || BIDI_CONTROLS.test(name)) return refuse('name', 'must be a single line without control or bidirectional formatting characters');
+  if (!SINGLE_LINE_TEXT.test(name) || BIDI_CONTROLS.test(name))
+    return refuse('name', 'must be a single line without control or bidirectional formatting characters');
   return name;
 }
 
@@ -59,7 +61,8 @@ function checkGroups(groups: unknown): Map<string, Role> {
   const entries = Object.entries(groups);
   if (entries.length > MAX_GROUP_CLAIMS) refuse('groups', `may name at most ${MAX_GROUP_CLAIMS} groups`);
   for (const [path, role] of entries) {
-    if (path.length > 1024 || !FULL_PATH.test(path)) refuse('groups', `${JSON.stringify(path.slice(0, 100))} is not a group's full path`);
+    if (path.length > 1024 || !FULL_PATH.test(path))
+      refuse('groups', `${JSON.stringify(path.slice(0, 100))} is not a group's full path`);
     if (!isRole(role)) refuse('groups', `the role on ${path} must be one of ${ROLES.join(', ')}`);
   }
   return new Map(entries as Array<[string, Role]>);
@@ -73,7 +76,8 @@ function checkFlag(claim: 'admin' | 'auditor', value: unknown): boolean {
 /** The bearer's identity, or an AuthenticationError naming the first claim that is not acceptable. */
 export function principalFromClaims(payload: unknown): Principal {
   if (!isPlainObject(payload)) return refuse('payload', 'must be a JSON object');
-  if (typeof payload['sub'] !== 'string' || !SUB.test(payload['sub'])) return refuse('sub', 'must be a user id (digits, as a string)');
+  if (typeof payload['sub'] !== 'string' || !SUB.test(payload['sub']))
+    return refuse('sub', 'must be a user id (digits, as a string)');
   const name = checkName(payload['name']);
   const admin = checkFlag('admin', payload['admin']);
   const auditor = checkFlag('auditor', payload['auditor']);
@@ -87,8 +91,11 @@ export function principalFromClaims(payload: unknown): Principal {
 export function checkLifetime(payload: Record<string, unknown>, { maxLifetimeS, nowS }: TokenLifetimePolicy): void {
   const { exp, iat } = payload;
   if (typeof exp !== 'number' || !Number.isInteger(exp)) refuse('exp', 'is required: a token must expire');
-  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) refuse('iat', 'must be a number of seconds');
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat)))
+    refuse('iat', 'must be a number of seconds');
   if (typeof iat === 'number' && iat > nowS + CLOCK_SKEW_S) refuse('iat', 'is in the future');
-  if ((exp as number) - nowS > maxLifetimeS + CLOCK_SKEW_S) refuse('exp', `is more than ${maxLifetimeS} s ahead (AUTH_TOKEN_MAX_LIFETIME_S)`);
-  if (typeof iat === 'number' && (exp as number) - iat > maxLifetimeS) refuse('exp', `is more than ${maxLifetimeS} s after iat (AUTH_TOKEN_MAX_LIFETIME_S)`);
+  if ((exp as number) - nowS > maxLifetimeS + CLOCK_SKEW_S)
+    refuse('exp', `is more than ${maxLifetimeS} s ahead (AUTH_TOKEN_MAX_LIFETIME_S)`);
+  if (typeof iat === 'number' && (exp as number) - iat > maxLifetimeS)
+    refuse('exp', `is more than ${maxLifetimeS} s after iat (AUTH_TOKEN_MAX_LIFETIME_S)`);
 }

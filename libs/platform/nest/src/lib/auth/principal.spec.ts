@@ -5,12 +5,25 @@ import { MAX_GROUP_CLAIMS } from './claims';
 import { Principal, Role } from './principal';
 import { DEFAULT_TOKEN_MAX_LIFETIME_S, signToken, verifyToken } from './tokens';
 
-const verification = { AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET, AUTH_TOKEN_MAX_LIFETIME_S: DEFAULT_TOKEN_MAX_LIFETIME_S };
+const verification = {
+  AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET,
+  AUTH_TOKEN_MAX_LIFETIME_S: DEFAULT_TOKEN_MAX_LIFETIME_S,
+};
 const NOW_S = 1_800_000_000;
 /** A token signed with the right secret whatever its payload: what a compromised or careless issuer could mint. */
 const raw = (payload: Record<string, unknown>) =>
-  jwt.sign(Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)), DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', noTimestamp: payload['iat'] === undefined });
-const valid = (extra: Record<string, unknown> = {}) => ({ sub: '7', name: 'alice', groups: {}, iat: NOW_S, exp: NOW_S + 3600, ...extra });
+  jwt.sign(Object.fromEntries(Object.entries(payload).filter(([, v]) => v !== undefined)), DEVELOPMENT_JWT_SECRET, {
+    algorithm: 'HS256',
+    noTimestamp: payload['iat'] === undefined,
+  });
+const valid = (extra: Record<string, unknown> = {}) => ({
+  sub: '7',
+  name: 'alice',
+  groups: {},
+  iat: NOW_S,
+  exp: NOW_S + 3600,
+  ...extra,
+});
 const verify = (token: string) => verifyToken(token, verification, NOW_S * 1000);
 const refusal = (token: string): { field?: string; message: string } => {
   try {
@@ -51,18 +64,33 @@ describe('Principal', () => {
 
 describe('tokens', () => {
   it('round-trips the claims', () => {
-    const principal = verifyToken(signToken({ sub: '42', name: 'bob', auditor: true, groups: { g: 'owner' } }, DEVELOPMENT_JWT_SECRET), verification);
+    const principal = verifyToken(
+      signToken({ sub: '42', name: 'bob', auditor: true, groups: { g: 'owner' } }, DEVELOPMENT_JWT_SECRET),
+      verification,
+    );
     expect(principal).toMatchObject({ userId: 42, username: 'bob', auditor: true, admin: false });
     expect(principal.roleOn('g/p')).toBe('owner');
   });
 
   it('keeps a role on a group whose path is __proto__ or constructor (a plain object dropped the first)', () => {
-    const token = signToken({ sub: '5', name: 'olivia', groups: Object.fromEntries([['__proto__', 'owner'], ['constructor', 'maintainer']]) as Record<string, Role> }, DEVELOPMENT_JWT_SECRET);
+    const token = signToken(
+      {
+        sub: '5',
+        name: 'olivia',
+        groups: Object.fromEntries([
+          ['__proto__', 'owner'],
+          ['constructor', 'maintainer'],
+        ]) as Record<string, Role>,
+      },
+      DEVELOPMENT_JWT_SECRET,
+    );
     const principal = verifyToken(token, verification);
     expect(principal.roleOn('__proto__/project')).toBe('owner');
     expect(principal.roleOn('constructor')).toBe('maintainer');
     // The same from a payload written as JSON text, as an identity provider sends it.
-    const fromJson = raw(JSON.parse(`{"sub":"5","name":"o","iat":${NOW_S},"exp":${NOW_S + 60},"groups":{"__proto__":"owner"}}`));
+    const fromJson = raw(
+      JSON.parse(`{"sub":"5","name":"o","iat":${NOW_S},"exp":${NOW_S + 60},"groups":{"__proto__":"owner"}}`),
+    );
     expect(verify(fromJson).hasRole('__proto__', 'owner')).toBe(true);
   });
 
@@ -98,14 +126,20 @@ describe('tokens', () => {
     ['groups', { groups: { 'a\u0000': 'owner' } }],
     ['groups', { groups: { '../x': 'owner' } }],
     ['groups', { groups: { 'a//b': 'owner' } }],
-    ['groups', { groups: Object.fromEntries(Array.from({ length: MAX_GROUP_CLAIMS + 1 }, (_, i) => [`g${i}`, 'guest'])) }],
+    [
+      'groups',
+      { groups: Object.fromEntries(Array.from({ length: MAX_GROUP_CLAIMS + 1 }, (_, i) => [`g${i}`, 'guest'])) },
+    ],
   ])('refuses a bad %s claim', (claim, extra) => {
     expect(refusal(raw(valid(extra)))).toMatchObject({ field: `token.${claim}` });
   });
 
   it('requires exp: a token without one never expired', () => {
     const { exp: _exp, ...forever } = valid();
-    expect(refusal(raw(forever))).toMatchObject({ field: 'token.exp', message: expect.stringContaining('must expire') });
+    expect(refusal(raw(forever))).toMatchObject({
+      field: 'token.exp',
+      message: expect.stringContaining('must expire'),
+    });
   });
 
   it('bounds the lifetime: exp at most AUTH_TOKEN_MAX_LIFETIME_S ahead, and after iat', () => {

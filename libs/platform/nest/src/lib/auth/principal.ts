@@ -3,7 +3,8 @@ export type Role = (typeof ROLES)[number];
 
 export const roleRank = (role: Role): number => ROLES.indexOf(role);
 
-const isRole = (value: unknown): value is Role => typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+const isRole = (value: unknown): value is Role =>
+  typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 
 /** Ancestors of a full path, root first, the path itself last: a/b/c -> a, a/b, a/b/c. */
 export const pathAndAncestors = (fullPath: string): string[] =>

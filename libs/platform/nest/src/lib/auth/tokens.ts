@@ -17,7 +17,11 @@ export const DEFAULT_TOKEN_MAX_LIFETIME_S = 86_400;
  * Mints an HS256 token; used by `npm run token` and by tests. The claims are checked as a service
  * would check them, so a test cannot mint a token the services would refuse without meaning to.
  */
-export function signToken(claims: TokenClaims, secret: string, expiresIn: jwt.SignOptions['expiresIn'] = '12h'): string {
+export function signToken(
+  claims: TokenClaims,
+  secret: string,
+  expiresIn: jwt.SignOptions['expiresIn'] = '12h',
+): string {
   principalFromClaims(claims);
   return jwt.sign({ ...claims, groups: claims.groups ?? {} }, secret, { algorithm: 'HS256', expiresIn });
 }
@@ -37,11 +41,18 @@ const secretKeyOf = (secret: string): KeyObject => {
 export function verifyToken(token: string, verification: TokenVerification, nowMs = Date.now()): Principal {
   let payload: unknown;
   try {
-    payload = jwt.verify(token, secretKeyOf(verification.AUTH_JWT_SECRET), { algorithms: ['HS256'], clockTolerance: CLOCK_SKEW_S, clockTimestamp: Math.floor(nowMs / 1000) });
+    payload = jwt.verify(token, secretKeyOf(verification.AUTH_JWT_SECRET), {
+      algorithms: ['HS256'],
+      clockTolerance: CLOCK_SKEW_S,
+      clockTimestamp: Math.floor(nowMs / 1000),
+    });
   } catch (err) {
     throw new AuthenticationError(`Invalid token: ${(err as Error).message}`);
   }
   const principal = principalFromClaims(payload);
-  checkLifetime(payload as Record<string, unknown>, { maxLifetimeS: verification.AUTH_TOKEN_MAX_LIFETIME_S, nowS: Math.floor(nowMs / 1000) });
+  checkLifetime(payload as Record<string, unknown>, {
+    maxLifetimeS: verification.AUTH_TOKEN_MAX_LIFETIME_S,
+    nowS: Math.floor(nowMs / 1000),
+  });
   return principal;
 }

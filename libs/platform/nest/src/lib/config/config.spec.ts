@@ -6,7 +6,13 @@ const schema = z.object({ ...baseConfigShape({ port: 3001, database: 'release_se
 describe('loadConfig', () => {
   it('applies the defaults of CONTRACTS.md', () => {
     const config = loadConfig(schema, {});
-    expect(config).toMatchObject({ PORT: 3001, DATABASE_NAME: 'release_service', KAFKA_BROKERS: ['127.0.0.1:9092'], KAFKA_TOPIC: 'domain-events', LOG_LEVEL: 'info' });
+    expect(config).toMatchObject({
+      PORT: 3001,
+      DATABASE_NAME: 'release_service',
+      KAFKA_BROKERS: ['127.0.0.1:9092'],
+      KAFKA_TOPIC: 'domain-events',
+      LOG_LEVEL: 'info',
+    });
     expect(config.usingDevelopmentSecret).toBe(true);
   });
 

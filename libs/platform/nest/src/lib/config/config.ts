@@ -19,19 +19,33 @@ const bool = (fallback: boolean) =>
 const csv = z
   .string()
   .default('')
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 const brokerList = z
   .string()
   .default('127.0.0.1:9092')
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1));
 const postgresUrl = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL')
-    .refine((v) => !URL.canParse(v) || new URL(v).username !== '', 'must name the role to connect as (postgres://user@host:port/)');
-const milliseconds = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+    .refine(
+      (v) => !URL.canParse(v) || new URL(v).username !== '',
+      'must name the role to connect as (postgres://user@host:port/)',
+    );
+const milliseconds = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 
 /**
  * The origin (and optional path prefix) clients reach the service at, behind whatever proxy: absolute
@@ -40,8 +54,14 @@ const milliseconds = (fallback: number, min: number, max: number) => z.coerce.nu
 const publicUrl = z
   .string()
   .optional()
-  .refine((v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)), 'must be an http:// or https:// URL')
-  .refine((v) => v === undefined || (!new URL(v).search && !new URL(v).hash && !new URL(v).username), 'must have no query, fragment or credentials')
+  .refine(
+    (v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)),
+    'must be an http:// or https:// URL',
+  )
+  .refine(
+    (v) => v === undefined || (!new URL(v).search && !new URL(v).hash && !new URL(v).username),
+    'must have no query, fragment or credentials',
+  )
   .transform((v) => (v === undefined ? undefined : v.replace(/\/+$/, '')));
 
 /** Helpers for the service-specific parts of a configuration schema. */
@@ -61,7 +81,10 @@ export const baseConfigShape = (defaults: { port: number; database: string }) =>
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase PostgreSQL identifier')
     .default(defaults.database),
   KAFKA_BROKERS: brokerList,
-  KAFKA_TOPIC: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid Kafka topic name').default('domain-events'),
+  KAFKA_TOPIC: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid Kafka topic name')
+    .default('domain-events'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -6,6 +6,7 @@ import { APP_CONFIG, LoadedConfig } from '../config/config';
 import { databaseUrl } from './ensure-database';
 import { RuntimePrivileges } from './roles';
 import { migrateSchema } from './schema-migration';
+import { Database } from './database';
 
 export interface DatabaseOptions {
   entities: Constructor[];
@@ -28,7 +29,13 @@ export class DatabaseModule {
           driver: PostgreSqlDriver,
           useFactory: async (config: LoadedConfig) => {
             // Before anything else touches the database or consumes: migrations and grants as the schema owner.
-            await migrateSchema({ ownerUrl: config.DATABASE_MIGRATION_URL, runtimeUrl: config.DATABASE_URL, database: config.DATABASE_NAME, migrations: options.migrations, privileges: options.privileges });
+            await migrateSchema({
+              ownerUrl: config.DATABASE_MIGRATION_URL,
+              runtimeUrl: config.DATABASE_URL,
+              database: config.DATABASE_NAME,
+              migrations: options.migrations,
+              privileges: options.privileges,
+            });
             return {
               driver: PostgreSqlDriver,
               clientUrl: databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
@@ -44,6 +51,9 @@ export class DatabaseModule {
           },
         }),
       ],
+      // The executor on the ORM's pool (statements with bound `$n` parameters, transactions shared with `em`).
+      providers: [Database],
+      exports: [Database],
     };
   }
 }

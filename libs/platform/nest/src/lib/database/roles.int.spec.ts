@@ -10,7 +10,12 @@ import { grantStatements, provisionServiceDatabase } from './roles';
 jest.setTimeout(60_000);
 
 const database = `it_roles_${uniqueSuffix()}`;
-const spec = { adminUrl: TEST_DATABASE_URL, database, ownerUrl: urlAs('it_roles_owner'), runtimeUrl: urlAs('it_roles') };
+const spec = {
+  adminUrl: TEST_DATABASE_URL,
+  database,
+  ownerUrl: urlAs('it_roles_owner'),
+  runtimeUrl: urlAs('it_roles'),
+};
 const clients: Client[] = [];
 
 async function connect(url: string): Promise<Client> {
@@ -38,13 +43,16 @@ describe('provisionServiceDatabase', () => {
     await provisionServiceDatabase(spec);
     await provisionServiceDatabase(spec);
 
-    const owners = await legacy.query(`select c.relname as name, pg_get_userbyid(c.relowner) as owner from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    const owners =
+      await legacy.query(`select c.relname as name, pg_get_userbyid(c.relowner) as owner from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' order by 1`);
     expect(new Set(owners.rows.map((r) => r.owner))).toEqual(new Set(['it_roles_owner']));
     expect(owners.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['events', 'events_id_seq', 'ids', 'log']));
     const fn = await legacy.query(`select pg_get_userbyid(proowner) as owner from pg_proc where proname = 'noop'`);
     expect(fn.rows[0].owner).toBe('it_roles_owner');
-    const roles = await legacy.query(`select rolname, rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname in ('it_roles', 'it_roles_owner') order by 1`);
+    const roles = await legacy.query(
+      `select rolname, rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname in ('it_roles', 'it_roles_owner') order by 1`,
+    );
     expect(roles.rows).toEqual([
       { rolname: 'it_roles', rolsuper: false, rolcreatedb: false, rolcreaterole: false },
       { rolname: 'it_roles_owner', rolsuper: false, rolcreatedb: false, rolcreaterole: false },
@@ -68,7 +76,12 @@ describe('provisionServiceDatabase', () => {
 
   it('keeps everyone else out of the database', async () => {
     // Another service's role, say: a login role with no grant on this database.
-    await provisionServiceDatabase({ ...spec, database: `${database}_x`, ownerUrl: urlAs('it_roles_other_owner'), runtimeUrl: urlAs('it_roles_other') });
+    await provisionServiceDatabase({
+      ...spec,
+      database: `${database}_x`,
+      ownerUrl: urlAs('it_roles_other_owner'),
+      runtimeUrl: urlAs('it_roles_other'),
+    });
     await dropDatabase(`${database}_x`);
     const stranger = new Client({ connectionString: databaseUrl(urlAs('it_roles_other'), database) });
     await expect(stranger.connect()).rejects.toMatchObject({ code: '42501' });

@@ -22,7 +22,10 @@ export interface RoleCredentials {
 
 export const credentialsOf = (url: string): RoleCredentials => {
   const parsed = new URL(url);
-  return { user: decodeURIComponent(parsed.username), password: parsed.password ? decodeURIComponent(parsed.password) : null };
+  return {
+    user: decodeURIComponent(parsed.username),
+    password: parsed.password ? decodeURIComponent(parsed.password) : null,
+  };
 };
 
 export interface ServiceDatabase {
@@ -40,11 +43,15 @@ async function ensureRole(admin: Client, { user, password }: RoleCredentials): P
   const exists = await admin.query('select 1 from pg_roles where rolname = $1', [user]);
   const secret = password === null ? '' : ` PASSWORD ${escapeLiteral(password)}`;
   const verb = exists.rowCount ? 'ALTER' : 'CREATE';
-  await admin.query(`${verb} ROLE ${escapeIdentifier(user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS${secret}`).catch((err: { code?: string }) => {
-    // Another process created it between the check and the CREATE.
-    if (verb === 'CREATE' && (err.code === '42710' || err.code === '23505')) return;
-    throw err;
-  });
+  await admin
+    .query(
+      `${verb} ROLE ${escapeIdentifier(user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS${secret}`,
+    )
+    .catch((err: { code?: string }) => {
+      // Another process created it between the check and the CREATE.
+      if (verb === 'CREATE' && (err.code === '42710' || err.code === '23505')) return;
+      throw err;
+    });
 }
 
 /**
@@ -63,9 +70,11 @@ export async function provisionServiceDatabase(spec: ServiceDatabase): Promise<v
     const db = escapeIdentifier(spec.database);
     const exists = await admin.query('select 1 from pg_database where datname = $1', [spec.database]);
     if (!exists.rowCount) {
-      await admin.query(`CREATE DATABASE ${db} OWNER ${escapeIdentifier(owner.user)}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04' && err.code !== '23505') throw err;
-      });
+      await admin
+        .query(`CREATE DATABASE ${db} OWNER ${escapeIdentifier(owner.user)}`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42P04' && err.code !== '23505') throw err;
+        });
     } else {
       await admin.query(`ALTER DATABASE ${db} OWNER TO ${escapeIdentifier(owner.user)}`);
     }
@@ -74,7 +83,10 @@ export async function provisionServiceDatabase(spec: ServiceDatabase): Promise<v
   } finally {
     await admin.end();
   }
-  const inDb = new Client({ connectionString: databaseUrl(spec.adminUrl, spec.database), connectionTimeoutMillis: 5000 });
+  const inDb = new Client({
+    connectionString: databaseUrl(spec.adminUrl, spec.database),
+    connectionTimeoutMillis: 5000,
+  });
   await inDb.connect();
   try {
     // PostgreSQL 15 gives the public schema to the database owner; make sure of it for older clusters.

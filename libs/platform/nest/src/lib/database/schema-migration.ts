@@ -31,7 +31,11 @@ export class DatabaseSetupError extends Error {
  * role may create databases (a superuser in single-role mode); otherwise it is a set-up error.
  */
 async function connectOwner(url: string, database: string, createIfMissing = true): Promise<Client> {
-  const client = new Client({ connectionString: databaseUrl(url, database), connectionTimeoutMillis: 5000, application_name: 'schema-migration' });
+  const client = new Client({
+    connectionString: databaseUrl(url, database),
+    connectionTimeoutMillis: 5000,
+    application_name: 'schema-migration',
+  });
   try {
     await client.connect();
     return client;
@@ -41,11 +45,18 @@ async function connectOwner(url: string, database: string, createIfMissing = tru
     const setUp = `run \`npm run db:setup\` (or, as a superuser, CREATE DATABASE ${database} OWNER ${user})`;
     if (code === '3D000' && createIfMissing) {
       await ensureDatabase(url, database).catch((createErr: { code?: string }) => {
-        throw createErr.code === '42501' ? new DatabaseSetupError(`database "${database}" does not exist and role "${user}" may not create it: ${setUp}`) : createErr;
+        throw createErr.code === '42501'
+          ? new DatabaseSetupError(
+              `database "${database}" does not exist and role "${user}" may not create it: ${setUp}`,
+            )
+          : createErr;
       });
       return connectOwner(url, database, false);
     }
-    if (code === '28000' || code === '28P01' || code === '42501') throw new DatabaseSetupError(`DATABASE_MIGRATION_URL: role "${user}" cannot connect to database "${database}" (${message}): ${setUp}`);
+    if (code === '28000' || code === '28P01' || code === '42501')
+      throw new DatabaseSetupError(
+        `DATABASE_MIGRATION_URL: role "${user}" cannot connect to database "${database}" (${message}): ${setUp}`,
+      );
     throw err;
   }
 }
@@ -68,10 +79,16 @@ export async function migrateSchema(spec: SchemaMigration): Promise<void> {
       for (const sql of grantStatements(runtime, spec.privileges)) await lock.query(sql);
       await lock.query('commit');
     }
-    logger.log(`migrations applied: ${applied} new, schema up to date; runtime role ${runtime}${runtime === owner ? ' owns the schema (single-role mode)' : ' granted its privileges'}`);
-    const [role] = (await lock.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [runtime])).rows;
+    logger.log(
+      `migrations applied: ${applied} new, schema up to date; runtime role ${runtime}${runtime === owner ? ' owns the schema (single-role mode)' : ' granted its privileges'}`,
+    );
+    const [role] = (
+      await lock.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [runtime])
+    ).rows;
     if (role?.rolsuper) {
-      logger.warn(`DATABASE_URL connects as ${runtime}, a SUPERUSER: it can disable the append-only triggers and edit audit records. Run as the service's own role (npm run db:setup creates it).`);
+      logger.warn(
+        `DATABASE_URL connects as ${runtime}, a SUPERUSER: it can disable the append-only triggers and edit audit records. Run as the service's own role (npm run db:setup creates it).`,
+      );
     }
   } finally {
     await lock.end().catch(() => undefined);

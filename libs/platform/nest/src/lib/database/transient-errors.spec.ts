@@ -15,9 +15,19 @@ describe('retryTransient', () => {
 
   it('gives up after the last attempt, and never retries other errors', async () => {
     let calls = 0;
-    await expect(retryTransient(async () => { calls++; throw deadlock(); }, 2)).rejects.toThrow('deadlock');
+    await expect(
+      retryTransient(async () => {
+        calls++;
+        throw deadlock();
+      }, 2),
+    ).rejects.toThrow('deadlock');
     expect(calls).toBe(2);
-    await expect(retryTransient(async () => { calls++; throw new Error('unique violation'); })).rejects.toThrow('unique');
+    await expect(
+      retryTransient(async () => {
+        calls++;
+        throw new Error('unique violation');
+      }),
+    ).rejects.toThrow('unique');
     expect(calls).toBe(3);
   });
 

@@ -68,12 +68,21 @@ export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
-    const detail = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? error.message);
+    const detail =
+      typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? error.message);
     // Nest raises 400s itself only for requests it could not parse: the body, or a path segment.
-    return problem(status, detail, undefined, status === 400 ? [{ field: detail.startsWith('Failed to decode param') ? 'path' : 'body', message: detail }] : undefined);
+    return problem(
+      status,
+      detail,
+      undefined,
+      status === 400
+        ? [{ field: detail.startsWith('Failed to decode param') ? 'path' : 'body', message: detail }]
+        : undefined,
+    );
   }
   // Body-parser and router errors (malformed JSON, too large, bad charset, bad %-encoding) carry their own 4xx status.
-  const status = (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
+  const status =
+    (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const [field, message] = offendingPart(error as Error & { type?: string; limit?: number });
     return problem(status, `${field} ${message}`, undefined, [{ field, message }]);
@@ -100,7 +109,8 @@ function offendingPart(error: Error & { type?: string; limit?: number }): [strin
 
 /** Seconds a 429 or 503 asks the client to wait (RFC 9110 Retry-After), at least one. */
 export function retryAfterOf(error: unknown): number | undefined {
-  if (error instanceof TooManyRequestsError || error instanceof ServiceUnavailableError) return Math.max(1, Math.ceil(error.retryAfterS));
+  if (error instanceof TooManyRequestsError || error instanceof ServiceUnavailableError)
+    return Math.max(1, Math.ceil(error.retryAfterS));
   return undefined;
 }
 

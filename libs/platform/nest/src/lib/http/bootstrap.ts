@@ -44,7 +44,9 @@ export async function runService(
 function fatal(serviceName: string, err: unknown): void {
   const error = err as Error;
   const problems = err instanceof ConfigError ? { problems: err.problems } : {};
-  process.stderr.write(`${JSON.stringify({ level: 'fatal', service: serviceName, msg: error.message, name: error.name, ...problems })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', service: serviceName, msg: error.message, name: error.name, ...problems })}\n`,
+  );
 }
 
 async function start(serviceName: string, config: LoadedConfig, module: unknown): Promise<INestApplication> {
@@ -60,7 +62,11 @@ async function start(serviceName: string, config: LoadedConfig, module: unknown)
  * The application as every service runs it, not yet listening: HTTP limits, JSON logs, body parsing,
  * OpenAPI, problem+json answers to requests refused before routing. Tests start it with a small module.
  */
-export async function createHttpApplication(serviceName: string, config: LoadedConfig, module: unknown): Promise<NestExpressApplication> {
+export async function createHttpApplication(
+  serviceName: string,
+  config: LoadedConfig,
+  module: unknown,
+): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module as never, new BoundedExpressAdapter(config), {
     bufferLogs: true,
     abortOnError: false,
@@ -70,9 +76,15 @@ export async function createHttpApplication(serviceName: string, config: LoadedC
   app.set('trust proxy', false);
   app.disable('x-powered-by');
   if (config.usingDevelopmentSecret) {
-    new Logger(serviceName).warn('AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.');
+    new Logger(serviceName).warn(
+      'AUTH_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens. Never run like this in production.',
+    );
   }
-  installOpenApi(app, serviceName, `The ${serviceName} HTTP API. Every route takes Authorization: Bearer <JWT>; errors are application/problem+json.`);
+  installOpenApi(
+    app,
+    serviceName,
+    `The ${serviceName} HTTP API. Every route takes Authorization: Bearer <JWT>; errors are application/problem+json.`,
+  );
   answerClientErrors(app.getHttpServer());
   return app;
 }

@@ -14,10 +14,17 @@ describe('clientErrorResponse', () => {
     const response = clientErrorResponse('ERR_HTTP_REQUEST_TIMEOUT');
     expect(response).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(response).toContain('Connection: close\r\n');
-    expect(JSON.parse(response.split('\r\n\r\n')[1])).toMatchObject({ status: 408, title: 'Request Timeout', errors: [{ field: 'request' }] });
+    expect(JSON.parse(response.split('\r\n\r\n')[1])).toMatchObject({
+      status: 408,
+      title: 'Request Timeout',
+      errors: [{ field: 'request' }],
+    });
   });
 
   it('answers any other parser refusal with a 400', () => {
-    expect(JSON.parse(clientErrorResponse('HPE_INVALID_METHOD').split('\r\n\r\n')[1])).toMatchObject({ status: 400, title: 'Bad Request' });
+    expect(JSON.parse(clientErrorResponse('HPE_INVALID_METHOD').split('\r\n\r\n')[1])).toMatchObject({
+      status: 400,
+      title: 'Bad Request',
+    });
   });
 });

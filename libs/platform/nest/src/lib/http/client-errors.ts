@@ -14,7 +14,13 @@ const REFUSALS: Record<string, [number, string, string]> = {
 /** The raw HTTP/1.1 response for a request the parser refused with `code`. */
 export function clientErrorResponse(code: string | undefined): string {
   const [status, title, detail] = REFUSALS[code ?? ''] ?? [400, 'Bad Request', 'The request is not valid HTTP/1.1'];
-  const body = JSON.stringify({ type: 'about:blank', title, status, detail, errors: [{ field: status === 431 ? 'headers' : 'request', message: detail }] });
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title,
+    status,
+    detail,
+    errors: [{ field: status === 431 ? 'headers' : 'request', message: detail }],
+  });
   return `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 

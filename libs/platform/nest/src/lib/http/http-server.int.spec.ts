@@ -207,7 +207,9 @@ describe('HTTP server limits (real sockets)', () => {
   it('(b) answers 408 and closes a request whose body trickles in slower than the request timeout', async () => {
     const client = await open(started.port);
     const since = performance.now();
-    client.socket.write('POST /probe/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[');
+    client.socket.write(
+      'POST /probe/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[',
+    );
     // One byte every 100 ms: the idle timeout never fires, only the request timeout can end it.
     const trickle = setInterval(() => client.socket.writable && client.socket.write(' '), 100);
     try {
@@ -221,7 +223,9 @@ describe('HTTP server limits (real sockets)', () => {
   it('(b) closes a timed-out connection whose client ignores the 408 and keeps trickling', async () => {
     const client = await open(started.port, { allowHalfOpen: true });
     const since = performance.now();
-    client.socket.write('POST /probe/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
+    client.socket.write(
+      'POST /probe/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[',
+    );
     // Bytes keep moving, so neither the idle timeout nor (its deadline spent) the request timeout would ever end it.
     const trickle = setInterval(() => client.socket.writable && client.socket.write(' '), 50);
     try {
@@ -235,7 +239,9 @@ describe('HTTP server limits (real sockets)', () => {
   it('(b) only closes a request that times out once its response is under way: a second status line would corrupt it', async () => {
     const client = await open(started.port);
     const since = performance.now();
-    client.socket.write('POST /probe/early HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n');
+    client.socket.write(
+      'POST /probe/early HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n',
+    );
     const trickle = setInterval(() => client.socket.writable && client.socket.write(' '), 100);
     try {
       await closedAfter(client, since, REQUEST_TIMEOUT_MS, 'b: trickling body, response under way');
@@ -249,7 +255,10 @@ describe('HTTP server limits (real sockets)', () => {
   it('(c) closes an idle keep-alive connection after the keep-alive timeout, silently', async () => {
     const client = await open(started.port);
     client.socket.write(ping);
-    await waitFor('the first response', () => client.received().endsWith('{"pong":true}'), { timeoutMs: 5_000, intervalMs: 5 });
+    await waitFor('the first response', () => client.received().endsWith('{"pong":true}'), {
+      timeoutMs: 5_000,
+      intervalMs: 5,
+    });
     const since = performance.now();
     const answered = client.received();
     expect(answered).toMatch(/^HTTP\/1\.1 200 /);
@@ -277,7 +286,10 @@ describe('HTTP server limits (real sockets)', () => {
     const client = await open(started.port);
     client.socket.write('GET /probe/flood HTTP/1.1\r\nHost: localhost\r\n\r\n');
     client.socket.pause();
-    const closedAt = await waitFor('the server to close the stalled response', () => flood.closedAt, { timeoutMs: 10_000, intervalMs: 10 });
+    const closedAt = await waitFor('the server to close the stalled response', () => flood.closedAt, {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     const stalledFor = closedAt - flood.lastProgressAt;
     measured['f: stalled response (since last progress)'] = Math.round(stalledFor);
     // Node's socket timers run on the event loop's clock, cached when the loop woke: a few ms behind performance.now().
@@ -299,11 +311,17 @@ describe('HTTP_MAX_CONNECTIONS (real sockets)', () => {
     await started?.app.close();
   });
 
-  const connections = () => new Promise<number>((resolve, reject) => started.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      started.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
 
   it('(d) closes connection N+1 at once while the first N stay open and usable', async () => {
     const first = await Promise.all(Array.from({ length: max }, () => open(started.port)));
-    await waitFor(`the server to hold ${max} connections`, async () => (await connections()) === max, { timeoutMs: 5_000, intervalMs: 5 });
+    await waitFor(`the server to hold ${max} connections`, async () => (await connections()) === max, {
+      timeoutMs: 5_000,
+      intervalMs: 5,
+    });
 
     const since = performance.now();
     const extra = await open(started.port);
@@ -313,13 +331,21 @@ describe('HTTP_MAX_CONNECTIONS (real sockets)', () => {
     expect(first.filter((c) => c.isClosed())).toHaveLength(0);
 
     for (const client of first) client.socket.write(ping);
-    await waitFor('an answer on each of the first connections', () => first.every((c) => c.received().endsWith('{"pong":true}')), { timeoutMs: 5_000, intervalMs: 5 });
+    await waitFor(
+      'an answer on each of the first connections',
+      () => first.every((c) => c.received().endsWith('{"pong":true}')),
+      { timeoutMs: 5_000, intervalMs: 5 },
+    );
     expect(first.map((c) => c.received().slice(0, 15))).toEqual(Array(max).fill('HTTP/1.1 200 OK'));
   });
 });
 
 describe('httpServerOptions', () => {
-  const limits = (headers: number, request: number) => ({ ...tight, HTTP_HEADERS_TIMEOUT_MS: headers, HTTP_REQUEST_TIMEOUT_MS: request });
+  const limits = (headers: number, request: number) => ({
+    ...tight,
+    HTTP_HEADERS_TIMEOUT_MS: headers,
+    HTTP_REQUEST_TIMEOUT_MS: request,
+  });
 
   it('checks deadlines every second at most, and at least twice per shortest timeout', () => {
     expect(httpServerOptions(limits(10_000, 30_000)).connectionsCheckingInterval).toBe(1_000);

@@ -13,7 +13,11 @@ import { BaseConfig, ConfigError } from '../config/config';
 
 export type HttpLimits = Pick<
   BaseConfig,
-  'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_IDLE_TIMEOUT_MS' | 'HTTP_MAX_CONNECTIONS'
+  | 'HTTP_HEADERS_TIMEOUT_MS'
+  | 'HTTP_REQUEST_TIMEOUT_MS'
+  | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+  | 'HTTP_IDLE_TIMEOUT_MS'
+  | 'HTTP_MAX_CONNECTIONS'
 >;
 
 /** Node enforces the header and request deadlines on a timer: a deadline may be missed by up to one tick. */
@@ -30,7 +34,10 @@ const FULL_WARNING_INTERVAL_MS = 60_000;
 export function httpServerOptions(limits: HttpLimits): ServerOptions {
   if (limits.HTTP_HEADERS_TIMEOUT_MS > limits.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError([
-      { variable: 'HTTP_HEADERS_TIMEOUT_MS', message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${limits.HTTP_REQUEST_TIMEOUT_MS})` },
+      {
+        variable: 'HTTP_HEADERS_TIMEOUT_MS',
+        message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${limits.HTTP_REQUEST_TIMEOUT_MS})`,
+      },
     ]);
   }
   const shortest = Math.min(limits.HTTP_HEADERS_TIMEOUT_MS, limits.HTTP_REQUEST_TIMEOUT_MS);
@@ -86,6 +93,12 @@ export class BoundedExpressAdapter extends ExpressAdapter {
   }
 }
 
-function createServerWith(serverOptions: ServerOptions, options: NestApplicationOptions, listener: RequestListener): Server {
-  return options?.httpsOptions ? createHttpsServer({ ...options.httpsOptions, ...serverOptions }, listener) : createHttpServer(serverOptions, listener);
+function createServerWith(
+  serverOptions: ServerOptions,
+  options: NestApplicationOptions,
+  listener: RequestListener,
+): Server {
+  return options?.httpsOptions
+    ? createHttpsServer({ ...options.httpsOptions, ...serverOptions }, listener)
+    : createHttpServer(serverOptions, listener);
 }

@@ -14,7 +14,8 @@ const MAX_MS = Date.parse(MAX_INSTANT);
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 // Milliseconds at most: the platform's timestamps have that precision, so nothing finer can match differently.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
 
 export const INSTANT_MESSAGE = `must be an ISO 8601 date (2026-11-21) or date-time with offset (2026-11-21T10:15:30Z), between ${MIN_INSTANT.slice(0, 10)} and ${MAX_INSTANT.slice(0, 10)}`;
 
@@ -34,7 +35,8 @@ export function parseInstant(value: string): string | null {
   instant.setUTCFullYear(year, month - 1, day);
   instant.setUTCHours(hour, minute, second, Number(frac.padEnd(3, '0')));
   // setUTCFullYear rolls 2026-02-30 over into March: a rolled date was not a real one.
-  if (instant.getUTCFullYear() !== year || instant.getUTCMonth() !== month - 1 || instant.getUTCDate() !== day) return null;
+  if (instant.getUTCFullYear() !== year || instant.getUTCMonth() !== month - 1 || instant.getUTCDate() !== day)
+    return null;
   const offsetMinutes = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
   const ms = instant.getTime() - offsetMinutes * 60_000;
   if (ms < MIN_MS || ms > MAX_MS) return null;

@@ -9,7 +9,11 @@ export const PUBLIC_URL_SETTING = 'audit:public-url';
  * `Host: a b` made the URL parser throw a 500). With PUBLIC_URL the link is absolute on it; without,
  * it is a path-absolute reference, which RFC 8288 resolves against the request's own URL.
  */
-export function ownUrlWith(req: Pick<Request, 'originalUrl'>, params: Record<string, string>, publicUrl?: string | null): string {
+export function ownUrlWith(
+  req: Pick<Request, 'originalUrl'>,
+  params: Record<string, string>,
+  publicUrl?: string | null,
+): string {
   // Parsed against a fixed origin, so nothing of the request can choose the host; a path that starts
   // with `//` would otherwise be a network-path reference to another host.
   const url = new URL(req.originalUrl, 'http://origin.invalid');

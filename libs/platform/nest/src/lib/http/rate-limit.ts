@@ -37,6 +37,10 @@ export class RequestRateLimiter {
     res.setHeader('RateLimit-Limit', String(this.limit));
     res.setHeader('RateLimit-Remaining', String(Math.max(0, state.remainingPoints)));
     res.setHeader('RateLimit-Reset', String(resetS));
-    if (!allowed) throw new TooManyRequestsError(`Rate limit of ${this.limit} requests per minute reached; try again in ${resetS} s`, resetS);
+    if (!allowed)
+      throw new TooManyRequestsError(
+        `Rate limit of ${this.limit} requests per minute reached; try again in ${resetS} s`,
+        resetS,
+      );
   }
 }

@@ -40,7 +40,10 @@ export function clientIp(request: Pick<Request, 'headers' | 'socket'>, trustedPr
   let current = normalise(request.socket?.remoteAddress);
   if (!current) return null;
   const header = request.headers['x-forwarded-for'];
-  const chain = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const chain = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   while (trustedProxies.length > 0 && matches(current, trustedProxies) && chain.length > 0) {
     const previous = normalise(chain.pop());
     if (!previous) break;
@@ -56,4 +59,6 @@ export function correlationId(request: Pick<Request, 'headers'>): string {
 }
 
 /** The raw request, for the few handlers that need its headers or socket. */
-export const Req = createParamDecorator((_: unknown, context: ExecutionContext): Request => context.switchToHttp().getRequest<Request>());
+export const Req = createParamDecorator((_: unknown, context: ExecutionContext): Request =>
+  context.switchToHttp().getRequest<Request>(),
+);

@@ -23,10 +23,16 @@ export class RequestHygieneInterceptor implements NestInterceptor {
     const req = context.switchToHttp().getRequest<Request>();
     if (!this.reflector.getAllAndOverride<boolean>(OWN_MEDIA_TYPE_CHECK, [context.getHandler(), context.getClass()])) {
       const media = unsupportedBody(req);
-      if (media) throw new UnsupportedMediaTypeError(`Unsupported request body: Content-Type ${media.message}`, [media]);
+      if (media)
+        throw new UnsupportedMediaTypeError(`Unsupported request body: Content-Type ${media.message}`, [media]);
     }
-    const fields = [...unstorableFields(req.params, 'path'), ...unstorableFields(req.query, 'query'), ...unstorableFields(req.body, 'body')];
-    if (fields.length > 0) throw new ValidationError(`Invalid request: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`, fields);
+    const fields = [
+      ...unstorableFields(req.params, 'path'),
+      ...unstorableFields(req.query, 'query'),
+      ...unstorableFields(req.body, 'body'),
+    ];
+    if (fields.length > 0)
+      throw new ValidationError(`Invalid request: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`, fields);
     return next.handle();
   }
 }

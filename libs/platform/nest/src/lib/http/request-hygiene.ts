@@ -40,7 +40,8 @@ export function unstorableFields(input: unknown, where: string, maxProblems = 10
     }
     for (const [key, child] of Object.entries(value)) {
       const childPath = `${path}.${key}`;
-      if (hasUnstorableCharacters(key)) problems.push({ field: `${path}.${JSON.stringify(key)}`, message: `key ${problemFor(key)}` });
+      if (hasUnstorableCharacters(key))
+        problems.push({ field: `${path}.${JSON.stringify(key)}`, message: `key ${problemFor(key)}` });
       else stack.push({ value: child, path: childPath, depth: depth + 1 });
     }
   }
@@ -49,21 +50,31 @@ export function unstorableFields(input: unknown, where: string, maxProblems = 10
 
 /** Whether the request carries a body at all (a length, or chunked), as body-parser decides it. */
 const hasBody = (req: Pick<Request, 'headers'>): boolean =>
-  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
 /** A body in anything but UTF-8 JSON: the one media type every route speaks. Null when acceptable. */
 export function unsupportedBody(req: Pick<Request, 'headers'>): FieldProblem | null {
   if (!hasBody(req)) return null;
   const type = req.headers['content-type'];
   if (!type) return { field: 'Content-Type', message: 'is required with a body, and must be application/json' };
-  const [media, ...parameters] = type.toLowerCase().split(';').map((s) => s.trim());
-  if (media !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(media)) return { field: 'Content-Type', message: `must be application/json, not ${media}` };
-  const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
-  if (charset && charset !== 'utf-8' && charset !== 'utf8') return { field: 'Content-Type', message: `charset must be utf-8, not ${charset}` };
+  const [media, ...parameters] = type
+    .toLowerCase()
+    .split(';')
+    .map((s) => s.trim());
+  if (media !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(media))
+    return { field: 'Content-Type', message: `must be application/json, not ${media}` };
+  const charset = parameters
+    .find((p) => p.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
+  if (charset && charset !== 'utf-8' && charset !== 'utf8')
+    return { field: 'Content-Type', message: `charset must be utf-8, not ${charset}` };
   return null;
 }
 
 /** body-parser's `verify` hook: a JSON body must be valid UTF-8, not silently "repaired" to U+FFFD. */
 export function verifyUtf8(_req: unknown, _res: unknown, buffer: Buffer): void {
-  if (!isUtf8(buffer)) throw Object.assign(new Error('Request body is not valid UTF-8'), { status: 400, type: 'entity.verify.failed' });
+  if (!isUtf8(buffer))
+    throw Object.assign(new Error('Request body is not valid UTF-8'), { status: 400, type: 'entity.verify.failed' });
 }

@@ -1,0 +1,2 @@
+export * from './lib/domain-errors';
+export * from './lib/decider';

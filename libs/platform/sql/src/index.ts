@@ -1,0 +1,4 @@
+export * from './lib/sql';
+export * from './lib/errors';
+export * from './lib/pool';
+export * from './lib/session';

@@ -1,0 +1,2 @@
+export * from './lib/namespaces.repository';
+export * from './lib/namespaces.module';

@@ -1,4 +1,4 @@
-// Lint exists mainly to enforce the dependency direction of STYLE.md:
+// Lint exists mainly to enforce the dependency direction of docs/architecture.md:
 // contracts <- domain libraries <- apps, platform plumbing beside them, apps never import each other.
 // Tests (*.spec.ts) of domain and platform libraries may also use the testing library.
 import nx from '@nx/eslint-plugin';

@@ -2,7 +2,7 @@
 const { readFileSync } = require('node:fs');
 
 /*
- * Three tiers by suffix (STYLE.md): `*.spec.ts` unit (pure, no I/O), `*.int.spec.ts` against the real
+ * Three tiers by suffix (docs/architecture.md): `*.spec.ts` unit (pure, no I/O), `*.int.spec.ts` against the real
  * PostgreSQL and Kafka, `e2e/**\/*.e2e.spec.ts` against the three services started as processes.
  * SWC transpiles (decorator metadata included); `npm run typecheck` is the type check.
  */

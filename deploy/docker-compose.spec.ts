@@ -1,7 +1,7 @@
 /**
  * Checks docker-compose.yml without a Docker engine: against the Compose Specification JSON schema (the
  * upstream compose-spec schema that the `dclint` package ships) and against what the platform needs
- * (CONTRACTS.md, "Processes and defaults"), including that each service's Dockerfile starts its build.
+ * (docs/contracts.md, "Processes and defaults"), including that each service's Dockerfile starts its build.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

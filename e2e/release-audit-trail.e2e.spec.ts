@@ -6,7 +6,7 @@ import { buildServices, RunningService, startService } from './support/services'
 /*
  * The release audit trail of seed 000, end to end with the real processes, Kafka and PostgreSQL:
  * the release actions go through the release-service HTTP API, and the audit-recorder's query API
- * returns exactly the audit events CONTRACTS.md ("Audit event types for releases") describes,
+ * returns exactly the audit events docs/contracts.md ("Audit event types for releases") describes,
  * field by field; the streaming-only download is not stored.
  */
 jest.setTimeout(240_000);
@@ -54,7 +54,7 @@ const UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('release audit trail (seed 000)', () => {
-  it('records every release action with the messages, targets and changes of CONTRACTS.md', async () => {
+  it('records every release action with the messages, targets and changes of docs/contracts.md', async () => {
     // --- Setup: a group (admin), a project (owner of the group), two milestones (developer). ---
     const group = await request(release())
       .post('/api/v4/groups')
@@ -194,7 +194,7 @@ describe('release audit trail (seed 000)', () => {
       expect(matching.map((e) => e.details.custom_message)).toEqual([message]);
       return matching[0];
     };
-    /** The full audit event of CONTRACTS.md for the project, every field. */
+    /** The full audit event of docs/contracts.md for the project, every field. */
     const expectedEvent = (
       e: AuditEvent,
       fields: {

@@ -73,7 +73,7 @@ export async function createBaselineDatabase(serverUrl: string, name: string, pr
   }
 }
 
-/** The same envelope shape the service stores (CONTRACTS.md), so payload sizes match. */
+/** The same envelope shape the service stores (docs/contracts.md), so payload sizes match. */
 function releaseCreated(releaseId: number, projectId: number, tag: string, name: string, description: string) {
   return {
     id: randomUUID(),

@@ -12,7 +12,7 @@ import { recordRow, ScenarioRow } from './report';
  */
 
 /**
- * The audit event id contract (CONTRACTS.md: a UUIDv5 of the domain event id and the audit type),
+ * The audit event id contract (docs/contracts.md: a UUIDv5 of the domain event id and the audit type),
  * restated from libs/audit/mapping's auditEventIdFor rather than imported: the suite checks the
  * recorder's ids independently, and lint keeps end-to-end code off the domain libraries.
  */

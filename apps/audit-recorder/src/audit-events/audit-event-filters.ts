@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AuditEventCursor, CursorPosition, decodeCursor, SortOrder } from './audit-event-cursor';
 
 /*
- * The query parameters of the audit event routes (CONTRACTS.md, audit-recorder). Parsing is strict:
+ * The query parameters of the audit event routes (docs/contracts.md, audit-recorder). Parsing is strict:
  * an unknown parameter, a parameter given twice where it may be given once, or a value that would
  * silently widen the result (an unparseable date, a date-time without offset) is a 400 naming it.
  */

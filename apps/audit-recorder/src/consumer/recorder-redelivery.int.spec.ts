@@ -24,7 +24,7 @@ import { loadAuditRecorderConfig } from '../app/config';
  * Redelivery against the real Kafka broker and PostgreSQL: the same domain events consumed twice
  * (the consumer group's offsets reset to the beginning, or a message duplicated within one batch)
  * leave exactly one row per audit event, because the audit event id is derived from the domain
- * event id and the audit type (CONTRACTS.md, "Audit event").
+ * event id and the audit type (docs/contracts.md, "Audit event").
  */
 jest.setTimeout(180_000);
 

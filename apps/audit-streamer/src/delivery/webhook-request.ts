@@ -34,7 +34,7 @@ export interface WebhookInput {
 }
 
 /**
- * The exact request of CONTRACTS.md ("a streamed request"). The payload is stored as `json` (its
+ * The exact request of docs/contracts.md ("a streamed request"). The payload is stored as `json` (its
  * text as mapped), so serialising it again keeps the contract's field order in every copy.
  */
 export function buildWebhook(input: WebhookInput): { headers: HeaderPair[]; body: string } {

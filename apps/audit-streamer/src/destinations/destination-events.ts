@@ -25,7 +25,7 @@ export interface ChangeContext {
   meta: CommandMetadata;
 }
 
-/** The scope of instance-level destinations (CONTRACTS.md: entity_id 1, entity_path `instance`). */
+/** The scope of instance-level destinations (docs/contracts.md: entity_id 1, entity_path `instance`). */
 export const INSTANCE_SCOPE: Scope = { entity_type: 'Instance', entity_id: 1, entity_path: 'instance' };
 
 export const groupScope = (groupId: number, fullPath: string): Scope => ({

@@ -23,7 +23,7 @@ import { DestinationsService } from './destinations.service';
 import { DestinationOwner, GroupAccess } from './group-access.service';
 
 /**
- * The routes of CONTRACTS.md (audit-streamer), once: the group-level and the instance-level controllers
+ * The routes of docs/contracts.md (audit-streamer), once: the group-level and the instance-level controllers
  * below differ only in their prefix and in who may use them (`owner`). The delivery log and replay
  * routes under the same prefixes are the delivery module's (delivery/deliveries.controller.ts).
  */
@@ -159,7 +159,7 @@ abstract class DestinationRoutes {
   }
 }
 
-/** Destinations of a top-level group, managed by its owners (CONTRACTS.md; a subgroup is a 400). */
+/** Destinations of a top-level group, managed by its owners (docs/contracts.md; a subgroup is a 400). */
 @Controller('api/v4/groups/:id/audit_events/streaming/destinations')
 export class DestinationsController extends DestinationRoutes {
   constructor(

@@ -10,7 +10,7 @@ export interface CommandMetadata {
 }
 
 /**
- * Wraps a decided event in the envelope of CONTRACTS.md and validates it against its type's
+ * Wraps a decided event in the envelope of docs/contracts.md and validates it against its type's
  * schema, so nothing malformed is ever appended, let alone published.
  */
 export function envelope<T extends DomainEventType>(

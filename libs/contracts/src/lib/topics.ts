@@ -1,4 +1,4 @@
-/** Kafka names every service agrees on (CONTRACTS.md, "Kafka"). */
+/** Kafka names every service agrees on (docs/contracts.md, "Kafka"). */
 export const DOMAIN_EVENTS_TOPIC = 'domain-events';
 export const dlqTopicFor = (topic: string): string => `${topic}.dlq`;
 

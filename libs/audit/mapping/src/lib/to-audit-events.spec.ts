@@ -18,7 +18,7 @@ const event = (value: unknown): DomainEvent => {
 };
 
 describe('toAuditEvents', () => {
-  it('maps ReleaseCreated without milestones to the message of seed 000, in the shape of CONTRACTS.md', () => {
+  it('maps ReleaseCreated without milestones to the message of seed 000, in the shape of docs/contracts.md', () => {
     const [audit] = toAuditEvents(
       event({ ...meta, type: 'ReleaseCreated', data: { ...release, description: 'secret notes', milestones: [] } }),
     );

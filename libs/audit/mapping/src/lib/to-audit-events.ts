@@ -338,7 +338,7 @@ export const MAPPED_AUDIT_EVENT_TYPES = [
 ] as const;
 
 /**
- * Pure: a domain event in, its audit event(s) out, in the exact shape of CONTRACTS.md.
+ * Pure: a domain event in, its audit event(s) out, in the exact shape of docs/contracts.md.
  * The recorder and the streamer both call this, so they agree on every field and on the id.
  */
 export function toAuditEvents(event: DomainEvent): AuditEvent[] {

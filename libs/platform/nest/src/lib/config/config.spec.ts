@@ -4,7 +4,7 @@ import { baseConfigShape, ConfigError, loadConfig } from './config';
 const schema = z.object({ ...baseConfigShape({ port: 3001, database: 'release_service' }) });
 
 describe('loadConfig', () => {
-  it('applies the defaults of CONTRACTS.md', () => {
+  it('applies the defaults of docs/contracts.md', () => {
     const config = loadConfig(schema, {});
     expect(config).toMatchObject({
       PORT: 3001,

@@ -67,7 +67,7 @@ const publicUrl = z
 /** Helpers for the service-specific parts of a configuration schema. */
 export const env = { port, bool, csv, brokerList, postgresUrl, milliseconds };
 
-/** The variables every service has (CONTRACTS.md, "Processes and defaults"). */
+/** The variables every service has (docs/contracts.md, "Processes and defaults"). */
 export const baseConfigShape = (defaults: { port: number; database: string }) => ({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port(defaults.port),

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { runService } from '@audit/platform';
 import { AppModule } from './app/app.module';
-import { loadReleaseServiceConfig, ReleaseServiceConfig } from './app/config';
+import { loadReleaseServiceConfig, ReleaseServiceConfig } from './config';
 
 void runService(
   'release-service',

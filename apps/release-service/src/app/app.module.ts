@@ -1,22 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@audit/platform';
-import { EventStore } from '../event-store/event-store.service';
-import { IdAllocator } from '../event-store/id-allocator';
-import { WriteDatabase } from '../event-store/write-database';
-import { GroupsController } from '../groups/groups.controller';
+import type { ReleaseServiceConfig } from '../config';
+import { EventStoreModule } from '../event-store/event-store.module';
+import { GroupsModule } from '../groups/groups.module';
 import { GroupEntity, ProjectEntity } from '../groups/namespace.entities';
-import { NamespacesService } from '../groups/namespaces.service';
 import { migrations, runtimePrivileges } from '../migrations';
 import { MilestoneEntity } from '../milestones/milestone.entity';
-import { MilestonesController } from '../milestones/milestones.controller';
-import { MilestonesService } from '../milestones/milestones.service';
-import { OutboxRelay } from '@audit/outbox';
-import { ReleaseAssetsController } from '../releases/release-assets.controller';
-import { ReleaseEntity, ReleaseEvidenceEntity, ReleaseLinkEntity } from '../releases/release.entities';
-import { ReleasesController } from '../releases/releases.controller';
-import { ReleasesService } from '../releases/releases.service';
-import type { ReleaseServiceConfig } from './config';
-import { Clock, CLOCK, CommandMetadataFactory } from './request-metadata';
+import { MilestonesModule } from '../milestones/milestones.module';
+import { ReleaseEvidenceEntity, ReleaseEntity, ReleaseLinkEntity } from '../releases/release.entities';
+import { ReleasesModule } from '../releases/releases.module';
+import type { Clock } from '../request-metadata';
 
 @Module({})
 export class AppModule {
@@ -29,6 +22,7 @@ export class AppModule {
           serviceName: 'release-service',
           config,
           database: {
+            // The read models MikroORM reads; it also runs the migrations.
             entities: [
               GroupEntity,
               ProjectEntity,
@@ -41,18 +35,11 @@ export class AppModule {
             privileges: runtimePrivileges,
           },
         }),
-      ],
-      controllers: [GroupsController, MilestonesController, ReleasesController, ReleaseAssetsController],
-      providers: [
-        { provide: CLOCK, useValue: clock },
-        CommandMetadataFactory,
-        WriteDatabase,
-        IdAllocator,
-        EventStore,
-        OutboxRelay,
-        NamespacesService,
-        ReleasesService,
-        MilestonesService,
+        // The write side (global): write pool, ids, event store, outbox and relay, command handler.
+        EventStoreModule.forRoot(clock),
+        GroupsModule,
+        MilestonesModule,
+        ReleasesModule,
       ],
     };
   }

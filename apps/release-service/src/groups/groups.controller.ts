@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
-import { CommandMetadataFactory } from '../app/request-metadata';
+import { CommandMetadataFactory } from '../request-metadata';
 import { CreateGroupBody, CreateProjectBody } from './namespace.schemas';
 import { NamespacesService } from './namespaces.service';
 

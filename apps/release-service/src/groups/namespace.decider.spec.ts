@@ -1,14 +1,8 @@
-import { ConflictError } from '@audit/platform';
-import {
-  decideNamespace,
-  evolveNamespace,
-  initialNamespaceState,
-  NamespaceCommand,
-  NamespaceEvent,
-} from './namespace.decider';
+import { ConflictError, fold } from '@audit/kernel';
+import { NamespaceCommand, namespaceDecider, NamespaceEvent } from './namespace.decider';
 
 const run = (events: NamespaceEvent[], command: NamespaceCommand) => () =>
-  decideNamespace(command, events.reduce(evolveNamespace, initialNamespaceState()));
+  namespaceDecider.decide(command, fold(namespaceDecider, events));
 const groupCreated: NamespaceEvent = {
   type: 'GroupCreated',
   data: { group_id: 1, path: 'acme', name: 'Acme', full_path: 'acme', parent_id: null },

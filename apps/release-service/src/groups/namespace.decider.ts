@@ -1,5 +1,5 @@
 import { DomainEventOf } from '@audit/contracts';
-import { ConflictError } from '@audit/kernel';
+import { ConflictError, Decider } from '@audit/kernel';
 
 /*
  * Groups and projects: each is a stream whose only event is its creation. The full path is
@@ -22,9 +22,7 @@ export type NamespaceCommand =
       data: { projectId: number; path: string; name: string; namespace: { id: number; fullPath: string } };
     };
 
-export const initialNamespaceState = (): NamespaceState => ({ status: 'Initial' });
-
-export function decideNamespace(command: NamespaceCommand, state: NamespaceState): NamespaceEvent[] {
+function decide(command: NamespaceCommand, state: NamespaceState): NamespaceEvent[] {
   if (state.status !== 'Initial') throw new ConflictError(`${state.fullPath} already exists`);
   switch (command.type) {
     case 'CreateGroup': {
@@ -56,6 +54,12 @@ export function decideNamespace(command: NamespaceCommand, state: NamespaceState
   }
 }
 
-export function evolveNamespace(_state: NamespaceState, event: NamespaceEvent): NamespaceState {
+function evolve(_state: NamespaceState, event: NamespaceEvent): NamespaceState {
   return { status: 'Created', fullPath: event.data.full_path };
 }
+
+export const namespaceDecider: Decider<NamespaceCommand, NamespaceEvent, NamespaceState> = {
+  decide,
+  evolve,
+  initialState: { status: 'Initial' },
+};

@@ -1,37 +1,40 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { CommandMetadata, Scope } from '@audit/contracts';
+import { CommandMetadata, DomainEvent, DomainEventOf, Scope } from '@audit/contracts';
 import { NotFoundError, PermissionDeniedError, Principal, Role, ValidationError } from '@audit/platform';
 import { raw } from '@mikro-orm/core';
 import { LRUCache } from 'lru-cache';
-import { EventStore, Statement } from '../event-store/event-store.service';
-import { IdAllocator } from '../event-store/id-allocator';
-import { isUniqueViolation, WriteDatabase } from '../event-store/write-database';
-import { OutboxRelay } from '@audit/outbox';
-import { GroupEntity, ProjectEntity } from './namespace.entities';
-import { decideNamespace, evolveNamespace, initialNamespaceState, NamespaceCommand } from './namespace.decider';
+import { CommandHandler } from '../event-store/command-handler';
+import { IdSequence } from '../event-store/id-allocator';
+import { Group, GroupEntity, Project, ProjectEntity } from './namespace.entities';
+import { NamespaceCommand, namespaceDecider } from './namespace.decider';
+import { groupOf, projectNamespace, projectOf } from './namespace.projection';
 
 /** `:id` of the API: a numeric id or a (URL-decoded) full path, matched case-insensitively by the unique index on lower(full_path). */
 const byIdOrPath = (idOrPath: string) =>
   /^\d{1,9}$/.test(idOrPath) ? { id: Number(idOrPath) } : { [raw('lower(full_path)')]: idOrPath.toLowerCase() };
 
+/** The scope of the events of everything in a project (its releases, its milestones). */
+export const projectScope = (project: Project): Scope => ({
+  entity_type: 'Project',
+  entity_id: project.id,
+  entity_path: project.fullPath,
+});
+
 @Injectable()
 export class NamespacesService {
   constructor(
     private readonly em: EntityManager,
-    private readonly store: EventStore,
-    private readonly db: WriteDatabase,
-    private readonly ids: IdAllocator,
-    private readonly relay: OutboxRelay,
+    private readonly commands: CommandHandler,
   ) {}
 
   /**
    * Projects are never renamed, moved or deleted here, so a found project can be remembered: the
    * hot path (every release request) then skips a query. Permissions come from the token, not from this.
    */
-  private readonly projects = new LRUCache<string, ProjectEntity>({ max: 10_000 });
+  private readonly projects = new LRUCache<string, Project>({ max: 10_000 });
 
-  async findProject(idOrPath: string, principal: Principal, minimum: Role): Promise<ProjectEntity> {
+  async findProject(idOrPath: string, principal: Principal, minimum: Role): Promise<Project> {
     const key = idOrPath.toLowerCase();
     const project = this.projects.get(key) ?? (await this.em.fork().findOne(ProjectEntity, byIdOrPath(idOrPath)));
     if (!project) throw new NotFoundError(`Project ${idOrPath} not found`);
@@ -48,7 +51,7 @@ export class NamespacesService {
     input: { path: string; name: string; parent_id?: number },
     principal: Principal,
     meta: CommandMetadata,
-  ): Promise<GroupEntity> {
+  ): Promise<Group> {
     const em = this.em.fork();
     const parent = input.parent_id === undefined ? null : await em.findOne(GroupEntity, { id: input.parent_id });
     // A parent the caller has no role on is one they may not learn exists: the answer of an unknown one.
@@ -63,35 +66,18 @@ export class NamespacesService {
     }
     const fullPath = parent ? `${parent.fullPath}/${input.path}` : input.path;
     await this.assertPathFree(em, fullPath);
-    const id = await this.ids.next('group_ids');
-    const entity = new GroupEntity({
-      id,
-      path: input.path,
-      name: input.name,
-      fullPath,
-      parentId: parent?.id ?? null,
-      createdAt: meta.now,
-    });
-    const row = {
-      sql: 'insert into groups (id, path, name, full_path, parent_id, created_at) values (?, ?, ?, ?, ?, ?)',
-      params: [id, entity.path, entity.name, fullPath, entity.parentId, meta.now],
-    };
-    await this.decide(
-      'Group',
-      id,
-      { entity_type: 'Group', entity_id: id, entity_path: fullPath },
-      { type: 'CreateGroup', data: { groupId: id, path: input.path, name: input.name, parent } },
-      row,
-      meta,
-    );
-    return entity;
+    const created = await this.create('Group', 'group_ids', fullPath, meta, (groupId) => ({
+      type: 'CreateGroup',
+      data: { groupId, path: input.path, name: input.name, parent },
+    }));
+    return groupOf(created as DomainEventOf<'GroupCreated'>);
   }
 
   async createProject(
     input: { path: string; name: string; namespace_id: number },
     principal: Principal,
     meta: CommandMetadata,
-  ): Promise<ProjectEntity> {
+  ): Promise<Project> {
     const em = this.em.fork();
     const group = await em.findOne(GroupEntity, { id: input.namespace_id });
     if (!group || !principal.canSee(group.fullPath))
@@ -102,62 +88,36 @@ export class NamespacesService {
       throw new PermissionDeniedError(`Requires the owner role on ${group.fullPath}`);
     const fullPath = `${group.fullPath}/${input.path}`;
     await this.assertPathFree(em, fullPath);
-    const id = await this.ids.next('project_ids');
-    const entity = new ProjectEntity({
-      id,
-      path: input.path,
-      name: input.name,
-      fullPath,
-      namespaceId: group.id,
-      createdAt: meta.now,
-    });
-    const row = {
-      sql: 'insert into projects (id, path, name, full_path, namespace_id, created_at) values (?, ?, ?, ?, ?, ?)',
-      params: [id, entity.path, entity.name, fullPath, group.id, meta.now],
-    };
-    await this.decide(
-      'Project',
-      id,
-      { entity_type: 'Project', entity_id: id, entity_path: fullPath },
-      { type: 'CreateProject', data: { projectId: id, path: input.path, name: input.name, namespace: group } },
-      row,
-      meta,
-    );
-    return entity;
+    const created = await this.create('Project', 'project_ids', fullPath, meta, (projectId) => ({
+      type: 'CreateProject',
+      data: { projectId, path: input.path, name: input.name, namespace: group },
+    }));
+    return projectOf(created as DomainEventOf<'ProjectCreated'>);
   }
 
-  /** Groups and projects are never moved or deleted, so what was read above still holds: one autocommitted statement. */
-  private async decide(
+  /**
+   * Groups and projects are never moved or deleted, so what was read above still holds: a new
+   * stream, one autocommitted statement; the unique index on the path settles a concurrent creation.
+   */
+  private create(
     type: 'Group' | 'Project',
-    id: number,
-    scope: Scope,
-    command: NamespaceCommand,
-    row: Statement,
+    sequence: IdSequence,
+    fullPath: string,
     meta: CommandMetadata,
-  ): Promise<void> {
-    try {
-      await this.store.handle(
-        this.db.autocommit,
-        {
-          type,
-          id,
-          scope,
-          initial: initialNamespaceState,
-          evolve: evolveNamespace,
-          decide: decideNamespace,
-          project: () => [row],
-          fresh: true,
-        },
-        command,
-        meta,
-      );
-    } catch (err) {
-      // A concurrent creation of the same path: the unique index lets exactly one through.
-      if (isUniqueViolation(err, 'groups_full_path') || isUniqueViolation(err, 'projects_full_path'))
-        throw pathTaken(scope.entity_path);
-      throw err;
-    }
-    this.relay.wake();
+    command: (id: number) => NamespaceCommand,
+  ): Promise<DomainEvent> {
+    return this.commands.handleCommand({
+      decider: namespaceDecider,
+      aggregateType: type,
+      stream: { sequence },
+      // A group's or a project's events are scoped to itself.
+      scope: (id) => ({ entity_type: type, entity_id: id, entity_path: fullPath }),
+      meta,
+      command: ({ id }) => command(id),
+      project: projectNamespace,
+      uniqueViolations: { groups_full_path: () => pathTaken(fullPath), projects_full_path: () => pathTaken(fullPath) },
+      result: ({ events }) => events[0],
+    });
   }
 
   /** Groups and projects share one path space, as they do in the URLs that name them. */

@@ -1,5 +1,7 @@
-import { ConflictError } from '@audit/platform';
-import { decideMilestone, evolveMilestone, initialMilestoneState, MilestoneEvent } from './milestone.decider';
+import { ConflictError } from '@audit/kernel';
+import { milestoneDecider, MilestoneEvent } from './milestone.decider';
+
+const { decide, evolve, initialState } = milestoneDecider;
 
 const created: MilestoneEvent = { type: 'MilestoneCreated', data: { milestone_id: 4, project_id: 29, title: 'v1.0' } };
 const create = (titleTaken = false) => ({
@@ -9,9 +11,9 @@ const create = (titleTaken = false) => ({
 
 describe('milestone decider', () => {
   it('given no events, when CreateMilestone, then MilestoneCreated', () =>
-    expect(decideMilestone(create(), initialMilestoneState())).toEqual([created]));
+    expect(decide(create(), initialState)).toEqual([created]));
   it('given no events, when the title is taken in the project, then conflict on title', () =>
-    expect(() => decideMilestone(create(true), initialMilestoneState())).toThrow(ConflictError));
+    expect(() => decide(create(true), initialState)).toThrow(ConflictError));
   it('given MilestoneCreated, when CreateMilestone on the same stream, then conflict', () =>
-    expect(() => decideMilestone(create(), evolveMilestone(initialMilestoneState(), created))).toThrow(ConflictError));
+    expect(() => decide(create(), evolve(initialState, created))).toThrow(ConflictError));
 });

@@ -1,5 +1,5 @@
 import { DomainEventOf } from '@audit/contracts';
-import { ConflictError } from '@audit/kernel';
+import { ConflictError, Decider } from '@audit/kernel';
 
 /*
  * A milestone is a stream whose only event is its creation. A title is unique per project: the
@@ -12,9 +12,7 @@ export type MilestoneCommand = {
 };
 export type MilestoneState = { status: 'Initial' } | { status: 'Created'; title: string };
 
-export const initialMilestoneState = (): MilestoneState => ({ status: 'Initial' });
-
-export function decideMilestone(command: MilestoneCommand, state: MilestoneState): MilestoneEvent[] {
+function decide(command: MilestoneCommand, state: MilestoneState): MilestoneEvent[] {
   const { milestoneId, projectId, title, titleTaken } = command.data;
   if (state.status !== 'Initial' || titleTaken)
     throw new ConflictError(`Milestone ${title} already exists`, [
@@ -23,7 +21,13 @@ export function decideMilestone(command: MilestoneCommand, state: MilestoneState
   return [{ type: 'MilestoneCreated', data: { milestone_id: milestoneId, project_id: projectId, title } }];
 }
 
-export const evolveMilestone = (_state: MilestoneState, event: MilestoneEvent): MilestoneState => ({
+const evolve = (_state: MilestoneState, event: MilestoneEvent): MilestoneState => ({
   status: 'Created',
   title: event.data.title,
 });
+
+export const milestoneDecider: Decider<MilestoneCommand, MilestoneEvent, MilestoneState> = {
+  decide,
+  evolve,
+  initialState: { status: 'Initial' },
+};

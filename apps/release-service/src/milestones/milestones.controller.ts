@@ -2,13 +2,13 @@ import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { Request } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
-import { CommandMetadataFactory } from '../app/request-metadata';
+import { CommandMetadataFactory } from '../request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateMilestoneBody } from './milestone.schemas';
-import { MilestoneEntity } from './milestone.entity';
+import { Milestone } from './milestone.entity';
 import { MilestonesService } from './milestones.service';
 
-const milestoneView = (m: MilestoneEntity) => ({
+const milestoneView = (m: Milestone) => ({
   id: m.id,
   project_id: m.projectId,
   title: m.title,

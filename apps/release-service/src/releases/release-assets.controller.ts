@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nest
 import type { Request, Response } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiZodBody, CurrentPrincipal, parseInput, Principal, Req } from '@audit/platform';
-import { CommandMetadataFactory } from '../app/request-metadata';
+import { CommandMetadataFactory } from '../request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateLinkBody, LinkParams } from './release.schemas';
 import { evidenceView, linkView } from './release.views';

@@ -1,11 +1,13 @@
-import { ConflictError, NotFoundError } from '@audit/platform';
-import { decide, ReleaseCommand } from './release.decider';
-import { evolve, initialReleaseState, ReleaseEvent } from './release.events';
+import { ConflictError, fold, NotFoundError } from '@audit/kernel';
+import { ReleaseCommand, releaseDecider } from './release.decider';
+import { ReleaseEvent } from './release.events';
+
+const { decide, evolve } = releaseDecider;
 
 /** given events → when command → then events (or then throws), as the decider tests of the field read. */
 const given = (...events: ReleaseEvent[]) => ({
   when: (command: ReleaseCommand) => {
-    const run = () => decide(command, events.reduce(evolve, initialReleaseState()));
+    const run = () => decide(command, fold(releaseDecider, events));
     return {
       then: (expected: ReleaseEvent[]) => expect(run()).toEqual(expected),
       thenThrows: (error: new (...args: never[]) => Error) => expect(run).toThrow(error),
@@ -141,7 +143,7 @@ describe('release decider: CollectEvidence', () => {
   it('given ReleaseCreated, then ReleaseEvidenceCollected with a sha256 of the release as it is', () => {
     const [event] = decide(
       { type: 'CollectEvidence', data: { evidenceId: 5, collectedAt: at } },
-      evolve(initialReleaseState(), created),
+      evolve(releaseDecider.initialState, created),
     );
     expect(event).toEqual({
       type: 'ReleaseEvidenceCollected',
@@ -150,10 +152,8 @@ describe('release decider: CollectEvidence', () => {
   });
   it('given a changed release, then the evidence sha differs', () => {
     const sha = (...events: ReleaseEvent[]) =>
-      decide(
-        { type: 'CollectEvidence', data: { evidenceId: 5, collectedAt: at } },
-        events.reduce(evolve, initialReleaseState()),
-      )[0].data;
+      decide({ type: 'CollectEvidence', data: { evidenceId: 5, collectedAt: at } }, fold(releaseDecider, events))[0]
+        .data;
     expect(sha(created)).not.toEqual(sha(created, linkAdded));
   });
   it('given ReleaseDeleted, then not found', () =>
@@ -193,8 +193,6 @@ describe('release decider: asset links and downloads', () => {
       .thenThrows(NotFoundError));
   it('given downloads in the stream, then the state is unchanged by them', () => {
     const download: ReleaseEvent = { type: 'ReleaseArtifactDownloaded', data: { ...ref, ...link } };
-    expect([created, linkAdded, download].reduce(evolve, initialReleaseState())).toEqual(
-      [created, linkAdded].reduce(evolve, initialReleaseState()),
-    );
+    expect(fold(releaseDecider, [created, linkAdded, download])).toEqual(fold(releaseDecider, [created, linkAdded]));
   });
 });

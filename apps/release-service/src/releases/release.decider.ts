@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError } from '@audit/kernel';
-import { ActiveRelease, ReleaseEvent, ReleaseState } from './release.events';
+import { ConflictError, Decider, NotFoundError } from '@audit/kernel';
+import { ActiveRelease, evolve, initialReleaseState, ReleaseEvent, ReleaseState } from './release.events';
 
 /*
  * Commands of the release aggregate and `decide`: given the state rebuilt from past events, a
@@ -26,7 +26,14 @@ export type ReleaseCommand =
   | { type: 'RemoveAssetLink'; data: { linkId: number } }
   | { type: 'RecordDownload'; data: { linkId: number } };
 
-export function decide(command: ReleaseCommand, state: ReleaseState): ReleaseEvent[] {
+/** The release aggregate: `decide` here, `evolve` and the initial state with the events (release.events.ts). */
+export const releaseDecider: Decider<ReleaseCommand, ReleaseEvent, ReleaseState> = {
+  decide,
+  evolve,
+  initialState: initialReleaseState,
+};
+
+function decide(command: ReleaseCommand, state: ReleaseState): ReleaseEvent[] {
   if (command.type === 'CreateRelease') return create(command.data, state);
   const release = activeOrThrow(state);
   switch (command.type) {

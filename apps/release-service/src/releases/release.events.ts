@@ -43,7 +43,7 @@ export interface ActiveRelease {
 export type ReleaseState =
   { status: 'Initial' } | ActiveRelease | { status: 'Deleted'; releaseId: number; tagName: string };
 
-export const initialReleaseState = (): ReleaseState => ({ status: 'Initial' });
+export const initialReleaseState: ReleaseState = { status: 'Initial' };
 
 export function evolve(state: ReleaseState, event: ReleaseEvent): ReleaseState {
   if (event.type === 'ReleaseCreated') {

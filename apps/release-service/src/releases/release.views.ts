@@ -1,4 +1,4 @@
-import { ReleaseEvidenceEntity, ReleaseLinkEntity } from './release.entities';
+import { ReleaseEvidence, ReleaseLink } from './release.entities';
 import type { ReleaseDetails } from './releases.service';
 
 /** The JSON of a release, shaped like the familiar `/projects/:id/releases` API. */
@@ -15,13 +15,13 @@ export const releaseView = ({ release: r, links, evidences }: ReleaseDetails) =>
   ...(r.deletedAt && { deleted_at: r.deletedAt.toISOString() }),
 });
 
-export const linkView = (l: ReleaseLinkEntity) => ({
+export const linkView = (l: ReleaseLink) => ({
   id: l.id,
   name: l.name,
   url: l.url,
   created_at: l.createdAt.toISOString(),
 });
-export const evidenceView = (e: ReleaseEvidenceEntity) => ({
+export const evidenceView = (e: ReleaseEvidence) => ({
   id: e.id,
   sha: e.sha,
   collected_at: e.collectedAt.toISOString(),

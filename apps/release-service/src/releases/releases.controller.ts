@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res }
 import type { Request, Response } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiZodBody, ApiZodQuery, CurrentPrincipal, linkNext, parseInput, Principal, Req } from '@audit/platform';
-import { CommandMetadataFactory } from '../app/request-metadata';
+import { CommandMetadataFactory } from '../request-metadata';
 import { NamespacesService } from '../groups/namespaces.service';
 import { CreateReleaseBody, PageQuery, UpdateReleaseBody } from './release.schemas';
 import { releaseView } from './release.views';

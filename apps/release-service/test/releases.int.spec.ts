@@ -1,6 +1,5 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { EntityManager } from '@mikro-orm/postgresql';
 import request from 'supertest';
 import { DomainEvent, parseDomainEvent } from '@audit/contracts';
 import {
@@ -13,9 +12,9 @@ import {
   uniqueSuffix,
   waitFor,
 } from '@audit/testing';
-import { installOpenApi } from '@audit/platform';
-import { AppModule } from '../app/app.module';
-import { loadReleaseServiceConfig } from '../app/config';
+import { Database, installOpenApi } from '@audit/platform';
+import { AppModule } from '../src/app/app.module';
+import { loadReleaseServiceConfig } from '../src/config';
 
 /*
  * The release API against the real PostgreSQL and Kafka: what each accepted write puts on the
@@ -67,9 +66,7 @@ const published = (): DomainEvent[] =>
   });
 const keysOf = (type: string, id: number) => received.messages.filter((m) => m.key?.toString() === `${type}:${id}`);
 const count = async (table: string) =>
-  Number(
-    (await app.get(EntityManager).fork().execute<Array<{ n: string }>>(`select count(*) as n from ${table}`))[0].n,
-  );
+  Number((await app.get(Database).autocommit.query<{ n: string }>(`select count(*) as n from ${table}`))[0].n);
 
 async function setUp(path: string) {
   const group = await http.post('/api/v4/groups').set('Authorization', admin).send({ path, name: path }).expect(201);
@@ -217,10 +214,9 @@ describe('release-service API (real PostgreSQL and Kafka)', () => {
     expect(ok.length).toBeGreaterThanOrEqual(1);
 
     const rows = await app
-      .get(EntityManager)
-      .fork()
-      .execute<Array<{ payload: DomainEvent }>>(
-        "select payload from event_store where stream_id = (select 'Release-' || id from releases where tag_name = 'v1' and project_id = (select id from projects where full_path = ?)) order by stream_version",
+      .get(Database)
+      .autocommit.query<{ payload: DomainEvent }>(
+        "select payload from event_store where stream_id = (select 'Release-' || id from releases where tag_name = 'v1' and project_id = (select id from projects where full_path = $1)) order by stream_version",
         [projectPath],
       );
     const updates = rows.map((r) => r.payload).filter((e) => e.type === 'ReleaseUpdated');

@@ -16,8 +16,8 @@ import {
   uniqueSuffix,
   waitFor,
 } from '@audit/testing';
-import { AppModule } from '../app/app.module';
-import { loadReleaseServiceConfig } from '../app/config';
+import { AppModule } from '../src/app/app.module';
+import { loadReleaseServiceConfig } from '../src/config';
 import { OutboxRelay, RELAY_LOCK_KEY } from '@audit/outbox';
 
 /*

@@ -1,17 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AUDIT_EVENT_TYPES, loadAuditEventTypes } from '@audit/audit-registry';
-import { OutboxRelay } from '@audit/outbox';
+import { NamespacesModule } from '@audit/namespaces';
 import { PlatformModule } from '@audit/platform';
-import { AuditEventsExportController } from '../audit-events/audit-events-export.controller';
-import { AuditEventsExportService } from '../audit-events/audit-events-export.service';
-import { AuditEventsController } from '../audit-events/audit-events.controller';
-import { AuditEventsRepository } from '../audit-events/audit-events.repository';
-import { AuditScopeResolver } from '../audit-events/audit-scope.resolver';
+import { AuditEventsModule } from '../audit-events/audit-events.module';
+import type { AuditRecorderConfig } from '../config';
 import { AuditJsonLog } from '../consumer/audit-json-log';
 import { RecorderConsumer } from '../consumer/recorder.consumer';
 import { migrations, runtimePrivileges } from '../migrations';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
-import type { AuditRecorderConfig } from './config';
 
 @Module({})
 export class AppModule {
@@ -26,19 +21,13 @@ export class AppModule {
           config,
           database: { entities: [], migrations, privileges: runtimePrivileges },
         }),
+        // The query API and the exports; AuditEventsRepository exported for the consumer.
+        AuditEventsModule,
+        // The namespaces read model: the consumer writes it, the scope resolver reads it.
+        NamespacesModule,
       ],
-      // The export controller first: its `audit_events/export.csv` must win over `audit_events/:event_id`.
-      controllers: [AuditEventsExportController, AuditEventsController],
-      providers: [
-        { provide: AUDIT_EVENT_TYPES, useValue: registry },
-        AuditEventsRepository,
-        AuditEventsExportService,
-        AuditScopeResolver,
-        NamespacesRepository,
-        AuditJsonLog,
-        RecorderConsumer,
-        OutboxRelay,
-      ],
+      // The consumer (its wiring belongs to the consumer, kept here until it has a module of its own).
+      providers: [{ provide: AUDIT_EVENT_TYPES, useValue: registry }, AuditJsonLog, RecorderConsumer],
     };
   }
 }

@@ -1,5 +1,4 @@
-import { EntityManager } from '@mikro-orm/postgresql';
-import { databaseUrl } from '@audit/platform';
+import { Database, databaseUrl } from '@audit/platform';
 import { TEST_DATABASE_URL, uniqueSuffix, urlAs } from '@audit/testing';
 import { Client } from 'pg';
 import {
@@ -9,7 +8,7 @@ import {
   Namespace,
   RecorderUnderTest,
   startRecorder,
-} from '../audit-events/audit-events.int-support';
+} from '../../test/audit-events.int-support';
 
 /*
  * The audit log cannot be edited through the services' own database access. The recorder runs as
@@ -58,9 +57,8 @@ afterAll(async () => {
 describe('database roles of the recorder', () => {
   it('runs as its least-privileged role, not as the owner or a superuser', async () => {
     const [who] = await recorder.app
-      .get(EntityManager)
-      .fork()
-      .execute<Array<{ user: string; superuser: boolean }>>(
+      .get(Database)
+      .autocommit.query<{ user: string; superuser: boolean }>(
         `select current_user as user, rolsuper as superuser from pg_roles where rolname = current_user`,
       );
     expect(who).toEqual({ user: 'audit_recorder', superuser: false });

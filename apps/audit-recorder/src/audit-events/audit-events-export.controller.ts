@@ -3,7 +3,7 @@ import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream';
 import { ApiZodQuery, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, Principal, Req } from '@audit/platform';
-import type { AuditRecorderConfig } from '../app/config';
+import type { AuditRecorderConfig } from '../config';
 import { ExportQuerySchema, parseExportQuery } from './audit-event-filters';
 import { AuditEventsExportService, CsvExport, RecordedExport } from './audit-events-export.service';
 import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';

@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { ClientRequest, get } from 'node:http';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from '@audit/contracts';
-import { databaseUrl } from '@audit/platform';
+import { Database, databaseUrl } from '@audit/platform';
 import { bearer, TEST_DATABASE_URL, uniqueSuffix, waitFor } from '@audit/testing';
 import { Client } from 'pg';
 import { AuditEventsExportService, EXPORT_BATCH_SIZE } from './audit-events-export.service';
@@ -15,7 +14,7 @@ import {
   RecorderUnderTest,
   sorted,
   startRecorder,
-} from './audit-events.int-support';
+} from '../../test/audit-events.int-support';
 
 /*
  * The CSV exports against the real PostgreSQL: exact content and escaping, filters, permissions,
@@ -87,20 +86,17 @@ afterAll(async () => {
 
 /** `count` release events of `project`, three per millisecond so batches end inside a tie; fast, in SQL. */
 async function insertMany(project: Namespace, count: number): Promise<void> {
-  await recorder.app
-    .get(EntityManager)
-    .fork()
-    .execute(
-      `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-     select id, 'release_created', 1, 'alice', 'Project', ?, ?, 'Release', i, ts, json_build_object(
-       'id', id, 'author_id', 1, 'entity_id', ?::bigint, 'entity_type', 'Project',
+  await recorder.app.get(Database).autocommit.query(
+    `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
+     select id, 'release_created', 1, 'alice', 'Project', $1::bigint, $2::text, 'Release', i, ts, json_build_object(
+       'id', id, 'author_id', 1, 'entity_id', $3::bigint, 'entity_type', 'Project',
        'details', json_build_object('author_name', 'alice', 'target_id', i, 'target_type', 'Release', 'target_details', 'v' || i,
-         'custom_message', 'Created Release v' || i, 'ip_address', '203.0.113.7', 'entity_path', ?::text),
-       'ip_address', '203.0.113.7', 'author_name', 'alice', 'entity_path', ?::text, 'target_details', 'v' || i,
+         'custom_message', 'Created Release v' || i, 'ip_address', '203.0.113.7', 'entity_path', $4::text),
+       'ip_address', '203.0.113.7', 'author_name', 'alice', 'entity_path', $5::text, 'target_details', 'v' || i,
        'created_at', to_char(ts at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'target_type', 'Release', 'target_id', i, 'event_type', 'release_created')
-     from (select gen_random_uuid() as id, i, timestamptz '2026-01-01T00:00:00Z' + (i / 3) * interval '1 millisecond' as ts from generate_series(1, ?) i) x`,
-      [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
-    );
+     from (select gen_random_uuid() as id, i, timestamptz '2026-01-01T00:00:00Z' + (i / 3) * interval '1 millisecond' as ts from generate_series(1, $6::int) i) x`,
+    [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
+  );
 }
 
 const lines = (body: string) => body.split('\r\n').slice(0, -1);
@@ -174,9 +170,8 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     // The earlier tests' exports are audit events of the tree too (project acme/web), stored whenever
     // their outbox → Kafka → consumer round trip lands: read after the CSV, so none is missed.
     const exports = await recorder.app
-      .get(EntityManager)
-      .fork()
-      .execute<Array<{ id: string }>>(
+      .get(Database)
+      .autocommit.query<{ id: string }>(
         `select id::text as id from audit_events where event_type in ('audit_events_export_started', 'audit_events_exported')`,
       );
     const exportIds = new Set(exports.map((r) => r.id));

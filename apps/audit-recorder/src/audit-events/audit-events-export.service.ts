@@ -1,11 +1,10 @@
-import { EntityManager } from '@mikro-orm/postgresql';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AuditEvent, DomainEvent, DomainEventOf, envelope, Scope } from '@audit/contracts';
-import { OUTBOX_CHANNEL, outboxInsert, OutboxRelay } from '@audit/outbox';
-import { APP_CONFIG, Principal, retryTransient, ServiceUnavailableError } from '@audit/platform';
-import type { AuditRecorderConfig } from '../app/config';
+import { Outbox } from '@audit/outbox';
+import { Database, Principal, ServiceUnavailableError } from '@audit/platform';
+import { retryTransient } from '@audit/sql';
 import { SortOrder } from './audit-event-cursor';
 import { AuditEventFilters } from './audit-event-filters';
 import { AuditEventPage, AuditEventsRepository } from './audit-events.repository';
@@ -62,16 +61,13 @@ const wireFilters = (f: AuditEventFilters) => ({
 @Injectable()
 export class AuditEventsExportService {
   private readonly logger = new Logger(AuditEventsExportService.name);
-  private readonly slots: ExportSlots;
 
   constructor(
     private readonly auditEvents: AuditEventsRepository,
-    private readonly em: EntityManager,
-    private readonly relay: OutboxRelay,
-    @Inject(APP_CONFIG) private readonly config: AuditRecorderConfig,
-  ) {
-    this.slots = new ExportSlots(config.EXPORT_MAX_CONCURRENT, config.EXPORT_MAX_CONCURRENT_PER_USER);
-  }
+    private readonly database: Database,
+    private readonly outbox: Outbox,
+    private readonly slots: ExportSlots,
+  ) {}
 
   /**
    * Reads the first batch before returning, so that a query that fails does so while the response
@@ -163,12 +159,9 @@ export class AuditEventsExportService {
     });
   }
 
+  /** One autocommitted statement (the outbox insert and its NOTIFY); the relay is woken once it is durable. */
   private async append(event: DomainEvent): Promise<void> {
-    const insert = outboxInsert(this.config.KAFKA_TOPIC, [event]);
-    await this.em
-      .fork()
-      .execute(`with queued as (${insert.sql}) select pg_notify('${OUTBOX_CHANNEL}', '')`, insert.params);
-    this.relay.wake();
+    await this.outbox.append(this.database.autocommit, [event]);
   }
 
   private async *batches(

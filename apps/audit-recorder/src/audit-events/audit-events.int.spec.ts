@@ -10,7 +10,7 @@ import {
   RecorderUnderTest,
   sorted,
   startRecorder,
-} from './audit-events.int-support';
+} from '../../test/audit-events.int-support';
 
 /*
  * The query API against the real PostgreSQL: every filter and both orders compared with the same

@@ -1,7 +1,7 @@
-import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { AuditEvent } from '@audit/contracts';
-import { boundQuery } from '@audit/platform';
+import { Database } from '@audit/platform';
+import { Sql } from '@audit/sql';
 import { CursorPosition } from './audit-event-cursor';
 import { AuditEventSearch, AuditScope, searchStatement } from './audit-events.sql';
 
@@ -18,14 +18,16 @@ export interface AuditEventPage {
  */
 @Injectable()
 export class AuditEventsRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly database: Database) {}
 
   /**
+   * Inserts through `sql`: the caller's transaction (with the namespaces read model) or an
+   * autocommitting executor (a chunk without namespace changes, one statement and no BEGIN/COMMIT).
    * `payloads` are the events' JSON texts when the caller has them already (the consumer writes the
    * same text to the JSON log), so each event is serialised once.
    */
   async insertNew(
-    em: EntityManager,
+    sql: Sql,
     events: AuditEvent[],
     payloads: string[] = events.map((e) => JSON.stringify(e)),
   ): Promise<string[]> {
@@ -46,14 +48,13 @@ export class AuditEventsRepository {
       ];
       for (let c = 0; c < row.length; c++) columns[c][i] = row[c];
     });
-    // Bound parameters, not one JSON text formatted into the SQL (see boundQuery): column arrays,
-    // and the payloads as one JSON array (joined, not escaped element by element as a text[] would
-    // be), zipped by position with ROWS FROM.
-    const inserted = await boundQuery<{ id: string }>(
-      em,
+    // Bound parameters, not one JSON text formatted into the SQL: column arrays, and the payloads as
+    // one JSON array (joined, not escaped element by element as a text[] would be), zipped by
+    // position with ROWS FROM.
+    const inserted = await sql.query<{ id: string }>(
       `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-       select * from rows from (unnest(?::uuid[]), unnest(?::text[]), unnest(?::bigint[]), unnest(?::text[]), unnest(?::text[]), unnest(?::bigint[]),
-         unnest(?::text[]), unnest(?::text[]), unnest(?::bigint[]), unnest(?::timestamptz[]), json_array_elements(?::json))
+       select * from rows from (unnest($1::uuid[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[]), unnest($6::bigint[]),
+         unnest($7::text[]), unnest($8::text[]), unnest($9::bigint[]), unnest($10::timestamptz[]), json_array_elements($11::json))
        on conflict (id) do nothing
        returning id`,
       [...columns, `[${payloads.join(',')}]`],
@@ -62,9 +63,10 @@ export class AuditEventsRepository {
   }
 
   async findById(id: string): Promise<AuditEvent | null> {
-    const rows = await this.em
-      .fork()
-      .execute<Array<{ payload: AuditEvent }>>('select payload from audit_events where id = ?', [id]);
+    const rows = await this.database.autocommit.query<{ payload: AuditEvent }>(
+      'select payload from audit_events where id = $1',
+      [id],
+    );
     return rows[0]?.payload ?? null;
   }
 
@@ -73,9 +75,9 @@ export class AuditEventsRepository {
    * case or a later change of a path does not matter).
    */
   async treeOf(groupId: number): Promise<Extract<AuditScope, { kind: 'entities' }>> {
-    const rows = await this.em.fork().execute<Array<{ kind: 'Group' | 'Project'; id: string }>>(
+    const rows = await this.database.autocommit.query<{ kind: 'Group' | 'Project'; id: string }>(
       `with recursive tree_groups(id) as (
-         select ?::bigint
+         select $1::bigint
          union
          select n.id from namespaces n join tree_groups g on n.parent_id = g.id where n.kind = 'Group'
        )
@@ -90,10 +92,11 @@ export class AuditEventsRepository {
 
   /** The first `search.limit` matching rows after `search.after`; one extra row is read to know if more exist. */
   async findPage(search: AuditEventSearch): Promise<AuditEventPage> {
-    const { sql, params } = searchStatement({ ...search, limit: search.limit + 1 });
-    const rows = await this.em
-      .fork()
-      .execute<Array<{ payload: AuditEvent; cursor_at: string; id: string }>>(sql, params);
+    const { text, params } = searchStatement({ ...search, limit: search.limit + 1 });
+    const rows = await this.database.autocommit.query<{ payload: AuditEvent; cursor_at: string; id: string }>(
+      text,
+      params,
+    );
     const page = rows.slice(0, search.limit);
     const last = page[page.length - 1];
     return {

@@ -11,7 +11,8 @@ const search = (
   filters: AuditEventFilters = {},
   extra: Partial<AuditEventSearch> = {},
 ): AuditEventSearch => ({ scope, filters, sort: 'desc', limit: 21, ...extra });
-const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
+/** The numbers of the `$n` placeholders of `text`, in order of appearance. */
+const placeholders = (text: string) => [...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
 const merges = (sql: string) => sql.includes('cross join lateral');
 
 const every: AuditEventFilters = {
@@ -33,25 +34,39 @@ describe('searchStatement', () => {
     ['entity', search({ kind: 'entity', entityType: 'Project', entityId: 29 }, every, { after, sort: 'asc' })],
     ['tree, merged', search(tree(3), { createdAfter: every.createdAfter }, { after })],
     ['tree, membership', search(tree(3), every, { after })],
-  ])('binds one value per placeholder: %s', (_, s) => {
-    const { sql, params } = searchStatement(s);
-    expect(placeholders(sql)).toBe(params.length);
+  ])('binds one value per placeholder, numbered $1..$n in order, with no other kind: %s', (_, s) => {
+    const { text, params } = searchStatement(s);
+    expect(placeholders(text)).toEqual(params.map((_, i) => i + 1));
+    expect(text).not.toContain('?');
     expect(params.every((p) => p !== undefined)).toBe(true);
   });
 
-  it('orders by created_at then id in the requested direction, with the keyset on the same side', () => {
-    expect(searchStatement(search({ kind: 'instance' }, {}, { after })).sql).toMatch(
-      /\(a\.created_at, a\.id\) < .*order by a\.created_at desc, a\.id desc limit \?$/s,
+  it('binds every value instead of writing it into the text', () => {
+    const hostile = "x'); drop table audit_events; --";
+    const { text, params } = searchStatement(
+      search(
+        { kind: 'instance' },
+        { eventTypes: [hostile], targetType: hostile, createdAfter: hostile },
+        { after: { createdAt: hostile, id: hostile } },
+      ),
     );
-    expect(searchStatement(search({ kind: 'instance' }, {}, { after, sort: 'asc' })).sql).toMatch(
-      /\(a\.created_at, a\.id\) > .*order by a\.created_at asc, a\.id asc limit \?$/s,
+    expect(text).not.toContain('drop table');
+    expect(params.filter((p) => p === hostile)).toHaveLength(5);
+  });
+
+  it('orders by created_at then id in the requested direction, with the keyset on the same side', () => {
+    expect(searchStatement(search({ kind: 'instance' }, {}, { after })).text).toMatch(
+      /\(a\.created_at, a\.id\) < .*order by a\.created_at desc, a\.id desc limit \$\d+$/s,
+    );
+    expect(searchStatement(search({ kind: 'instance' }, {}, { after, sort: 'asc' })).text).toMatch(
+      /\(a\.created_at, a\.id\) > .*order by a\.created_at asc, a\.id asc limit \$\d+$/s,
     );
   });
 
   it('merges per-entity scans for a small tree with only date and entity filters', () => {
     expect(
       merges(
-        searchStatement(search(tree(3), { createdAfter: every.createdAfter, entityType: 'Group', entityId: 2 })).sql,
+        searchStatement(search(tree(3), { createdAfter: every.createdAfter, entityType: 'Group', entityId: 2 })).text,
       ),
     ).toBe(true);
   });
@@ -64,15 +79,15 @@ describe('searchStatement', () => {
   ])(
     'tests membership instead when %s is filtered (an entity without a match would be read to its end)',
     (_, filters) => {
-      expect(merges(searchStatement(search(tree(3), filters)).sql)).toBe(false);
+      expect(merges(searchStatement(search(tree(3), filters)).text)).toBe(false);
     },
   );
 
   it('tests membership instead when entities × limit exceeds the budget (large trees, export batches)', () => {
     const entities = Math.floor(MERGE_BUDGET / 21);
-    expect(merges(searchStatement(search(tree(entities - 2))).sql)).toBe(true);
-    expect(merges(searchStatement(search(tree(entities))).sql)).toBe(false);
-    expect(merges(searchStatement(search(tree(3), {}, { limit: 5001 })).sql)).toBe(false);
+    expect(merges(searchStatement(search(tree(entities - 2))).text)).toBe(true);
+    expect(merges(searchStatement(search(tree(entities))).text)).toBe(false);
+    expect(merges(searchStatement(search(tree(3), {}, { limit: 5001 })).text)).toBe(false);
   });
 
   it('passes tree ids as array literals of integers', () => {
@@ -82,12 +97,13 @@ describe('searchStatement', () => {
 
 describe('filterConditions', () => {
   it('has no condition without filters', () => {
-    expect(filterConditions({ filters: {}, sort: 'desc' })).toEqual({ sql: '', params: [] });
+    expect(filterConditions({ filters: {}, sort: 'desc' })).toEqual({ text: '', params: [] });
   });
 
   it('makes both date bounds inclusive', () => {
-    expect(filterConditions({ filters: { createdAfter: 'x', createdBefore: 'y' }, sort: 'desc' }).sql).toBe(
-      'a.created_at >= ?::timestamptz and a.created_at <= ?::timestamptz',
-    );
+    expect(filterConditions({ filters: { createdAfter: 'x', createdBefore: 'y' }, sort: 'desc' })).toEqual({
+      text: 'a.created_at >= $1::timestamptz and a.created_at <= $2::timestamptz',
+      params: ['x', 'y'],
+    });
   });
 });

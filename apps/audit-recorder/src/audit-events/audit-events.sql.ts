@@ -1,4 +1,5 @@
 import { EntityType } from '@audit/contracts';
+import { Statement } from '@audit/sql';
 import { CursorPosition, SortOrder } from './audit-event-cursor';
 import { AuditEventFilters } from './audit-event-filters';
 
@@ -26,9 +27,14 @@ export interface AuditEventSearch {
   after?: CursorPosition;
 }
 
-export interface Statement {
-  sql: string;
-  params: unknown[];
+/** The values of a statement as it is built; `bind` answers the `$n` placeholder of each, in order. */
+class Params {
+  readonly values: unknown[] = [];
+
+  bind(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
 }
 
 const idArray = (ids: number[]) => `{${ids.map((id) => Math.trunc(id)).join(',')}}`;
@@ -36,31 +42,31 @@ const idArray = (ids: number[]) => `{${ids.map((id) => Math.trunc(id)).join(',')
 // Microseconds, not the payload's milliseconds: the cursor must name a row's exact position.
 const CURSOR_AT = `to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
 
-/** The conditions on one row of `audit_events a`, scope excluded. */
+/** The conditions on one row of `audit_events a`, scope excluded, with placeholders from `$1`. */
 export function filterConditions(search: Pick<AuditEventSearch, 'filters' | 'sort' | 'after'>): Statement {
+  const params = new Params();
+  return { text: conditions(search, params), params: params.values };
+}
+
+/** The conditions on one row of `audit_events a`, scope excluded, their values bound to `params`. */
+function conditions(search: Pick<AuditEventSearch, 'filters' | 'sort' | 'after'>, params: Params): string {
   const { filters: f, after } = search;
   const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, ...values: unknown[]) => {
-    where.push(sql);
-    params.push(...values);
-  };
-  if (f.createdAfter !== undefined) add('a.created_at >= ?::timestamptz', f.createdAfter);
-  if (f.createdBefore !== undefined) add('a.created_at <= ?::timestamptz', f.createdBefore);
-  if (f.eventTypes?.length) add(`a.event_type in (${f.eventTypes.map(() => '?').join(', ')})`, ...f.eventTypes);
-  if (f.authorId !== undefined) add('a.author_id = ?', f.authorId);
-  if (f.entityType !== undefined) add('a.entity_type = ?', f.entityType);
-  if (f.entityId !== undefined) add('a.entity_id = ?', f.entityId);
-  if (f.targetType !== undefined) add('a.target_type = ?', f.targetType);
-  if (f.targetId !== undefined) add('a.target_id = ?', f.targetId);
+  const $ = (value: unknown) => params.bind(value);
+  if (f.createdAfter !== undefined) where.push(`a.created_at >= ${$(f.createdAfter)}::timestamptz`);
+  if (f.createdBefore !== undefined) where.push(`a.created_at <= ${$(f.createdBefore)}::timestamptz`);
+  if (f.eventTypes?.length) where.push(`a.event_type in (${f.eventTypes.map((t) => $(t)).join(', ')})`);
+  if (f.authorId !== undefined) where.push(`a.author_id = ${$(f.authorId)}`);
+  if (f.entityType !== undefined) where.push(`a.entity_type = ${$(f.entityType)}`);
+  if (f.entityId !== undefined) where.push(`a.entity_id = ${$(f.entityId)}`);
+  if (f.targetType !== undefined) where.push(`a.target_type = ${$(f.targetType)}`);
+  if (f.targetId !== undefined) where.push(`a.target_id = ${$(f.targetId)}`);
   // A row comparison, which PostgreSQL turns into an index bound on (created_at, id).
   if (after)
-    add(
-      `(a.created_at, a.id) ${search.sort === 'desc' ? '<' : '>'} (?::timestamptz, ?::uuid)`,
-      after.createdAt,
-      after.id,
+    where.push(
+      `(a.created_at, a.id) ${search.sort === 'desc' ? '<' : '>'} (${$(after.createdAt)}::timestamptz, ${$(after.id)}::uuid)`,
     );
-  return { sql: where.join(' and '), params };
+  return where.join(' and ');
 }
 
 const and = (...parts: string[]) => parts.filter(Boolean).join(' and ');
@@ -79,41 +85,42 @@ const whereOf = (...parts: string[]) => (and(...parts) ? `where ${and(...parts)}
  */
 export function searchStatement(search: AuditEventSearch): Statement {
   const order = (alias: string) => `order by ${alias}.created_at ${search.sort}, ${alias}.id ${search.sort}`;
-  const filters = filterConditions(search);
   const { scope, limit } = search;
+  const params = new Params();
+  const $ = (value: unknown) => params.bind(value);
   const select = `select a.payload, a.id, ${CURSOR_AT}`;
+  // Placeholders are numbered in the order they appear in the text.
   if (scope.kind === 'instance') {
-    return {
-      sql: `${select} from audit_events a ${whereOf(filters.sql)} ${order('a')} limit ?`,
-      params: [...filters.params, limit],
-    };
+    const where = whereOf(conditions(search, params));
+    return { text: `${select} from audit_events a ${where} ${order('a')} limit ${$(limit)}`, params: params.values };
   }
   if (scope.kind === 'entity') {
-    return {
-      sql: `${select} from audit_events a ${whereOf('a.entity_type = ? and a.entity_id = ?', filters.sql)} ${order('a')} limit ?`,
-      params: [scope.entityType, scope.entityId, ...filters.params, limit],
-    };
+    const entity = `a.entity_type = ${$(scope.entityType)} and a.entity_id = ${$(scope.entityId)}`;
+    const where = whereOf(entity, conditions(search, params));
+    return { text: `${select} from audit_events a ${where} ${order('a')} limit ${$(limit)}`, params: params.values };
   }
-  const ids = [idArray(scope.groupIds), idArray(scope.projectIds)];
   if (!mergeable(search, scope.groupIds.length + scope.projectIds.length)) {
-    const member = `((a.entity_type = 'Group' and a.entity_id = any(?::bigint[])) or (a.entity_type = 'Project' and a.entity_id = any(?::bigint[])))`;
-    return {
-      sql: `${select} from audit_events a ${whereOf(member, filters.sql)} ${order('a')} limit ?`,
-      params: [...ids, ...filters.params, limit],
-    };
+    const member = `((a.entity_type = 'Group' and a.entity_id = any(${$(idArray(scope.groupIds))}::bigint[])) or (a.entity_type = 'Project' and a.entity_id = any(${$(idArray(scope.projectIds))}::bigint[])))`;
+    const where = whereOf(member, conditions(search, params));
+    return { text: `${select} from audit_events a ${where} ${order('a')} limit ${$(limit)}`, params: params.values };
   }
+  const groupIds = $(idArray(scope.groupIds));
+  const projectIds = $(idArray(scope.projectIds));
+  const where = whereOf('a.entity_type = t.entity_type and a.entity_id = t.entity_id', conditions(search, params));
+  const perEntity = $(limit);
+  const merged = $(limit);
   return {
-    sql: `${select} from (
+    text: `${select} from (
         select k.id from (
-          select 'Group'::text as entity_type, unnest(?::bigint[]) as entity_id
+          select 'Group'::text as entity_type, unnest(${groupIds}::bigint[]) as entity_id
           union all
-          select 'Project'::text, unnest(?::bigint[])
+          select 'Project'::text, unnest(${projectIds}::bigint[])
         ) t cross join lateral (
           select a.created_at, a.id from audit_events a
-          ${whereOf('a.entity_type = t.entity_type and a.entity_id = t.entity_id', filters.sql)} ${order('a')} limit ?
-        ) k ${order('k')} limit ?
+          ${where} ${order('a')} limit ${perEntity}
+        ) k ${order('k')} limit ${merged}
       ) k join audit_events a on a.id = k.id ${order('a')}`,
-    params: [...ids, ...filters.params, limit, limit],
+    params: params.values,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Scope } from '@audit/contracts';
+import { NamespacesRepository } from '@audit/namespaces';
 import { NotFoundError, PermissionDeniedError, Principal } from '@audit/platform';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import { AuditEventsRepository } from './audit-events.repository';
 import { AuditScope } from './audit-events.sql';
 

@@ -1,15 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AuditEvent } from '@audit/contracts';
-import { installOpenApi } from '@audit/platform';
+import { Database, installOpenApi } from '@audit/platform';
 import { dropDatabase, serviceDatabase, TEST_JWT_SECRET } from '@audit/testing';
-import { AppModule } from '../app/app.module';
-import { loadAuditRecorderConfig } from '../app/config';
-import { AuditEventsRepository } from './audit-events.repository';
+import { AppModule } from '../src/app/app.module';
+import { AuditEventsRepository } from '../src/audit-events/audit-events.repository';
+import { loadAuditRecorderConfig } from '../src/config';
 
 /*
  * Shared by the integration tests of the query API and the export: the recorder in-process on its
@@ -55,21 +54,18 @@ export interface Namespace {
 }
 
 export async function insertNamespaces(app: INestApplication, namespaces: Namespace[]): Promise<void> {
-  await app
-    .get(EntityManager)
-    .fork()
-    .execute(
-      `insert into namespaces (kind, id, full_path, parent_id)
-       select kind, id, full_path, parent_id from json_to_recordset(?::json) as x(kind text, id bigint, full_path text, parent_id bigint)`,
-      [JSON.stringify(namespaces)],
-    );
+  await app.get(Database).autocommit.query(
+    `insert into namespaces (kind, id, full_path, parent_id)
+     select kind, id, full_path, parent_id from json_to_recordset($1::json) as x(kind text, id bigint, full_path text, parent_id bigint)`,
+    [JSON.stringify(namespaces)],
+  );
 }
 
 /** Through the repository's own insert, so rows look exactly like the consumer's. */
 export async function insertEvents(app: INestApplication, events: AuditEvent[]): Promise<void> {
-  const em = app.get(EntityManager).fork();
+  const sql = app.get(Database).autocommit;
   for (let i = 0; i < events.length; i += 1000)
-    await app.get(AuditEventsRepository).insertNew(em, events.slice(i, i + 1000));
+    await app.get(AuditEventsRepository).insertNew(sql, events.slice(i, i + 1000));
 }
 
 export interface EventSpec {

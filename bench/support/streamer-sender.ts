@@ -1,27 +1,29 @@
 /**
- * The bare baseline of the streamer benchmark, run as its own process (like the streamer, so the
- * receivers in the bench process do not share one thread with the sender): a tight undici loop,
- * one keep-alive Pool per receiver with `connections` requests in flight each, POSTing the same
- * requests the streamer sends (the audit event JSON of a ReleaseCreated, Content-Type, token and
- * event-type headers, webhook-id / webhook-timestamp / webhook-signature with an HMAC per request).
- * No database, no Kafka: what sending alone costs on this machine.
- *   BENCH_SENDER_CONFIG='{"urls":[...],"perReceiver":100000,"connections":16,"groupPath":"g"}' node -r @swc-node/register bench/support/streamer-sender.ts
+ * The bare loops of the streamer benchmark, each run as its own process (like the streamer, so the
+ * receivers in the bench process do not share one thread with the sender): a tight loop with
+ * `connections` requests in flight per receiver, POSTing the requests the streamer sends
+ * (streamer-http.ts: same body and signed headers, keep-alive connections with the streamer's guarded
+ * DNS lookup, same timeouts) through `client`: undici (the streamer's client) or axios (the other
+ * candidate, so the choice rests on a figure from the same run). No database, no Kafka: what sending
+ * alone costs on this machine with that client.
+ *   BENCH_SENDER_CONFIG='{"client":"undici","urls":[...],"perReceiver":100000,"connections":32,"groupPath":"g","projects":30,"timeoutMs":10000,"allowedHosts":["127.0.0.1"]}' node -r @swc-node/register bench/support/streamer-sender.ts
  * Prints `start` when the bodies are built and it begins sending, then one JSON line with its figures.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
+import { randomBytes } from 'node:crypto';
 import { toAuditEvents } from '../../libs/audit/mapping/src';
 import { releaseCreatedEvent } from '../../libs/platform/testing/src/lib/fixtures';
+import { createPoster, HttpOptions, SenderClient, signedHeaders } from './streamer-http';
 
-export interface SenderConfig {
+export interface SenderConfig extends HttpOptions {
+  client: SenderClient;
   urls: string[];
   perReceiver: number;
-  connections: number;
   groupPath: string;
   projects: number;
 }
 
 export interface SenderResult {
+  client: SenderClient;
   sent: number;
   ok: number;
   errors: number;
@@ -49,44 +51,27 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   await Promise.all(
     cfg.urls.map(async (url) => {
-      const { origin, pathname } = new URL(url);
-      const pool = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+      const poster = createPoster(cfg.client, url, cfg);
       let next = 0;
       const worker = async () => {
         while (next < bodies.length) {
           const { id, body } = bodies[next++];
-          const timestamp = Math.floor(Date.now() / 1000);
-          const signature = createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64');
-          try {
-            const res = await pool.request({
-              method: 'POST',
-              path: pathname,
-              headers: {
-                'Content-Type': 'application/json',
-                'X-Gitlab-Event-Streaming-Token': token,
-                'X-Gitlab-Audit-Event-Type': 'release_created',
-                'webhook-id': id,
-                'webhook-timestamp': String(timestamp),
-                'webhook-signature': `v1,${signature}`,
-              },
-              body,
-            });
-            await res.body.dump();
-            if (res.statusCode >= 200 && res.statusCode < 300) ok += 1;
-            else throw new Error(`HTTP ${res.statusCode}`);
-          } catch (err) {
+          const res = await poster.post(signedHeaders(secret, token, id, 'release_created', body), body);
+          if (res.error === null) ok += 1;
+          else {
             errors += 1;
-            if (errorSamples.length < 5) errorSamples.push((err as Error).message);
+            if (errorSamples.length < 5) errorSamples.push(res.error);
           }
         }
       };
       await Promise.all(Array.from({ length: cfg.connections }, worker));
-      await pool.close();
+      await poster.close();
     }),
   );
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const result: SenderResult = {
+    client: cfg.client,
     sent: bodies.length * cfg.urls.length,
     ok,
     errors,

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { runService } from '@audit/platform';
 import { AppModule } from './app/app.module';
-import { AuditStreamerConfig, loadAuditStreamerConfig } from './app/config';
+import { AuditStreamerConfig, loadAuditStreamerConfig } from './config';
 
 void runService(
   'audit-streamer',

@@ -2,11 +2,15 @@ import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry, loadAuditEventTypes } from '
 import { APP_CONFIG, PlatformModule } from '@audit/platform';
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { SecretBox } from '../crypto/secret-box';
-import { DeliveryModule } from '../delivery/delivery.module';
+import { DeliveryLogModule } from '../delivery-log/delivery-log.module';
+import { DispatchModule } from '../dispatch/dispatch.module';
+import { STREAMER_ENTITIES } from '../destinations/destination.entities';
 import { DestinationsModule } from '../destinations/destinations.module';
 import { StreamingGraphqlModule } from '../graphql/graphql.module';
+import { IngestModule } from '../ingest/ingest.module';
 import { migrations, runtimePrivileges } from '../migrations';
-import { AuditStreamerConfig } from './config';
+import { OutcomesModule } from '../outcomes/outcomes.module';
+import { AuditStreamerConfig } from '../config';
 
 /** What several features share and config decides: the audit event types and the key of secrets at rest. */
 @Global()
@@ -45,11 +49,14 @@ export class AppModule {
         PlatformModule.forRoot({
           serviceName: 'audit-streamer',
           config,
-          database: { entities: [], migrations, privileges: runtimePrivileges },
+          database: { entities: STREAMER_ENTITIES, migrations, privileges: runtimePrivileges },
         }),
         StreamerCoreModule.forRoot(config, registry),
         DestinationsModule,
-        DeliveryModule,
+        IngestModule,
+        DispatchModule,
+        OutcomesModule,
+        DeliveryLogModule,
         StreamingGraphqlModule,
       ],
     };

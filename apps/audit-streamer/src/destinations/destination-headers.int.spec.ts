@@ -10,7 +10,7 @@ import {
   outboxCount,
   startStreamer,
   StreamerUnderTest,
-} from './destinations.int-support';
+} from '../../test/destinations.int-support';
 
 /*
  * Custom headers (rules of seed 001 and the issue), signing-secret rotation with its grace period,
@@ -189,7 +189,7 @@ describe('custom headers, secrets and deactivation (real PostgreSQL and Kafka)',
       .send({ key: 'X-Api-Key', value: 'plain-header-value' })
       .expect(201);
     const [row] = await streamer.sql<Record<string, string>>(
-      `select d.verification_token, d.signing_secret, h.value from destinations d join destination_headers h on h.destination_id = d.id where d.id = ?`,
+      `select d.verification_token, d.signing_secret, h.value from destinations d join destination_headers h on h.destination_id = d.id where d.id = $1`,
       [created.id],
     );
     expect(Object.values(row).every((v) => v.startsWith('v1:'))).toBe(true);

@@ -11,7 +11,7 @@ import {
 } from '@audit/platform';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import type { Request } from 'express';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { DestinationHeadersService } from './destination-headers.service';
 import {
   CreateDestinationSchema,
@@ -25,7 +25,7 @@ import { DestinationOwner, GroupAccess } from './group-access.service';
 /**
  * The routes of docs/contracts.md (audit-streamer), once: the group-level and the instance-level controllers
  * below differ only in their prefix and in who may use them (`owner`). The delivery log and replay
- * routes under the same prefixes are the delivery module's (delivery/deliveries.controller.ts).
+ * routes under the same prefixes are the delivery log's (delivery-log/deliveries.controller.ts).
  */
 abstract class DestinationRoutes {
   constructor(

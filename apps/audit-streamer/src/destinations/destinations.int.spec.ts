@@ -8,7 +8,7 @@ import {
   outboxCount,
   startStreamer,
   StreamerUnderTest,
-} from './destinations.int-support';
+} from '../../test/destinations.int-support';
 
 /*
  * The destinations API against the real PostgreSQL and Kafka: CRUD, who may do what (group owners,

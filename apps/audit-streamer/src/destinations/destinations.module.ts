@@ -1,6 +1,6 @@
-import { OutboxRelay } from '@audit/outbox';
+import { NamespacesModule } from '@audit/namespaces';
+import { Outbox, OutboxRelay } from '@audit/outbox';
 import { Module } from '@nestjs/common';
-import { NamespacesModule } from '../namespaces/namespaces.module';
 import { DestinationChanges } from './destination-changes';
 import { DestinationHeadersService } from './destination-headers.service';
 import { DestinationsController, InstanceDestinationsController } from './destinations.controller';
@@ -10,9 +10,10 @@ import { GroupAccess } from './group-access.service';
 import { DestinationUrlCheck } from './url-check.service';
 
 /**
- * Management of streaming destinations. Exports what the delivery side needs: DestinationsService
- * (`deactivate`) and DestinationsRepository (`signingSecretsFor`). The outbox relay lives here because
- * configuration changes are this service's only domain events; there must be one relay per process.
+ * Management of streaming destinations. Exports what the other features need: DestinationsService
+ * (`deactivate`, `destinationOf`), GroupAccess, and, for GraphQL, DestinationHeadersService and
+ * DestinationsRepository. The outbox (Outbox and its relay) lives here because configuration
+ * changes are this service's only domain events; there must be one relay per process.
  */
 @Module({
   imports: [NamespacesModule],
@@ -25,7 +26,8 @@ import { DestinationUrlCheck } from './url-check.service';
     GroupAccess,
     DestinationUrlCheck,
     OutboxRelay,
+    Outbox,
   ],
-  exports: [DestinationsService, DestinationHeadersService, GroupAccess, DestinationsRepository, OutboxRelay],
+  exports: [DestinationsService, DestinationHeadersService, GroupAccess, DestinationsRepository],
 })
 export class DestinationsModule {}

@@ -1,7 +1,11 @@
+import { OrmTransaction } from '@audit/platform';
+import { Sql } from '@audit/sql';
+import { LockMode, raw } from '@mikro-orm/core';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { json, toIso, toIsoOrNull, toNumber } from '../app/sql';
+import { toIso, toIsoOrNull } from '../sql';
 import { SecretBox } from '../crypto/secret-box';
+import { DestinationEntity, DestinationHeaderEntity } from './destination.entities';
 import { activeSigningSecrets } from './secrets';
 
 /** A destination row; secrets still encrypted. `groupId` null: an instance-level destination. */
@@ -36,35 +40,29 @@ export interface DestinationPatch {
   active?: boolean;
 }
 
-const SELECT_DESTINATIONS = `
-  select d.id, d.group_id, d.name, d.destination_url, d.verification_token, d.event_type_filters, d.active,
-         d.deactivated_at, d.deactivated_reason, d.created_at, d.updated_at,
-         coalesce(json_agg(json_build_object('id', h.id, 'key', h.key, 'value', h.value) order by h.id)
-                  filter (where h.id is not null), '[]'::json) as headers
-    from destinations d
-    left join destination_headers h on h.destination_id = d.id`;
-
-const toDestination = (r: Record<string, unknown>): DestinationRow => ({
-  id: toNumber(r['id']),
-  groupId: r['group_id'] === null ? null : toNumber(r['group_id']),
-  name: String(r['name']),
-  url: String(r['destination_url']),
-  verificationToken: String(r['verification_token']),
-  eventTypeFilters: r['event_type_filters'] as string[],
-  active: Boolean(r['active']),
-  deactivatedAt: toIsoOrNull(r['deactivated_at']),
-  deactivatedReason: (r['deactivated_reason'] as string | null) ?? null,
-  createdAt: toIso(r['created_at']),
-  updatedAt: toIso(r['updated_at']),
-  headers: (r['headers'] as Array<{ id: unknown; key: string; value: string }>).map((h) => ({
-    ...h,
-    id: toNumber(h.id),
-  })),
+const toDestination = (d: DestinationEntity): DestinationRow => ({
+  id: d.id,
+  groupId: d.groupId,
+  name: d.name,
+  url: d.url,
+  verificationToken: d.verificationToken,
+  eventTypeFilters: [...d.eventTypeFilters],
+  active: d.active,
+  deactivatedAt: toIsoOrNull(d.deactivatedAt),
+  deactivatedReason: d.deactivatedReason,
+  createdAt: toIso(d.createdAt),
+  updatedAt: toIso(d.updatedAt),
+  headers: d.headers.getItems().map((h) => ({ id: h.id, key: h.key, value: h.value })),
 });
 
+/** The database's clock, as the columns' defaults use it (assigned to an entity, reloaded at flush). */
+const now = (): Date => raw('now()');
+
 /**
- * `destinations` and `destination_headers` as the API sees them (app/sql.ts: why raw
- * SQL). Writes take the caller's transaction, so a change and its outbox row commit together.
+ * `destinations` and `destination_headers` as the API sees them: plain CRUD through the entities
+ * (destination.entities.ts). Writes run in `tx`, the caller's transaction (DestinationChanges), and
+ * are flushed at once, so a change and its outbox rows commit together in statement order; reads on
+ * their own use a fork of the entity manager.
  */
 @Injectable()
 export class DestinationsRepository {
@@ -73,52 +71,43 @@ export class DestinationsRepository {
     private readonly secrets: SecretBox,
   ) {}
 
-  transactional<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.em.fork().transactional(work);
-  }
-
   /** Serialises creations per owner (a group, or the instance), so the limit holds under concurrency. */
-  async countLockedForOwner(tx: EntityManager, groupId: number | null): Promise<number> {
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended('audit-streamer:destinations:' || ?::text, 0))`, [
+  async countLockedForOwner(tx: Sql, groupId: number | null): Promise<number> {
+    await tx.query(`select pg_advisory_xact_lock(hashtextextended('audit-streamer:destinations:' || $1::text, 0))`, [
       groupId ?? 'instance',
     ]);
-    const [{ count }] = await tx.execute<Array<{ count: number }>>(
-      `select count(*)::int as count from destinations where group_id is not distinct from ?::bigint`,
+    const [{ count }] = await tx.query<{ count: number }>(
+      `select count(*)::int as count from destinations where group_id is not distinct from $1::bigint`,
       [groupId],
     );
     return count;
   }
 
-  async insert(tx: EntityManager, input: NewDestination): Promise<DestinationRow> {
-    const [row] = await tx.execute<Array<{ id: string }>>(
-      `insert into destinations (group_id, name, destination_url, verification_token, signing_secret, event_type_filters)
-       values (?, ?, ?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)))
-       returning id`,
-      [
-        input.groupId,
-        input.name,
-        input.url,
-        input.verificationToken,
-        input.signingSecret,
-        json(input.eventTypeFilters),
-      ],
-    );
-    return (await this.find(tx, toNumber(row.id))) as DestinationRow;
+  async insert(tx: OrmTransaction, input: NewDestination): Promise<DestinationRow> {
+    const destination = tx.em.create(DestinationEntity, {
+      groupId: input.groupId,
+      name: input.name,
+      url: input.url,
+      verificationToken: input.verificationToken,
+      signingSecret: input.signingSecret,
+      eventTypeFilters: input.eventTypeFilters,
+    });
+    await tx.em.flush();
+    return toDestination(destination);
   }
 
   async listForOwner(groupId: number | null): Promise<DestinationRow[]> {
-    const rows = await this.em
+    const destinations = await this.em
       .fork()
-      .execute<Array<Record<string, unknown>>>(
-        `${SELECT_DESTINATIONS} where d.group_id is not distinct from ?::bigint group by d.id order by d.id`,
-        [groupId],
-      );
-    return rows.map(toDestination);
+      .find(DestinationEntity, { groupId }, { populate: ['headers'], orderBy: { id: 'asc' } });
+    return destinations.map(toDestination);
   }
 
   async findForOwner(groupId: number | null, destinationId: number): Promise<DestinationRow | null> {
-    const destination = await this.find(this.em.fork(), destinationId);
-    return destination && destination.groupId === groupId ? destination : null;
+    const destination = await this.em
+      .fork()
+      .findOne(DestinationEntity, { id: destinationId }, { populate: ['headers'] });
+    return destination && destination.groupId === groupId ? toDestination(destination) : null;
   }
 
   /**
@@ -126,127 +115,104 @@ export class DestinationsRepository {
    * a destination by its global id alone, and this lets the request go through GroupAccess like REST.
    */
   async groupOfDestination(destinationId: number): Promise<number | null> {
-    const rows = await this.em
+    const destination = await this.em
       .fork()
-      .execute<Array<{ group_id: unknown }>>(
-        'select group_id from destinations where id = ? and group_id is not null',
-        [destinationId],
-      );
-    return rows[0] ? toNumber(rows[0].group_id) : null;
+      .findOne(DestinationEntity, { id: destinationId, groupId: { $ne: null } }, { fields: ['groupId'] });
+    return destination?.groupId ?? null;
   }
 
   /** The destination and group of a header of a group-level destination; null when unknown. */
   async ownerOfHeader(headerId: number): Promise<{ destinationId: number; groupId: number } | null> {
-    const rows = await this.em.fork().execute<Array<{ destination_id: unknown; group_id: unknown }>>(
-      `select h.destination_id, d.group_id
-         from destination_headers h join destinations d on d.id = h.destination_id
-        where h.id = ? and d.group_id is not null`,
-      [headerId],
-    );
-    return rows[0] ? { destinationId: toNumber(rows[0].destination_id), groupId: toNumber(rows[0].group_id) } : null;
+    const header = await this.em
+      .fork()
+      .findOne(
+        DestinationHeaderEntity,
+        { id: headerId, destination: { groupId: { $ne: null } } },
+        { populate: ['destination'] },
+      );
+    return header ? { destinationId: header.destination.id, groupId: header.destination.groupId as number } : null;
   }
 
   /** Locks the row for the rest of `tx` (concurrent changes of one destination queue up), then reads it. */
-  async findLocked(tx: EntityManager, destinationId: number): Promise<DestinationRow | null> {
-    const locked = await tx.execute(`select id from destinations where id = ? for update`, [destinationId]);
-    return locked.length === 0 ? null : this.find(tx, destinationId);
+  async findLocked(tx: OrmTransaction, destinationId: number): Promise<DestinationRow | null> {
+    const destination = await this.lockedEntity(tx, destinationId);
+    return destination ? toDestination(destination) : null;
   }
 
-  async update(tx: EntityManager, id: number, patch: DestinationPatch): Promise<DestinationRow> {
-    const filters = patch.eventTypeFilters ? json(patch.eventTypeFilters) : null;
-    await tx.execute(
-      `update destinations
-          set name = coalesce(?, name),
-              destination_url = coalesce(?, destination_url),
-              event_type_filters = case when ?::jsonb is null then event_type_filters
-                                        else array(select jsonb_array_elements_text(?::jsonb)) end,
-              active = coalesce(?, active),
-              deactivated_at = case when ?::boolean then null else deactivated_at end,
-              deactivated_reason = case when ?::boolean then null else deactivated_reason end,
-              updated_at = now()
-        where id = ?`,
-      [
-        patch.name ?? null,
-        patch.url ?? null,
-        filters,
-        filters,
-        patch.active ?? null,
-        patch.active === true,
-        patch.active === true,
-        id,
-      ],
-      'run',
-    );
-    return (await this.find(tx, id)) as DestinationRow;
+  async update(tx: OrmTransaction, id: number, patch: DestinationPatch): Promise<DestinationRow> {
+    const destination = await this.loadedEntity(tx, id);
+    if (patch.name !== undefined) destination.name = patch.name;
+    if (patch.url !== undefined) destination.url = patch.url;
+    if (patch.eventTypeFilters !== undefined) destination.eventTypeFilters = patch.eventTypeFilters;
+    if (patch.active !== undefined) destination.active = patch.active;
+    if (patch.active === true) {
+      destination.deactivatedAt = null;
+      destination.deactivatedReason = null;
+    }
+    destination.updatedAt = now();
+    await tx.em.flush();
+    return toDestination(destination);
   }
 
-  async remove(tx: EntityManager, id: number): Promise<void> {
-    await tx.execute(`delete from destinations where id = ?`, [id], 'run');
+  async remove(tx: OrmTransaction, id: number): Promise<void> {
+    // Its headers and deliveries go with it (on delete cascade).
+    tx.em.remove(await this.loadedEntity(tx, id));
+    await tx.em.flush();
   }
 
   /** The current secret becomes the previous one, valid until `previousExpiresAt`. */
-  async rotateSecret(tx: EntityManager, id: number, encryptedSecret: string, previousExpiresAt: Date): Promise<void> {
-    await tx.execute(
-      `update destinations
-          set previous_signing_secret = signing_secret, previous_signing_secret_expires_at = ?,
-              signing_secret = ?, updated_at = now()
-        where id = ?`,
-      [previousExpiresAt, encryptedSecret, id],
-      'run',
-    );
+  async rotateSecret(tx: OrmTransaction, id: number, encryptedSecret: string, previousExpiresAt: Date): Promise<void> {
+    const destination = await this.loadedEntity(tx, id);
+    destination.previousSigningSecret = destination.signingSecret;
+    destination.previousSigningSecretExpiresAt = previousExpiresAt;
+    destination.signingSecret = encryptedSecret;
+    destination.updatedAt = now();
+    await tx.em.flush();
   }
 
-  /** Sets an active destination inactive; false when it was inactive already (or is gone). */
-  async deactivate(tx: EntityManager, id: number, reason: string): Promise<boolean> {
-    const rows = await tx.execute(
-      `update destinations set active = false, deactivated_at = now(), deactivated_reason = ?, updated_at = now()
-        where id = ? and active returning id`,
-      [reason, id],
-    );
-    return rows.length > 0;
+  /** Sets an active destination (locked by findLocked in `tx`) inactive; false when it was inactive already (or is gone). */
+  async deactivate(tx: OrmTransaction, id: number, reason: string): Promise<boolean> {
+    const destination = await tx.em.findOne(DestinationEntity, { id });
+    if (!destination || !destination.active) return false;
+    destination.active = false;
+    destination.deactivatedAt = now();
+    destination.deactivatedReason = reason;
+    destination.updatedAt = now();
+    await tx.em.flush();
+    return true;
   }
 
-  /** The full path of a group from the namespaces read model, for the scope of an event about its destination. */
-  async groupPath(tx: EntityManager, groupId: number): Promise<string | null> {
-    const rows = await tx.execute<Array<{ full_path: string }>>(
-      `select full_path from namespaces where kind = 'Group' and id = ?`,
-      [groupId],
-    );
-    return rows[0]?.full_path ?? null;
-  }
-
-  async countHeaders(tx: EntityManager, destinationId: number): Promise<number> {
-    const [{ count }] = await tx.execute<Array<{ count: number }>>(
-      `select count(*)::int as count from destination_headers where destination_id = ?`,
-      [destinationId],
-    );
-    return count;
+  async countHeaders(tx: OrmTransaction, destinationId: number): Promise<number> {
+    return tx.em.count(DestinationHeaderEntity, { destination: destinationId });
   }
 
   /** A duplicate key (case-insensitive) raises a unique violation. */
-  async insertHeader(tx: EntityManager, destinationId: number, key: string, encryptedValue: string): Promise<number> {
-    const [row] = await tx.execute<Array<{ id: string }>>(
-      `insert into destination_headers (destination_id, key, value) values (?, ?, ?) returning id`,
-      [destinationId, key, encryptedValue],
-    );
-    return toNumber(row.id);
+  async insertHeader(tx: OrmTransaction, destinationId: number, key: string, encryptedValue: string): Promise<number> {
+    const header = tx.em.create(DestinationHeaderEntity, {
+      destination: tx.em.getReference(DestinationEntity, destinationId),
+      key,
+      value: encryptedValue,
+    });
+    await tx.em.flush();
+    return header.id;
   }
 
   async updateHeader(
-    tx: EntityManager,
+    tx: OrmTransaction,
     headerId: number,
     key: string | undefined,
     encryptedValue: string | undefined,
   ): Promise<void> {
-    await tx.execute(
-      `update destination_headers set key = coalesce(?, key), value = coalesce(?, value), updated_at = now() where id = ?`,
-      [key ?? null, encryptedValue ?? null, headerId],
-      'run',
-    );
+    const header = await tx.em.findOneOrFail(DestinationHeaderEntity, headerId);
+    if (key !== undefined) header.key = key;
+    if (encryptedValue !== undefined) header.value = encryptedValue;
+    header.updatedAt = now();
+    await tx.em.flush();
   }
 
-  async removeHeader(tx: EntityManager, headerId: number): Promise<void> {
-    await tx.execute(`delete from destination_headers where id = ?`, [headerId], 'run');
+  async removeHeader(tx: OrmTransaction, headerId: number): Promise<void> {
+    tx.em.remove(await tx.em.findOneOrFail(DestinationHeaderEntity, headerId));
+    await tx.em.flush();
   }
 
   /**
@@ -262,32 +228,41 @@ export class DestinationsRepository {
     destinationIds: readonly number[],
     now: Date = new Date(),
   ): Promise<Map<number, string[]>> {
-    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
-      `select id, signing_secret, previous_signing_secret, previous_signing_secret_expires_at
-         from destinations where id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
-      [json([...new Set(destinationIds)])],
-    );
+    const destinations = await this.em
+      .fork()
+      .find(
+        DestinationEntity,
+        { id: { $in: [...new Set(destinationIds)] } },
+        { fields: ['signingSecret', 'previousSigningSecret', 'previousSigningSecretExpiresAt'] },
+      );
     return new Map(
-      rows.map((r) => {
-        const previous = r['previous_signing_secret'] as string | null;
+      destinations.map((d) => {
         const secrets = activeSigningSecrets(
           {
-            current: this.secrets.decrypt(String(r['signing_secret'])),
-            previous: previous === null ? null : this.secrets.decrypt(previous),
+            current: this.secrets.decrypt(d.signingSecret),
+            previous: d.previousSigningSecret === null ? null : this.secrets.decrypt(d.previousSigningSecret),
           },
-          toIsoOrNull(r['previous_signing_secret_expires_at']),
+          toIsoOrNull(d.previousSigningSecretExpiresAt),
           now,
         );
-        return [toNumber(r['id']), secrets];
+        return [d.id, secrets];
       }),
     );
   }
 
-  private async find(em: EntityManager, id: number): Promise<DestinationRow | null> {
-    const rows = await em.execute<Array<Record<string, unknown>>>(
-      `${SELECT_DESTINATIONS} where d.id = ? group by d.id`,
-      [id],
+  /** The destination with its headers, locked for the rest of `tx`; null when it is gone. */
+  private async lockedEntity(tx: OrmTransaction, id: number): Promise<DestinationEntity | null> {
+    const destination = await tx.em.findOne(
+      DestinationEntity,
+      { id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
     );
-    return rows[0] ? toDestination(rows[0]) : null;
+    if (destination) await tx.em.populate(destination, ['headers'], { refresh: true });
+    return destination;
+  }
+
+  /** The destination `tx` locked earlier (findLocked): from its identity map. */
+  private loadedEntity(tx: OrmTransaction, id: number): Promise<DestinationEntity> {
+    return tx.em.findOneOrFail(DestinationEntity, { id });
   }
 }

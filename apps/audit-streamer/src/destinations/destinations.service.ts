@@ -1,11 +1,11 @@
 import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { CommandMetadata } from '@audit/contracts';
-import { APP_CONFIG, NotFoundError, ValidationError } from '@audit/platform';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { NamespacesRepository } from '@audit/namespaces';
+import { APP_CONFIG, NotFoundError, OrmTransaction, ValidationError } from '@audit/platform';
+import { isUniqueViolation } from '@audit/sql';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { SecretBox } from '../crypto/secret-box';
 import { DestinationChanges } from './destination-changes';
 import {
@@ -36,8 +36,7 @@ export async function refuseDuplicate<T>(field: string, message: string, work: (
   try {
     return await work();
   } catch (err) {
-    if (err instanceof UniqueConstraintViolationException)
-      throw new ValidationError(`${field} ${message}`, [{ field, message }]);
+    if (isUniqueViolation(err)) throw new ValidationError(`${field} ${message}`, [{ field, message }]);
     throw err;
   }
 }
@@ -55,6 +54,7 @@ export class DestinationsService {
     private readonly changes: DestinationChanges,
     private readonly urlCheck: DestinationUrlCheck,
     private readonly secrets: SecretBox,
+    private readonly namespaces: NamespacesRepository,
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
   ) {}
@@ -182,7 +182,7 @@ export class DestinationsService {
           ? INSTANCE_SCOPE
           : groupScope(
               before.groupId,
-              (await this.repository.groupPath(tx, before.groupId)) ?? `group-${before.groupId}`,
+              (await this.namespaces.find('Group', String(before.groupId)))?.full_path ?? `group-${before.groupId}`,
             );
       const meta = { actor: STREAMER_ACTOR, correlationId: randomUUID(), now: new Date() };
       return { result: true, events: [destinationDeactivated(before, reason, { scope, meta })] };
@@ -200,7 +200,7 @@ export class DestinationsService {
   }
 
   /** The destination again, locked for `tx`: it may have been deleted since it was first read. */
-  async lockedIn(tx: EntityManager, owner: DestinationOwner, destinationId: number): Promise<DestinationRow> {
+  async lockedIn(tx: OrmTransaction, owner: DestinationOwner, destinationId: number): Promise<DestinationRow> {
     const destination = await this.repository.findLocked(tx, destinationId);
     if (!destination || destination.groupId !== owner.groupId)
       throw new NotFoundError('Streaming destination not found');

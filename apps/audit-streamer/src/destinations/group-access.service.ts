@@ -1,7 +1,7 @@
 import { NotFoundError, PermissionDeniedError, Principal, ValidationError } from '@audit/platform';
 import { Injectable } from '@nestjs/common';
 import { NamespaceRow, rootPathOf } from '@audit/audit-mapping';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
+import { NamespacesRepository } from '@audit/namespaces';
 import { groupScope, INSTANCE_SCOPE } from './destination-events';
 import { Scope } from '@audit/contracts';
 

@@ -1,4 +1,4 @@
-import { reservedHeaderProblem } from './header-rules';
+import { isReservedHeader, reservedHeaderProblem } from './header-rules';
 
 describe('reservedHeaderProblem', () => {
   it.each([
@@ -32,5 +32,31 @@ describe('reservedHeaderProblem', () => {
     'toString',
   ])('accepts %s', (key) => {
     expect(reservedHeaderProblem(key)).toBeNull();
+  });
+});
+
+describe('isReservedHeader', () => {
+  it.each([
+    'Content-Type',
+    'CONTENT-TYPE',
+    'X-Gitlab-Something',
+    'x-gitlab-',
+    'X-GITLAB-EVENT-STREAMING-TOKEN',
+    'webhook-id',
+    'Webhook-Future',
+  ])('reserves %s', (name) => {
+    expect(isReservedHeader(name)).toBe(true);
+  });
+
+  it.each([
+    'X-Team',
+    'X-Gitlab',
+    'X-Gitlabs-Thing',
+    'X-Webhook-Id',
+    'Content-Type-Options',
+    '__proto__',
+    'constructor',
+  ])('leaves %s to destinations', (name) => {
+    expect(isReservedHeader(name)).toBe(false);
   });
 });

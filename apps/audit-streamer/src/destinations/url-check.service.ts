@@ -1,7 +1,7 @@
 import { APP_CONFIG, ValidationError } from '@audit/platform';
 import { Inject, Injectable } from '@nestjs/common';
 import { lookup } from 'node:dns/promises';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { AllowList, checkUrlShape, firstBlockedAddress, parseAllowList } from './url-policy';
 
 const FIELD = 'destination_url';

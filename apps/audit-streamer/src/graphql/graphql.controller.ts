@@ -13,7 +13,7 @@ import {
 import { Controller, Get, HttpCode, Inject, Logger, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { execute, GraphQLError, GraphQLFormattedError, GraphQLSchema, parse } from 'graphql';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { formatErrors, unauthenticated } from './graphql-errors';
 import { checkTransport, isRefusal, MAX_TOKENS, readGraphqlBody, RequestRefusal } from './graphql-request';
 import { validateQuery } from './query-limits';

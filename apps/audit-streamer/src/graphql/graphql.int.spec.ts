@@ -8,7 +8,7 @@ import {
   outboxCount,
   startStreamer,
   StreamerUnderTest,
-} from '../destinations/destinations.int-support';
+} from '../../test/destinations.int-support';
 import { RESOURCE_NOT_AVAILABLE } from './graphql-errors';
 import { parseGlobalId, toGlobalId } from './global-id';
 import { seed001 } from './seed-001-operations';

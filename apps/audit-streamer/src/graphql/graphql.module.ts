@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DestinationsModule } from '../destinations/destinations.module';
-import { NamespacesModule } from '../namespaces/namespaces.module';
+import { NamespacesModule } from '@audit/namespaces';
 import { GraphqlController } from './graphql.controller';
 import { StreamingGraphqlService } from './streaming-graphql.service';
 

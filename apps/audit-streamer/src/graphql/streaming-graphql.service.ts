@@ -14,7 +14,7 @@ import {
 import { DestinationsRepository } from '../destinations/destinations.repository';
 import { DestinationsService } from '../destinations/destinations.service';
 import { DestinationOwner, GroupAccess } from '../destinations/group-access.service';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
+import { NamespacesRepository } from '@audit/namespaces';
 import { fieldMessages } from './graphql-errors';
 import { parseGlobalId } from './global-id';
 import { z } from 'zod';

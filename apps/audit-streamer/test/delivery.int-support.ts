@@ -8,16 +8,17 @@ import {
   uniqueSuffix,
   waitFor,
 } from '@audit/testing';
+import { Database } from '@audit/platform';
 import { INestApplication } from '@nestjs/common';
+import type { QueryResultRow } from 'pg';
 import { NestFactory } from '@nestjs/core';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Producer } from 'kafkajs';
 import request from 'supertest';
-import { AppModule } from '../app/app.module';
-import { loadAuditStreamerConfig } from '../app/config';
+import { AppModule } from '../src/app/app.module';
+import { loadAuditStreamerConfig } from '../src/config';
 
 /** Shared by the delivery integration tests: an in-process streamer, a producer, controllable receivers. */
 export const kafka = testKafka('streamer-delivery-int');
@@ -56,7 +57,8 @@ export async function startStreamer(env: Record<string, string> = {}): Promise<S
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
   await app.listen(0, '127.0.0.1');
   const groupPath = `grp-${suffix}`;
-  const sql = <T>(query: string, params: unknown[] = []) => app.get(EntityManager).fork().execute<T[]>(query, params);
+  const sql = <T>(query: string, params: unknown[] = []) =>
+    app.get(Database).autocommit.query<T & QueryResultRow>(query, params);
   return {
     app,
     http: request(app.getHttpServer()),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '@audit/platform';
 import { Agent, request } from 'undici';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { parseAllowList } from '../destinations/url-policy';
 import { guardedLookup } from './guarded-lookup';
 import type { HeaderPair } from './webhook-request';

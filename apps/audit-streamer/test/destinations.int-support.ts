@@ -8,12 +8,13 @@ import {
   uniqueSuffix,
   waitFor,
 } from '@audit/testing';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Database } from '@audit/platform';
 import { INestApplication } from '@nestjs/common';
+import type { QueryResultRow } from 'pg';
 import { NestFactory } from '@nestjs/core';
 import { KafkaMessage } from 'kafkajs';
-import { AppModule } from '../app/app.module';
-import { loadAuditStreamerConfig } from '../app/config';
+import { AppModule } from '../src/app/app.module';
+import { loadAuditStreamerConfig } from '../src/config';
 
 /*
  * Shared by the integration tests of the destinations API: the streamer in-process on its own
@@ -63,7 +64,8 @@ export async function startStreamer(name: string, env: Record<string, string> = 
     published,
     waitForEvent: (type, where = () => true) =>
       waitFor(`a ${type} on ${topic}`, () => published().find((p) => p.event.type === type && where(p.event))?.event),
-    sql: (query, params = []) => app.get(EntityManager).fork().execute(query, params),
+    sql: <T>(query: string, params: unknown[] = []) =>
+      app.get(Database).autocommit.query<T & QueryResultRow>(query, params),
     close: async () => {
       await collected.stop();
       await app.close();
@@ -83,7 +85,7 @@ export interface Namespace {
 export async function insertNamespaces(streamer: StreamerUnderTest, namespaces: Namespace[]): Promise<void> {
   await streamer.sql(
     `insert into namespaces (kind, id, full_path, parent_id)
-     select kind, id, full_path, parent_id from json_to_recordset(?::json) as x(kind text, id bigint, full_path text, parent_id bigint)`,
+     select kind, id, full_path, parent_id from json_to_recordset($1::json) as x(kind text, id bigint, full_path text, parent_id bigint)`,
     [JSON.stringify(namespaces)],
   );
 }

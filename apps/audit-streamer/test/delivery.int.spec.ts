@@ -4,8 +4,8 @@ import { databaseUrl } from '@audit/platform';
 import { dropDatabase, releaseCreatedEvent, TEST_DATABASE_URL, waitFor } from '@audit/testing';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { SecretBox } from '../crypto/secret-box';
-import { DeliveryPruner } from './delivery-pruner';
+import { SecretBox } from '../src/crypto/secret-box';
+import { DeliveryPruner } from '../src/delivery-log/delivery-pruner';
 import {
   createDestinations,
   disconnectProducer,
@@ -132,7 +132,7 @@ describe('custom header keys', () => {
     const read = await s.http.get(base(s, id)).set('Authorization', s.owner).expect(200);
     expect(read.body.headers).toEqual(added);
     // Stored before X-Gitlab-* was reserved as a whole (the API refuses it now): still never sent.
-    await s.sql('insert into destination_headers (destination_id, key, value) values (?, ?, ?)', [
+    await s.sql('insert into destination_headers (destination_id, key, value) values ($1, $2, $3)', [
       id,
       'X-Gitlab-Something',
       s.app.get(SecretBox).encrypt('forged'),
@@ -226,7 +226,7 @@ describe('independent delivery per destination', () => {
       'timeouts in the attempt log',
       async () =>
         (
-          await s.sql(`select 1 from deliveries d where d.destination_id = ? and d.last_error ilike '%timeout%'`, [
+          await s.sql(`select 1 from deliveries d where d.destination_id = $1 and d.last_error ilike '%timeout%'`, [
             slowId,
           ])
         ).length > 0,
@@ -254,7 +254,7 @@ describe('hand-off from the consumer to the worker', () => {
     // All 30 leased by the insert itself: a claim would only have leased the 2 free slots.
     const [during] = await s.sql<{ leased: number; total: number }>(
       `select count(*)::int as total, (count(*) filter (where leased_until > now()))::int as leased
-         from deliveries where destination_id = ? and event_type = 'release_created'`,
+         from deliveries where destination_id = $1 and event_type = 'release_created'`,
       [id],
     );
     expect(during).toEqual({ total: 30, leased: 30 });
@@ -292,7 +292,7 @@ describe('deactivation', () => {
     await waitFor(
       'the destination to be deactivated',
       async () =>
-        (await s.sql<{ active: boolean }>(`select active from destinations where id = ?`, [goneId]))[0].active ===
+        (await s.sql<{ active: boolean }>(`select active from destinations where id = $1`, [goneId]))[0].active ===
         false,
     );
     await waitFor('the healthy one to get everything', () => healthy.deliveredIds().size === 20);
@@ -300,14 +300,14 @@ describe('deactivation', () => {
     // before the deactivation depends on how the 20 events were chunked.)
     const [{ total, undelivered }] = await s.sql<{ total: number; undelivered: number }>(
       `select count(*)::int as total, (count(*) filter (where status <> 'delivered'))::int as undelivered
-         from deliveries where destination_id = ? and event_type = 'release_created'`,
+         from deliveries where destination_id = $1 and event_type = 'release_created'`,
       [goneId],
     );
     expect(total).toBeGreaterThan(0);
     expect(undelivered).toBe(total);
     expect(gone.deliveredIds().size).toBe(0);
     const [row] = await s.sql<{ deactivated_reason: string }>(
-      `select deactivated_reason from destinations where id = ?`,
+      `select deactivated_reason from destinations where id = $1`,
       [goneId],
     );
     expect(row.deactivated_reason).toMatch(/410/);
@@ -325,11 +325,11 @@ describe('deactivation', () => {
     await waitFor(
       'the failing destination to be deactivated',
       async () =>
-        (await s.sql<{ active: boolean }>(`select active from destinations where id = ?`, [id]))[0].active === false,
+        (await s.sql<{ active: boolean }>(`select active from destinations where id = $1`, [id]))[0].active === false,
       { timeoutMs: 15_000 },
     );
     const [health] = await s.sql<{ failing_since: Date }>(
-      `select failing_since from destination_health where destination_id = ?`,
+      `select failing_since from destination_health where destination_id = $1`,
       [id],
     );
     expect(Date.now() - new Date(health.failing_since).getTime()).toBeGreaterThanOrEqual(1500);
@@ -350,7 +350,7 @@ describe('redirects', () => {
     for (const id of [localId, metadataId]) {
       const rows = await waitFor('the redirects to be recorded as failed attempts', async () => {
         const r = await s.sql<{ status: string; last_status_code: number }>(
-          `select status, last_status_code from deliveries where destination_id = ? and event_type = 'release_created' order by id`,
+          `select status, last_status_code from deliveries where destination_id = $1 and event_type = 'release_created' order by id`,
           [id],
         );
         return r.length === 3 && r.every((d) => d.status === 'failed') && r;
@@ -505,17 +505,17 @@ describe('pruning', () => {
       async () =>
         (
           await s.sql(
-            `select 1 from deliveries where event_type = 'release_created' and ((destination_id = ? and status = 'delivered') or (destination_id = ? and attempts > 0))`,
+            `select 1 from deliveries where event_type = 'release_created' and ((destination_id = $1 and status = 'delivered') or (destination_id = $2 and attempts > 0))`,
             [okId, failingId],
           )
         ).length === 12,
     );
     await s.sql(`delete from deliveries where event_type <> 'release_created'`);
     await s.sql(
-      `update deliveries set delivered_at = now() - interval '2 hours', created_at = now() - interval '2 hours' where destination_id = ? and id in (select id from deliveries where destination_id = ? order by id limit 4)`,
+      `update deliveries set delivered_at = now() - interval '2 hours', created_at = now() - interval '2 hours' where destination_id = $1 and id in (select id from deliveries where destination_id = $2 order by id limit 4)`,
       [okId, okId],
     );
-    await s.sql(`update deliveries set created_at = now() - interval '2 hours' where destination_id = ?`, [failingId]);
+    await s.sql(`update deliveries set created_at = now() - interval '2 hours' where destination_id = $1`, [failingId]);
 
     expect(await s.app.get(DeliveryPruner).pruneOnce()).toBe(4);
     const left = await s.sql<{ destination_id: string; n: number }>(

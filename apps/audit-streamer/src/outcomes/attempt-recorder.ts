@@ -1,8 +1,8 @@
 import { APP_CONFIG } from '@audit/platform';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AuditStreamerConfig } from '../app/config';
-import { AttemptVerdict, destinationPauseMs } from './backoff';
-import { AttemptOutcome, DeliveryOutcomesRepository } from './delivery-outcomes.repository';
+import { AuditStreamerConfig } from '../config';
+import { AttemptVerdict, destinationPauseMs } from '../dispatch/backoff';
+import { AttemptOutcome, OutcomesRepository } from './outcomes.repository';
 import { DestinationDeactivation } from './destination-deactivation';
 
 export interface RecordedAttempt extends AttemptOutcome {
@@ -32,7 +32,7 @@ export class AttemptRecorder {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
-    private readonly outcomes: DeliveryOutcomesRepository,
+    private readonly outcomes: OutcomesRepository,
     private readonly deactivation: DestinationDeactivation,
   ) {}
 

@@ -1,3 +1,4 @@
+import { isReservedHeader } from '../destinations/header-rules';
 import { signWebhook } from './webhook-signature';
 
 /**
@@ -6,21 +7,6 @@ import { signWebhook } from './webhook-signature';
  * safe property names (assigning `__proto__` on a plain object sets its prototype, not a header).
  */
 export type HeaderPair = readonly [name: string, value: string];
-
-/**
- * Header names of the platform (README: custom headers): what the streamer sets itself, and whole
- * prefixes so that a header it adds later never meets a custom one of the same name. Both the API's
- * validation (destinations/header-rules.ts) and buildWebhook read this, so rows stored before a
- * rule existed are still never sent.
- */
-const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set(['content-type']);
-const RESERVED_HEADER_PREFIXES: readonly string[] = ['x-gitlab-', 'webhook-'];
-
-/** Case-insensitive, as HTTP header names are. */
-export function isReservedHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return RESERVED_HEADER_NAMES.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix));
-}
 
 export interface WebhookInput {
   auditEventId: string;

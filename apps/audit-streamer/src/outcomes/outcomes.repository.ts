@@ -1,7 +1,7 @@
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Database } from '@audit/platform';
 import { Injectable } from '@nestjs/common';
-import { WorkerDatabase } from './worker-database';
-import { json, toIso, toNumber } from '../app/sql';
+import { WorkerSqlPool } from '../worker-sql-pool';
+import { toIso, toNumber } from '../sql';
 
 export interface AttemptOutcome {
   deliveryId: number;
@@ -19,16 +19,20 @@ export interface DestinationFailure {
   pauseMs: number;
 }
 
-/** Attempt log and destination health, written in batches (app/sql.ts: why raw SQL). */
+/**
+ * What attempts did: each delivery's outcome and attempt log (`deliveries`, `delivery_attempts`),
+ * and the health of its destination (`destination_health`, and the requeue of a recovered
+ * destination's failed deliveries), written in batches.
+ */
 @Injectable()
-export class DeliveryOutcomesRepository {
+export class OutcomesRepository {
   constructor(
-    private readonly em: EntityManager,
-    private readonly worker: WorkerDatabase,
+    private readonly database: Database,
+    private readonly worker: WorkerSqlPool,
   ) {}
 
   /**
-   * On the worker's asynchronous-commit pool (see WorkerDatabase), one statement for the whole
+   * On the worker's asynchronous-commit pool (WorkerSqlPool), one statement for the whole
    * batch: each delivery moves to delivered or failed, releasing its lease, and its latest attempt
    * is written on its own row; the attempt it replaces, if any, goes to `delivery_attempts` (so a
    * first-try success writes no attempt row). Deliveries deleted meanwhile (destination removed)
@@ -47,7 +51,7 @@ export class DeliveryOutcomesRepository {
         error: o.error,
         retry_in_ms: o.retryInMs,
       }));
-    await this.worker.query(
+    await this.worker.autocommit.query(
       `with o as (
          select * from jsonb_to_recordset($1::jsonb) as o(id bigint, status_code int, latency_ms int, error text, retry_in_ms double precision)
        ), replaced as (
@@ -71,18 +75,16 @@ export class DeliveryOutcomesRepository {
        )
        insert into delivery_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
        select r.id, r.last_attempted_at, r.last_status_code, r.last_latency_ms, r.last_error from replaced r join moved on moved.id = r.id`,
-      [json(records)],
+      [JSON.stringify(records)],
     );
   }
 
   /** Current pause levels of these destinations (0 when healthy or never seen). */
   async pauseLevels(destinationIds: readonly number[]): Promise<Map<number, number>> {
-    const rows = await this.em
-      .fork()
-      .execute<Array<{ destination_id: string; pause_level: number }>>(
-        `select destination_id, pause_level from destination_health where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)`,
-        [json(destinationIds)],
-      );
+    const rows = await this.database.autocommit.query<{ destination_id: string; pause_level: number }>(
+      `select destination_id, pause_level from destination_health where destination_id = any ($1::bigint[])`,
+      [destinationIds],
+    );
     return new Map(rows.map((r) => [toNumber(r.destination_id), Number(r.pause_level)]));
   }
 
@@ -91,10 +93,10 @@ export class DeliveryOutcomesRepository {
     failures: readonly DestinationFailure[],
   ): Promise<Array<{ destinationId: number; failingSince: string }>> {
     if (failures.length === 0) return [];
-    const rows = await this.em.fork().execute<Array<{ destination_id: string; failing_since: Date }>>(
+    const rows = await this.database.autocommit.query<{ destination_id: string; failing_since: Date }>(
       `insert into destination_health as h (destination_id, failing_since, pause_level, paused_until, updated_at)
        select f.id, now(), f.level, now() + f.pause_ms * interval '1 millisecond', now()
-         from jsonb_to_recordset(?::jsonb) as f(id bigint, level int, pause_ms double precision)
+         from jsonb_to_recordset($1::jsonb) as f(id bigint, level int, pause_ms double precision)
          join destinations d on d.id = f.id
        on conflict (destination_id) do update
           set failing_since = coalesce(h.failing_since, now()),
@@ -102,7 +104,7 @@ export class DeliveryOutcomesRepository {
               paused_until = excluded.paused_until,
               updated_at = now()
        returning destination_id, failing_since`,
-      [json(failures.map((f) => ({ id: f.destinationId, level: f.pauseLevel, pause_ms: f.pauseMs })))],
+      [JSON.stringify(failures.map((f) => ({ id: f.destinationId, level: f.pauseLevel, pause_ms: f.pauseMs })))],
     );
     return rows.map((r) => ({ destinationId: toNumber(r.destination_id), failingSince: toIso(r.failing_since) }));
   }
@@ -113,10 +115,10 @@ export class DeliveryOutcomesRepository {
    */
   async markRecovered(destinationIds: readonly number[]): Promise<number[]> {
     if (destinationIds.length === 0) return [];
-    const rows = await this.em.fork().execute<Array<{ destination_id: string }>>(
+    const rows = await this.database.autocommit.query<{ destination_id: string }>(
       `with recovered as (
          update destination_health set failing_since = null, pause_level = 0, paused_until = null, updated_at = now()
-          where destination_id in (select jsonb_array_elements_text(?::jsonb)::bigint)
+          where destination_id = any ($1::bigint[])
             and (pause_level > 0 or failing_since is not null)
          returning destination_id
        ), requeued as (
@@ -125,7 +127,7 @@ export class DeliveryOutcomesRepository {
           where dl.destination_id = r.destination_id and dl.status = 'failed' and dl.next_attempt_at > now()
        )
        select destination_id from recovered`,
-      [json(destinationIds)],
+      [destinationIds],
     );
     return rows.map((r) => toNumber(r.destination_id));
   }

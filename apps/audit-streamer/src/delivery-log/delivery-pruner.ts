@@ -1,6 +1,6 @@
 import { APP_CONFIG } from '@audit/platform';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AuditStreamerConfig } from '../app/config';
+import { AuditStreamerConfig } from '../config';
 import { DeliveryLogRepository } from './delivery-log.repository';
 
 const PRUNE_BATCH = 5_000;

@@ -1,6 +1,6 @@
-import { EntityManager } from '@mikro-orm/postgresql';
+import { Database } from '@audit/platform';
 import { Injectable } from '@nestjs/common';
-import { toIso, toIsoOrNull, toNumber } from '../app/sql';
+import { toIso, toIsoOrNull, toNumber } from '../sql';
 import { AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryStatus } from './delivery-log.schemas';
 
 /** Attempts shown per delivery (the latest ones); the log keeps them all. */
@@ -38,58 +38,43 @@ const toView = (r: Record<string, unknown>): DeliveryLogView => ({
   })),
 });
 
-/** The delivery log as the API sees it: listing, retry, replay and pruning (app/sql.ts: why raw SQL). */
+/**
+ * The delivery log as the API sees it: listing, retry and replay of one destination's deliveries,
+ * and the pruning of delivered ones.
+ */
 @Injectable()
 export class DeliveryLogRepository {
-  constructor(private readonly em: EntityManager) {}
-
-  async findDestination(destinationId: number): Promise<{ id: number; groupId: number | null } | null> {
-    const [row] = await this.em
-      .fork()
-      .execute<Array<{ id: string; group_id: string | null }>>(`select id, group_id from destinations where id = ?`, [
-        destinationId,
-      ]);
-    return row ? { id: toNumber(row.id), groupId: row.group_id === null ? null : toNumber(row.group_id) } : null;
-  }
+  constructor(private readonly database: Database) {}
 
   /** Newest first; one more row than asked tells whether there is a next page. */
   async list(
     destinationId: number,
     query: DeliveryLogQuery,
   ): Promise<{ deliveries: DeliveryLogView[]; nextBeforeId: number | null }> {
-    const rows = await this.em.fork().execute<Array<Record<string, unknown>>>(
+    const rows = await this.database.autocommit.query<Record<string, unknown>>(
       `${SELECT_DELIVERIES}
-        where dl.destination_id = ? and (?::text is null or dl.status = ?::text) and (?::bigint is null or dl.id < ?::bigint)
+        where dl.destination_id = $1 and ($2::text is null or dl.status = $2::text) and ($3::bigint is null or dl.id < $3::bigint)
         order by dl.id desc
-        limit ?`,
-      [
-        destinationId,
-        query.status ?? null,
-        query.status ?? null,
-        query.before_id ?? null,
-        query.before_id ?? null,
-        query.per_page + 1,
-      ],
+        limit $4`,
+      [destinationId, query.status ?? null, query.before_id ?? null, query.per_page + 1],
     );
     const deliveries = rows.slice(0, query.per_page).map(toView);
     return { deliveries, nextBeforeId: rows.length > query.per_page ? deliveries[deliveries.length - 1].id : null };
   }
 
   async find(destinationId: number, deliveryId: number): Promise<DeliveryLogView | null> {
-    const [row] = await this.em
-      .fork()
-      .execute<Array<Record<string, unknown>>>(`${SELECT_DELIVERIES} where dl.destination_id = ? and dl.id = ?`, [
-        destinationId,
-        deliveryId,
-      ]);
+    const [row] = await this.database.autocommit.query<Record<string, unknown>>(
+      `${SELECT_DELIVERIES} where dl.destination_id = $1 and dl.id = $2`,
+      [destinationId, deliveryId],
+    );
     return row ? toView(row) : null;
   }
 
   /** Makes a not-yet-delivered delivery due now; false when it is delivered already. */
   async retryNow(destinationId: number, deliveryId: number): Promise<boolean> {
-    const rows = await this.em.fork().execute<Array<{ id: string }>>(
+    const rows = await this.database.autocommit.query<{ id: string }>(
       `update deliveries set next_attempt_at = now()
-        where destination_id = ? and id = ? and status <> 'delivered'
+        where destination_id = $1 and id = $2 and status <> 'delivered'
         returning id`,
       [destinationId, deliveryId],
     );
@@ -103,13 +88,13 @@ export class DeliveryLogRepository {
    * order, as the worker's outcome writes lock them, so the two wait for each other instead of deadlocking.
    */
   async replaySince(destinationId: number, since: string): Promise<number> {
-    const rows = await this.em.fork().execute<Array<{ count: number }>>(
+    const rows = await this.database.autocommit.query<{ count: number }>(
       `with replayed as (
          update deliveries
             set status = case when status = 'delivered' then 'pending' else status end,
                 delivered_at = null,
                 next_attempt_at = now()
-          where id in (select id from deliveries where destination_id = ? and created_at >= ?::timestamptz order by id for update)
+          where id in (select id from deliveries where destination_id = $1 and created_at >= $2::timestamptz order by id for update)
           returning 1
        )
        select count(*)::int as count from replayed`,
@@ -124,20 +109,20 @@ export class DeliveryLogRepository {
    * was created, so `created_at` bounds the scan and `delivered_at` decides.
    */
   async pruneDelivered(retentionMs: number, batch: number): Promise<number> {
-    const rows = await this.em.fork().execute<Array<{ count: number }>>(
-      `with cutoff as (select now() - ?::double precision * interval '1 millisecond' as at),
+    const rows = await this.database.autocommit.query<{ count: number }>(
+      `with cutoff as (select now() - $1::double precision * interval '1 millisecond' as at),
        pruned as (
          delete from deliveries where id in (
            select x.id from destinations d cross join cutoff c
             cross join lateral (
               select dl.id from deliveries dl
                where dl.destination_id = d.id and dl.created_at < c.at and dl.status = 'delivered' and dl.delivered_at < c.at
-               limit ?) x
-            limit ?)
+               limit $2) x
+            limit $2)
          returning 1
        )
        select count(*)::int as count from pruned`,
-      [retentionMs, batch, batch],
+      [retentionMs, batch],
     );
     return rows[0]?.count ?? 0;
   }

@@ -1,9 +1,11 @@
-import { ConflictError, NotFoundError, PermissionDeniedError, Principal, retryTransient } from '@audit/platform';
+import { ConflictError, NotFoundError, Principal } from '@audit/platform';
+import { retryTransient } from '@audit/sql';
 import { Injectable, Logger } from '@nestjs/common';
+import { DeliverySignal } from '../dispatch/delivery-signal';
+import { DestinationsService } from '../destinations/destinations.service';
 import { GroupAccess } from '../destinations/group-access.service';
 import { DeliveryLogRepository } from './delivery-log.repository';
 import { DeliveryLogQuery, DeliveryLogView, isNumericId, ReplayInput } from './delivery-log.schemas';
-import { DeliverySignal } from './delivery-signal';
 
 /** Whose destination: a top-level group's (by id or path), or the instance's (null). */
 export type DestinationScope = { groupIdOrPath: string } | null;
@@ -18,6 +20,7 @@ export class DeliveryLogService {
 
   constructor(
     private readonly access: GroupAccess,
+    private readonly destinations: DestinationsService,
     private readonly log: DeliveryLogRepository,
     private readonly signal: DeliverySignal,
   ) {}
@@ -80,13 +83,9 @@ export class DeliveryLogService {
     }
   }
 
+  /** The destination's id, once the caller may see its log: the destinations' own lookup and 404. */
   private async destinationOf(scope: DestinationScope, destinationId: string, principal: Principal): Promise<number> {
-    let groupId: number | null = null;
-    if (scope) groupId = (await this.access.ownedTopLevelGroup(scope.groupIdOrPath, principal)).id;
-    else if (!principal.admin)
-      throw new PermissionDeniedError('Instance-level streaming destinations are managed by administrators');
-    const destination = isNumericId(destinationId) ? await this.log.findDestination(Number(destinationId)) : null;
-    if (!destination || destination.groupId !== groupId) throw new NotFoundError('Streaming destination not found');
-    return destination.id;
+    const owner = scope ? await this.access.group(scope.groupIdOrPath, principal) : this.access.instance(principal);
+    return (await this.destinations.destinationOf(owner, destinationId)).id;
   }
 }

@@ -1,9 +1,9 @@
 import { APP_CONFIG } from '@audit/platform';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AuditStreamerConfig } from '../app/config';
-import { AttemptRecorder } from './attempt-recorder';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AuditStreamerConfig } from '../config';
+import { AttemptRecorder } from '../outcomes/attempt-recorder';
 import { classifyAttempt, nextAttemptDelayMs, parseRetryAfterMs, RetrySchedule } from './backoff';
-import { ClaimedDelivery, DeliveriesRepository } from './deliveries.repository';
+import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { DeliverySignal } from './delivery-signal';
 import { TargetCache } from './target-cache';
 import { WebhookSender } from './webhook-sender';
@@ -33,7 +33,7 @@ interface Queued {
  *   can run side by side. The loop never throws.
  */
 @Injectable()
-export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly inFlight = new Map<number, number>();
   private readonly sends = new Set<Promise<void>>();
@@ -52,7 +52,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
-    private readonly deliveries: DeliveriesRepository,
+    private readonly deliveries: DispatchRepository,
     private readonly targets: TargetCache,
     private readonly sender: WebhookSender,
     private readonly recorder: AttemptRecorder,
@@ -125,8 +125,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.loop = this.run();
   }
 
-  /** Stops claiming, gives queued hand-offs back, waits for the requests in flight, and records them. */
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Stops claiming, gives queued hand-offs back, waits for the requests in flight, and records them.
+   * First of the shutdown hooks (every onModuleDestroy runs before any beforeApplicationShutdown), so
+   * the worker stops sending at once while the consumer (IngestModule) finishes its chunk and leaves
+   * its group: what the consumer inserts meanwhile is left unleased, to the claim. The worker's pool
+   * and the ORM's close later, in onApplicationShutdown.
+   */
+  async onModuleDestroy(): Promise<void> {
     this.running = false;
     this.signal.wake();
     for (const wake of this.roomWaiters.splice(0)) wake();

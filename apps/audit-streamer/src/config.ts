@@ -2,8 +2,8 @@ import { baseConfigShape, ConfigError, env, loadConfig, LoadedConfig } from '@au
 import { DEFAULT_AUDIT_EVENT_TYPES_DIR } from '@audit/audit-registry';
 import { z } from 'zod';
 import { outboxConfigShape } from '@audit/outbox';
-import { DEVELOPMENT_ENCRYPTION_KEY, parseEncryptionKey } from '../crypto/secret-box';
-import { isAllowListEntry } from '../destinations/url-policy';
+import { DEVELOPMENT_ENCRYPTION_KEY, parseEncryptionKey } from './crypto/secret-box';
+import { isAllowListEntry } from './destinations/url-policy';
 
 export const AuditStreamerConfigSchema = z.object({
   ...baseConfigShape({ port: 3003, database: 'audit_streamer' }),

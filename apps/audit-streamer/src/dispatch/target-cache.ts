@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SecretBox } from '../crypto/secret-box';
-import { ClaimedDelivery, DeliveriesRepository } from './deliveries.repository';
+import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { buildWebhook, HeaderPair } from './webhook-request';
 
 /** A destination ready to send to: secrets decrypted once, not per request. */
@@ -27,7 +27,7 @@ export class TargetCache {
   >();
 
   constructor(
-    private readonly deliveries: DeliveriesRepository,
+    private readonly deliveries: DispatchRepository,
     private readonly secrets: SecretBox,
   ) {}
 

@@ -1,27 +1,27 @@
 import { namespaceUpserts, toAuditEvents } from '@audit/audit-mapping';
 import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { BatchConsumer, ConsumedEvent, KAFKA_CLIENT } from '@audit/kafka';
-import { APP_CONFIG } from '@audit/platform';
-import { EntityManager } from '@mikro-orm/postgresql';
+import { NamespacesRepository } from '@audit/namespaces';
+import { APP_CONFIG, Database } from '@audit/platform';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Kafka } from 'kafkajs';
-import { AuditStreamerConfig } from '../app/config';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
-import { DeliveriesRepository } from './deliveries.repository';
-import { DeliverySignal } from './delivery-signal';
-import { DeliveryWorker } from './delivery-worker';
+import { AuditStreamerConfig } from '../config';
+import { DeliverySignal } from '../dispatch/delivery-signal';
+import { DeliveryWorker } from '../dispatch/delivery-worker';
+import { IngestRepository } from './ingest.repository';
 
-/**
- * Turns domain events into deliveries. Per chunk, in one transaction: the namespaces read model is
- * updated first (so a group created earlier in the same chunk already resolves), then every streamed
- * audit event fans out to its matching destinations. Offsets are committed only after that. The
- * deliveries leased at insert are then handed to this process's worker; the chunk waits first for
- * room in the worker's queue, which is how a consumer running ahead of the receivers slows down
- * (bounded: see DeliveryWorker.waitForRoom).
- */
 /** Longest wait of a chunk for room in the worker's queue before its deliveries go to the claim instead. */
 const HAND_OFF_WAIT_MS = 1_000;
 
+/**
+ * Turns domain events into deliveries. Per chunk (`handle`, which depends on nothing of the Kafka
+ * consumer around it), in one transaction: the namespaces read model is updated first (so a group
+ * created earlier in the same chunk already resolves), then every streamed audit event fans out to
+ * its matching destinations. Offsets are committed only after that. The deliveries leased at insert
+ * are then handed to this process's worker; the chunk waits first for room in the worker's queue,
+ * which is how a consumer running ahead of the receivers slows down (bounded: see
+ * DeliveryWorker.waitForRoom).
+ */
 @Injectable()
 export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StreamingConsumer.name);
@@ -31,9 +31,9 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
     @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
-    private readonly em: EntityManager,
+    private readonly database: Database,
     private readonly namespaces: NamespacesRepository,
-    private readonly deliveries: DeliveriesRepository,
+    private readonly deliveries: IngestRepository,
     private readonly signal: DeliverySignal,
     private readonly worker: DeliveryWorker,
   ) {}
@@ -52,6 +52,7 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     await this.consumer?.stop();
   }
 
+  /** One chunk of domain events: resolves once its deliveries are committed (then the offsets may be). */
   async handle(consumed: ConsumedEvent[]): Promise<void> {
     const events = consumed.map((c) => c.event);
     const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
@@ -62,9 +63,9 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     // and COMMIT round trips, most of the cost per chunk at low rates.
     const created =
       namespaces.length === 0
-        ? await this.deliveries.insertMatching(this.em.fork(), streamed, lease)
-        : await this.em.fork().transactional(async (tx) => {
-            await this.namespaces.upsert(tx, namespaces);
+        ? await this.deliveries.insertMatching(this.database.autocommit, streamed, lease)
+        : await this.database.transaction(async (tx) => {
+            await this.namespaces.apply(tx, namespaces);
             return this.deliveries.insertMatching(tx, streamed, lease);
           });
     if (created.length === 0) return;

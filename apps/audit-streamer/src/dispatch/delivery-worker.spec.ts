@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { AuditStreamerConfig } from '../app/config';
-import { AttemptRecorder, RecordedAttempt } from './attempt-recorder';
-import { ClaimedDelivery, DeliveriesRepository } from './deliveries.repository';
+import { AuditStreamerConfig } from '../config';
+import { AttemptRecorder, RecordedAttempt } from '../outcomes/attempt-recorder';
+import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { DeliverySignal } from './delivery-signal';
 import { DeliveryWorker } from './delivery-worker';
 import { TargetCache } from './target-cache';
@@ -30,7 +30,7 @@ function harness() {
       released.push(...ids);
       return Promise.resolve();
     },
-  } as unknown as DeliveriesRepository;
+  } as unknown as DispatchRepository;
   const targets = {
     get: (id: number) =>
       Promise.resolve({ id, url: `http://receiver/${id}`, build: () => ({ headers: {}, body: '{}' }) }),
@@ -79,7 +79,7 @@ describe('DeliveryWorker hand-off', () => {
     expect(h.sending()).toBe(4);
     expect(h.recorded.map((r) => r.verdict)).toEqual(['delivered']);
     h.answers.slice(1).forEach((a) => a.answer({ statusCode: 204, latencyMs: 1, error: null }));
-    await h.worker.beforeApplicationShutdown();
+    await h.worker.onModuleDestroy();
     expect(h.released).toEqual([]);
   });
 
@@ -94,7 +94,7 @@ describe('DeliveryWorker hand-off', () => {
     await h.settle();
     expect(h.released).toEqual([queued[2].id, queued[3].id]);
     h.answers.filter((a) => a !== first).forEach((a) => a.answer({ statusCode: 204, latencyMs: 1, error: null }));
-    await h.worker.beforeApplicationShutdown();
+    await h.worker.onModuleDestroy();
   });
 
   it('a full destination queue marks it saturated; a full queue makes the consumer wait, then give up, never forever', async () => {
@@ -110,7 +110,7 @@ describe('DeliveryWorker hand-off', () => {
     h.answers.splice(0).forEach((a) => a.answer({ statusCode: 204, latencyMs: 1, error: null }));
     await expect(waiting).resolves.toBe(true);
     // A stop gives every queued hand-off back.
-    const stopping = h.worker.beforeApplicationShutdown();
+    const stopping = h.worker.onModuleDestroy();
     await h.settle();
     h.answers.splice(0).forEach((a) => a.answer({ statusCode: 204, latencyMs: 1, error: null }));
     await stopping;

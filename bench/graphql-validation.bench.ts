@@ -30,7 +30,7 @@ import {
   validateQuery,
 } from '../apps/audit-streamer/src/graphql/query-limits';
 import { createStreamingSchema } from '../apps/audit-streamer/src/graphql/resolvers';
-import { seed001 } from '../apps/audit-streamer/src/graphql/seed-001-operations';
+import { documentedOperations } from '../apps/audit-streamer/src/graphql/documented-operations';
 import { FigureInput, writeResults } from './support/results';
 import { backgroundBusyPct, gitInfo, log, num } from './support/run';
 import { round, Target, targetLines } from './support/stats';
@@ -123,7 +123,7 @@ const documents: Array<[string, string]> = [
   ['unknown fields at the selection bound, line bound', padded(atSelections(shapes.unknownFields), MAX_LINES)],
   ['unknown fields at the selection bound, body limit of lines', padded(atSelections(shapes.unknownFields))],
   ['real: GraphiQL introspection (every option)', introspection],
-  ['real: seed 001 listHeaders', seed001.listHeaders('a')],
+  ['real: documented listHeaders', documentedOperations.listHeaders('a')],
 ];
 
 const endpoint = (query: string): readonly GraphQLError[] =>

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { buildServices, RunningService, startService } from './support/services';
 
 /*
- * The release audit trail of seed 000, end to end with the real processes, Kafka and PostgreSQL:
+ * The documented release audit trail, end to end with the real processes, Kafka and PostgreSQL:
  * the release actions go through the release-service HTTP API, and the audit-recorder's query API
  * returns exactly the audit events docs/contracts.md ("Audit event types for releases") describes,
  * field by field; the streaming-only download is not stored.
@@ -53,7 +53,7 @@ afterAll(async () => {
 const UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-describe('release audit trail (seed 000)', () => {
+describe('release audit trail (as documented)', () => {
   it('records every release action with the messages, targets and changes of docs/contracts.md', async () => {
     // --- Setup: a group (admin), a project (owner of the group), two milestones (developer). ---
     const group = await request(release())
@@ -80,7 +80,7 @@ describe('release audit trail (seed 000)', () => {
       .send({ title: 'v1.1' })
       .expect(201);
 
-    // --- The actions of seed 000. ---
+    // --- The documented release actions. ---
     // Created without milestones; the only request with X-Correlation-Id and X-Forwarded-For: the
     // correlation id is kept, the forwarded address is not believed (TRUSTED_PROXIES is unset).
     const correlationId = `corr-${suffix}`;

@@ -13,7 +13,7 @@ import {
 } from '../../test/destinations.int-support';
 
 /*
- * Custom headers (rules of seed 001 and the issue), signing-secret rotation with its grace period,
+ * Custom headers (the documented rules), signing-secret rotation with its grace period,
  * secrets encrypted at rest, and deactivation by the delivery side: against the real PostgreSQL and Kafka.
  */
 jest.setTimeout(120_000);

@@ -19,7 +19,7 @@ import { reservedHeaderProblem } from './header-rules';
 const DUPLICATE_KEY = 'is already used by another header of this destination (keys are case-insensitive)';
 
 /**
- * Custom HTTP headers of a destination (seed 001: at most 20). Values are encrypted at rest and never
+ * Custom HTTP headers of a destination (at most 20, docs/contracts.md). Values are encrypted at rest and never
  * logged nor put in an event; each change is an audit event naming the key.
  */
 @Injectable()

@@ -1,7 +1,7 @@
 import { parseGlobalId, toGlobalId } from './global-id';
 
 describe('global ids', () => {
-  it('formats the gids of seed 001', () => {
+  it('formats the documented gids', () => {
     expect(toGlobalId('destination', 24601)).toBe('gid://gitlab/AuditEvents::ExternalAuditEventDestination/24601');
     expect(toGlobalId('header', 24255)).toBe('gid://gitlab/AuditEvents::Streaming::Header/24255');
     expect(toGlobalId('group', 7)).toBe('gid://gitlab/Group/7');

@@ -1,5 +1,5 @@
 /*
- * GitLab global ids (`gid://gitlab/<Model>/<id>`), the id form of seed 001. Only the models this API
+ * GitLab global ids (`gid://gitlab/<Model>/<id>`), the id form of the documented API. Only the models this API
  * serves; a gid of another model, or not a gid at all, names nothing here.
  */
 export const GID_MODELS = {

@@ -11,10 +11,10 @@ import {
 } from '../../test/destinations.int-support';
 import { RESOURCE_NOT_AVAILABLE } from './graphql-errors';
 import { parseGlobalId, toGlobalId } from './global-id';
-import { seed001 } from './seed-001-operations';
+import { documentedOperations } from './documented-operations';
 
 /*
- * The GraphQL API against the real PostgreSQL and Kafka: every operation of seed 001 as the
+ * The GraphQL API against the real PostgreSQL and Kafka: every documented operation as the
  * documentation writes it (only URL, group path and ids substituted), its effect seen through GraphQL
  * and REST, the audit events it publishes, the refusals that change nothing, and the HTTP edge.
  */
@@ -57,9 +57,10 @@ const restList = async () =>
   (await http.get(REST).set('Authorization', owner).expect(200)).body as Array<{ id: number; headers: unknown[] }>;
 const restDestination = async (id: number) => (await restList()).find((d) => d.id === id);
 
-describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
-  it('serves every seed 001 operation as documented; GraphQL and REST see the same store', async () => {
-    const created = (await data(seed001.createDestination(ALLOWED_URL, 'acme'))).externalAuditEventDestinationCreate;
+describe('GraphQL API, documented operations (real PostgreSQL and Kafka)', () => {
+  it('serves every documented operation as documented; GraphQL and REST see the same store', async () => {
+    const created = (await data(documentedOperations.createDestination(ALLOWED_URL, 'acme')))
+      .externalAuditEventDestinationCreate;
     expect(created).toEqual({
       errors: [],
       externalAuditEventDestination: {
@@ -70,7 +71,7 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
     });
     const token = created.externalAuditEventDestination.verificationToken;
 
-    const listed = (await data(seed001.listDestinations('acme'))).group;
+    const listed = (await data(documentedOperations.listDestinations('acme'))).group;
     expect(listed.id).toBe(toGlobalId('group', 100));
     const node = listed.externalAuditEventDestinations.nodes.find(
       (n: { verificationToken: string }) => n.verificationToken === token,
@@ -87,10 +88,12 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
       headers: [],
     });
 
-    expect((await data(seed001.createHeader(node.id))).auditEventsStreamingHeadersCreate).toEqual({ errors: [] });
-    const withHeader = (await data(seed001.listHeaders('acme'))).group.externalAuditEventDestinations.nodes.find(
-      (n: { id: string }) => n.id === node.id,
-    );
+    expect((await data(documentedOperations.createHeader(node.id))).auditEventsStreamingHeadersCreate).toEqual({
+      errors: [],
+    });
+    const withHeader = (
+      await data(documentedOperations.listHeaders('acme'))
+    ).group.externalAuditEventDestinations.nodes.find((n: { id: string }) => n.id === node.id);
     expect(withHeader.headers.nodes).toEqual([
       { key: 'foo', value: 'bar', id: expect.stringMatching(/^gid:\/\/gitlab\/AuditEvents::Streaming::Header\/\d+$/) },
     ]);
@@ -98,17 +101,24 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
     const headerId = parseGlobalId(headerGid, 'header');
     expect((await restDestination(id))?.headers).toEqual([{ id: headerId, key: 'foo', value: 'bar' }]);
 
-    expect((await data(seed001.updateHeader(headerGid))).auditEventsStreamingHeadersUpdate).toEqual({ errors: [] });
-    expect((await restDestination(id))?.headers).toEqual([{ id: headerId, key: 'new-foo', value: 'new-bar' }]);
-
-    expect((await data(seed001.destroyHeader(headerGid))).auditEventsStreamingHeadersDestroy).toEqual({ errors: [] });
-    expect((await restDestination(id))?.headers).toEqual([]);
-
-    expect((await data(seed001.destroyDestination(node.id))).externalAuditEventDestinationDestroy).toEqual({
+    expect((await data(documentedOperations.updateHeader(headerGid))).auditEventsStreamingHeadersUpdate).toEqual({
       errors: [],
     });
+    expect((await restDestination(id))?.headers).toEqual([{ id: headerId, key: 'new-foo', value: 'new-bar' }]);
+
+    expect((await data(documentedOperations.destroyHeader(headerGid))).auditEventsStreamingHeadersDestroy).toEqual({
+      errors: [],
+    });
+    expect((await restDestination(id))?.headers).toEqual([]);
+
+    expect((await data(documentedOperations.destroyDestination(node.id))).externalAuditEventDestinationDestroy).toEqual(
+      {
+        errors: [],
+      },
+    );
     expect(await restDestination(id)).toBeUndefined();
-    const after = (await data(seed001.listDestinations('acme'))).group.externalAuditEventDestinations.nodes;
+    const after = (await data(documentedOperations.listDestinations('acme'))).group.externalAuditEventDestinations
+      .nodes;
     expect(after.some((n: { id: string }) => n.id === node.id)).toBe(false);
 
     // Each change is an audit event like a REST one: the caller, their IP, the request's correlation id.
@@ -153,7 +163,9 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
       signingSecret: expect.stringMatching(/^whsec_/),
     });
     const gid = created.externalAuditEventDestination.id as string;
-    expect((await data(seed001.createHeader(gid, 'X-K', 'v'))).auditEventsStreamingHeadersCreate.errors).toEqual([]);
+    expect(
+      (await data(documentedOperations.createHeader(gid, 'X-K', 'v'))).auditEventsStreamingHeadersCreate.errors,
+    ).toEqual([]);
     const viaGraphql = parseGlobalId(gid, 'destination');
 
     const shape = (e: DomainEvent) => ({
@@ -203,78 +215,78 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
 
     const refused: Array<[string, string, RegExp]> = [
       [
-        seed001.createHeader(fullGid, 'X-H21', '21'),
+        documentedOperations.createHeader(fullGid, 'X-H21', '21'),
         'auditEventsStreamingHeadersCreate',
         /^the limit of 20 custom headers per destination is reached$/,
       ],
       [
-        seed001.createHeader(smallGid, 'x-team', 'b'),
+        documentedOperations.createHeader(smallGid, 'x-team', 'b'),
         'auditEventsStreamingHeadersCreate',
         /^key is already used by another header/,
       ],
       [
-        seed001.createHeader(smallGid, 'X-Gitlab-Event-Streaming-Token', 'b'),
+        documentedOperations.createHeader(smallGid, 'X-Gitlab-Event-Streaming-Token', 'b'),
         'auditEventsStreamingHeadersCreate',
         /^key is set by the streamer/,
       ],
       [
-        seed001.createHeader(smallGid, 'X-Ok', 'a\\nb'),
+        documentedOperations.createHeader(smallGid, 'X-Ok', 'a\\nb'),
         'auditEventsStreamingHeadersCreate',
         /^value must not contain line breaks/,
       ],
       [
-        seed001.updateHeader(toGlobalId('header', header.id), 'webhook-id', 'b'),
+        documentedOperations.updateHeader(toGlobalId('header', header.id), 'webhook-id', 'b'),
         'auditEventsStreamingHeadersUpdate',
         /^key is set by the streamer/,
       ],
       [
-        seed001.createHeader(toGlobalId('destination', 999_999)),
+        documentedOperations.createHeader(toGlobalId('destination', 999_999)),
         'auditEventsStreamingHeadersCreate',
         /^Streaming destination not found$/,
       ],
       [
-        seed001.destroyDestination(toGlobalId('destination', 999_999)),
+        documentedOperations.destroyDestination(toGlobalId('destination', 999_999)),
         'externalAuditEventDestinationDestroy',
         /^Streaming destination not found$/,
       ],
       [
-        seed001.updateHeader(toGlobalId('header', 999_999)),
+        documentedOperations.updateHeader(toGlobalId('header', 999_999)),
         'auditEventsStreamingHeadersUpdate',
         /^Streaming header not found$/,
       ],
       [
-        seed001.destroyHeader(toGlobalId('header', 999_999)),
+        documentedOperations.destroyHeader(toGlobalId('header', 999_999)),
         'auditEventsStreamingHeadersDestroy',
         /^Streaming header not found$/,
       ],
       [
-        seed001.destroyDestination('gid://gitlab/AuditEvents::Streaming::Header/1'),
+        documentedOperations.destroyDestination('gid://gitlab/AuditEvents::Streaming::Header/1'),
         'externalAuditEventDestinationDestroy',
         /is not a valid global id of a streaming destination$/,
       ],
       [
-        seed001.destroyHeader('24255'),
+        documentedOperations.destroyHeader('24255'),
         'auditEventsStreamingHeadersDestroy',
         /is not a valid global id of a streaming header$/,
       ],
       [
-        seed001.createDestination(ALLOWED_URL, 'acme/sub'),
+        documentedOperations.createDestination(ALLOWED_URL, 'acme/sub'),
         'externalAuditEventDestinationCreate',
         /^destinations can only be added to a top-level group; use acme$/,
       ],
       [
-        seed001.createDestination('https://127.0.0.1/ingest', 'acme'),
+        documentedOperations.createDestination('https://127.0.0.1/ingest', 'acme'),
         'externalAuditEventDestinationCreate',
         /^destinationUrl is blocked/,
       ],
       [
-        seed001.createDestination('http://127.0.0.2/ingest', 'acme'),
+        documentedOperations.createDestination('http://127.0.0.2/ingest', 'acme'),
         'externalAuditEventDestinationCreate',
         /^destinationUrl /,
       ],
       // A destination of a group the caller does not own looks exactly like an unknown one.
       [
-        seed001.createHeader(smallGid, 'X-Other', 'b'),
+        documentedOperations.createHeader(smallGid, 'X-Other', 'b'),
         'auditEventsStreamingHeadersCreate',
         /^Streaming destination not found$/,
       ],
@@ -295,7 +307,7 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
       [otherOwner, 'acme'],
       [owner, 'no-such-group'],
     ]) {
-      const res = await gql(seed001.createDestination(ALLOWED_URL, path), token).expect(200);
+      const res = await gql(documentedOperations.createDestination(ALLOWED_URL, path), token).expect(200);
       expect(res.body.data).toEqual({ externalAuditEventDestinationCreate: null });
       expect(res.body.errors).toEqual([
         expect.objectContaining({
@@ -305,20 +317,23 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
         }),
       ]);
     }
-    const listed = await gql(seed001.listDestinations('acme'), developer).expect(200);
+    const listed = await gql(documentedOperations.listDestinations('acme'), developer).expect(200);
     expect(listed.body.data).toEqual({ group: { id: toGlobalId('group', 100), externalAuditEventDestinations: null } });
     expect(listed.body.errors[0]).toMatchObject({
       message: RESOURCE_NOT_AVAILABLE,
       path: ['group', 'externalAuditEventDestinations'],
     });
-    expect((await data(seed001.listDestinations('acme'), otherOwner)).group).toBeNull();
+    expect((await data(documentedOperations.listDestinations('acme'), otherOwner)).group).toBeNull();
     expect(await restList()).toEqual(listingBefore);
   });
 
   it("takes GitLab's id scalar types in variables, and introspection", async () => {
-    const created = (await data(seed001.createDestination(ALLOWED_URL, 'acme'))).externalAuditEventDestinationCreate;
+    const created = (await data(documentedOperations.createDestination(ALLOWED_URL, 'acme')))
+      .externalAuditEventDestinationCreate;
     expect(created.errors).toEqual([]);
-    const [node] = (await data(seed001.listDestinations('acme'))).group.externalAuditEventDestinations.nodes.slice(-1);
+    const [node] = (
+      await data(documentedOperations.listDestinations('acme'))
+    ).group.externalAuditEventDestinations.nodes.slice(-1);
     const destroy =
       'mutation($id: AuditEventsExternalAuditEventDestinationID!) { externalAuditEventDestinationDestroy(input: { id: $id, clientMutationId: "m1" }) { clientMutationId errors } }';
     expect((await data(destroy, owner, { id: node.id })).externalAuditEventDestinationDestroy).toEqual({
@@ -334,7 +349,7 @@ describe('GraphQL API of seed 001 (real PostgreSQL and Kafka)', () => {
   });
 
   it('refuses at the HTTP edge: no or a bad token, GET, a non-JSON body, a large body, a too deep query', async () => {
-    const query = seed001.listDestinations('acme');
+    const query = documentedOperations.listDestinations('acme');
     const missing = await http.post('/api/graphql').send({ query }).expect(401);
     expect(missing.headers['content-type']).toMatch(/^application\/json/);
     expect(missing.body).toEqual({

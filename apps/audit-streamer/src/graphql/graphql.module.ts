@@ -4,7 +4,7 @@ import { NamespacesModule } from '@audit/namespaces';
 import { GraphqlController } from './graphql.controller';
 import { StreamingGraphqlService } from './streaming-graphql.service';
 
-/** The GraphQL API of streaming destinations (seed 001's operations), over the REST side's services. */
+/** The GraphQL API of streaming destinations (the documented operations), over the REST side's services. */
 @Module({
   imports: [DestinationsModule, NamespacesModule],
   controllers: [GraphqlController],

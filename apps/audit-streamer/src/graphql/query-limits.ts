@@ -48,7 +48,7 @@ export interface QueryLimits {
   listSize: number;
 }
 
-/** A depth of 8 holds every query of seed 001 (the deepest has 6); the cost limit holds the widest query of this schema. */
+/** A depth of 8 holds every documented query (the deepest has 6); the cost limit holds the widest query of this schema. */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 8, maxCost: 2000, listSize: 20 };
 
 /**
@@ -65,7 +65,7 @@ export const MAX_MEASURED_COST = 1e15;
  * comparisons does not stop it before 60-75 ms on a 2,000-token document of same-named fields or
  * conflicting aliases, where the largest linear documents take 3-4 ms. The largest real documents are
  * GraphiQL's introspection query (83 selections with every option, 116 with a type depth of 20) and
- * seed 001's listHeaders (11); at 200, the slowest adversarial document takes ~5 ms
+ * the documented listHeaders (11); at 200, the slowest adversarial document takes ~5 ms
  * (bench/graphql-validation.bench.ts).
  */
 export const MAX_SELECTIONS = 200;

@@ -36,7 +36,7 @@ async function mutation<T extends object>(args: Args<unknown>, work: () => Promi
 
 /**
  * The id scalars of GitLab's schema, so variables declared with these types work. They take any string:
- * a malformed gid is the mutation's `errors` entry (seed 001: every refusal is in `errors`), not a
+ * a malformed gid is the mutation's `errors` entry (docs/contracts.md: every refusal is in `errors`), not a
  * validation failure of the whole request.
  */
 const globalIdScalar = (name: string, model: string) =>

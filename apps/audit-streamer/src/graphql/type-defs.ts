@@ -1,5 +1,5 @@
 /*
- * The GraphQL schema of streaming destinations: the operations of seed 001 with GitLab's names for
+ * The GraphQL schema of streaming destinations: the documented operations with GitLab's names for
  * types, arguments and result fields, so scripts written against GitLab work here unchanged (also
  * those that declare variables of GitLab's id scalar types). apps/audit-streamer/schema.graphql is
  * this, printed (print-schema.ts).

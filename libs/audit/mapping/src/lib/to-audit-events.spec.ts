@@ -18,7 +18,7 @@ const event = (value: unknown): DomainEvent => {
 };
 
 describe('toAuditEvents', () => {
-  it('maps ReleaseCreated without milestones to the message of seed 000, in the shape of docs/contracts.md', () => {
+  it('maps ReleaseCreated without milestones to its documented message, in the shape of docs/contracts.md', () => {
     const [audit] = toAuditEvents(
       event({ ...meta, type: 'ReleaseCreated', data: { ...release, description: 'secret notes', milestones: [] } }),
     );
@@ -75,7 +75,7 @@ describe('toAuditEvents', () => {
     expect(JSON.stringify(audit)).not.toMatch(/secret/);
   });
 
-  it('words a milestone change as seed 000 does', () => {
+  it('words a milestone change as documented', () => {
     const [audit] = toAuditEvents(
       event({ ...meta, type: 'ReleaseMilestonesChanged', data: { ...release, from: ['v1.0'], to: ['v1.0', 'v1.1'] } }),
     );

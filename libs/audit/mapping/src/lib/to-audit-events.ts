@@ -11,7 +11,7 @@ interface Described {
   extra?: Record<string, unknown>;
 }
 
-/** A change named in `details.changes`; sensitive fields carry no values (seed 004). */
+/** A change named in `details.changes`; sensitive fields carry no values (docs/contracts.md, "Audit event"). */
 export interface AuditChange {
   field: string;
   from?: unknown;

@@ -1,8 +1,8 @@
 /*
- * The operations of seed 001 (the streaming documentation) as it writes them; only the URL, group path
+ * The GraphQL operations as the streaming API documents them; only the URL, group path
  * and ids are parameters. Shared by the unit tests of the limits and the integration test.
  */
-export const seed001 = {
+export const documentedOperations = {
   createDestination: (url: string, groupPath: string) => `mutation {
   externalAuditEventDestinationCreate(input: { destinationUrl: "${url}", groupPath: "${groupPath}" } ) {
     errors

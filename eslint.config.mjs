@@ -1,6 +1,17 @@
-// Lint exists mainly to enforce the dependency direction of docs/architecture.md:
-// contracts <- domain libraries <- apps, platform plumbing beside them, apps never import each other.
-// Tests (*.spec.ts) of domain and platform libraries may also use the testing library.
+// Lint exists mainly to enforce the dependency direction of docs/architecture.md ("Dependency direction"):
+//   contracts, kernel                   depend on nothing
+//   domain (registry, mapping)      ──▶ contracts, kernel, domain
+//   platform (nest, sql, outbox, kafka) ──▶ contracts, kernel, platform
+//   data (namespaces)               ──▶ contracts, kernel, domain, platform, data
+//   apps                            ──▶ all of the above, never another app; testing only in specs and
+//                                       *.int-support.ts
+//   testing, e2e, faults, tools     ──▶ contracts, kernel, platform (+ testing for the test code)
+// Scopes: release and audit code depend only on their own scope and shared.
+// A domain file (the kernel, contracts, the domain libraries, the apps' *.decider.ts and *.events.ts) may not
+// import Nest, an ORM or a database, Kafka or HTTP driver, nor the platform libraries: domain logic is plain
+// values, tested without I/O (no-restricted-imports below).
+// The project graph (nx.json, pluginsConfig @nx/js) sees spec files too, so platform <-> testing is a cycle
+// made only by platform's integration specs using the testing helpers; it is ignored, nothing else is.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -12,16 +23,51 @@ const boundaries = (forSpecs) => {
       enforceBuildableLibDependency: false,
       allow: [],
       banTransitiveDependencies: false,
+      ignoredCircularDependencies: [['tag:type:testing', 'tag:type:platform']],
+      // Dynamic import() in Node tests is not lazy loading; do not forbid static imports next to it.
+      checkDynamicDependenciesExceptions: ['@audit/testing'],
       depConstraints: [
         { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
-        { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', ...testing] },
-        { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', ...testing] },
-        { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:testing'] },
+        { sourceTag: 'type:kernel', onlyDependOnLibsWithTags: [] },
+        {
+          sourceTag: 'type:domain',
+          onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:domain', ...testing],
+        },
+        {
+          sourceTag: 'type:platform',
+          onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform', ...testing],
+        },
+        {
+          sourceTag: 'type:data',
+          onlyDependOnLibsWithTags: [
+            'type:contracts',
+            'type:kernel',
+            'type:domain',
+            'type:platform',
+            'type:data',
+            ...testing,
+          ],
+        },
+        {
+          sourceTag: 'type:testing',
+          onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform', 'type:testing'],
+        },
         {
           sourceTag: 'type:app',
-          onlyDependOnLibsWithTags: ['type:contracts', 'type:domain', 'type:platform', 'type:testing'],
+          onlyDependOnLibsWithTags: [
+            'type:contracts',
+            'type:kernel',
+            'type:domain',
+            'type:platform',
+            'type:data',
+            ...testing,
+          ],
         },
-        { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:testing'] },
+        {
+          sourceTag: 'type:e2e',
+          onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform', 'type:testing'],
+        },
+        { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform'] },
         { sourceTag: 'scope:release', onlyDependOnLibsWithTags: ['scope:shared', 'scope:release'] },
         { sourceTag: 'scope:audit', onlyDependOnLibsWithTags: ['scope:shared', 'scope:audit'] },
         { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
@@ -29,6 +75,32 @@ const boundaries = (forSpecs) => {
     },
   ];
 };
+
+// What a domain file may not import: frameworks, ORMs, drivers and the platform/testing libraries.
+const DOMAIN_FILES = [
+  'libs/kernel/**/*.ts',
+  'libs/contracts/**/*.ts',
+  'libs/audit/mapping/**/*.ts',
+  'libs/audit/registry/**/*.ts',
+  'apps/**/*.decider.ts',
+  'apps/**/*.events.ts',
+];
+const NOT_IN_DOMAIN = [
+  {
+    group: ['@nestjs/*', '@mikro-orm/*'],
+    message: 'Domain files are framework-free: no Nest, no ORM (docs/architecture.md, "Dependency direction").',
+  },
+  {
+    group: ['pg', 'pg/*', 'kafkajs', 'kafkajs/*', 'undici', 'undici/*', 'axios', 'axios/*'],
+    message:
+      'Domain files do no I/O: no database, Kafka or HTTP driver (docs/architecture.md, "Dependency direction").',
+  },
+  {
+    group: ['@audit/platform', '@audit/kafka', '@audit/outbox', '@audit/sql', '@audit/testing'],
+    message:
+      'Domain files depend only on @audit/contracts, @audit/kernel and the domain libraries (docs/architecture.md, "Dependency direction").',
+  },
+];
 
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', 'deploy/kafka-local/**', '**/*.js', '**/*.mjs', '.nx/**'] },
@@ -49,5 +121,10 @@ export default [
       '@nx/enforce-module-boundaries': boundaries(false),
     },
   },
-  { files: ['**/*.spec.ts'], rules: { '@nx/enforce-module-boundaries': boundaries(true) } },
+  // Test code: specs and the apps' integration test helpers (apps/<app>/test/*.int-support.ts).
+  {
+    files: ['**/*.spec.ts', '**/*.int-support.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(true) },
+  },
+  { files: DOMAIN_FILES, rules: { 'no-restricted-imports': ['error', { patterns: NOT_IN_DOMAIN }] } },
 ];

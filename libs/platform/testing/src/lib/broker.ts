@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { TEST_KAFKA_BROKERS } from './unique';
 
 /*
  * Stops and starts the local Kafka broker through the repository's own scripts, for tests of
  * what happens while Kafka is down. The scripts take their knobs (KAFKA_PORT, KAFKA_DATA_DIR...)
  * from the environment, which is passed through unchanged. kafka-start.sh returns once the broker
  * serves requests, kafka-stop.sh once the process is gone: no sleeps needed here.
+ *
+ * The broker is the one listening on KAFKA_PORT, whichever checkout started it: kafka-stop.sh finds
+ * it by its port, and before stopping it stopKafka asks kafka-which.sh how it was started (its
+ * checkout, data and log folders, controller port, heap), so that startKafka starts that same broker
+ * again with that checkout's kafka-start.sh, not a new, empty one from this checkout.
  */
 
 /** The workspace root: the nearest folder above this file that holds nx.json. */
@@ -17,21 +23,73 @@ function repositoryRoot(): string {
   }
 }
 
-function runScript(name: 'kafka-start.sh' | 'kafka-stop.sh', timeoutMs: number, env: NodeJS.ProcessEnv): Promise<void> {
-  const script = join(repositoryRoot(), 'deploy', 'kafka-local', 'scripts', name);
+const ownScript = (name: string): string => join(repositoryRoot(), 'deploy', 'kafka-local', 'scripts', name);
+
+function run(script: string, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<string> {
+  const name = script.split('/').pop();
   return new Promise((resolve, reject) => {
     execFile('bash', [script], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${name} failed: ${err.message}\n${stdout}${stderr}`));
-      else resolve();
+      else resolve(stdout);
     });
   });
 }
 
 /**
- * Stops the broker (controlled shutdown); resolves when its process has exited. `env` adds knobs
- * (KAFKA_PORT, KAFKA_DATA_DIR...) to address a broker other than the default one.
+ * `env` with KAFKA_PORT set to the port of the broker the tests use: KAFKA_PORT if given (in `env`, else in
+ * the environment), else the port of the first of KAFKA_BROKERS (TEST_KAFKA_BROKERS), else 9092.
  */
-export const stopKafka = (env: NodeJS.ProcessEnv = {}): Promise<void> => runScript('kafka-stop.sh', 60_000, env);
+function withPort(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const fromBrokers = /:(\d+)$/.exec(TEST_KAFKA_BROKERS[0] ?? '')?.[1];
+  return { ...env, KAFKA_PORT: env['KAFKA_PORT'] ?? process.env['KAFKA_PORT'] ?? fromBrokers ?? '9092' };
+}
 
-/** Starts the broker, or reuses a running one; resolves when it accepts requests. `env` as for stopKafka. */
-export const startKafka = (env: NodeJS.ProcessEnv = {}): Promise<void> => runScript('kafka-start.sh', 120_000, env);
+/** How the broker on a port was started (kafka-which.sh), or undefined if no broker listens there. */
+async function describeBroker(env: NodeJS.ProcessEnv): Promise<Record<string, string> | undefined> {
+  let out: string;
+  try {
+    out = await run(ownScript('kafka-which.sh'), 30_000, env);
+  } catch {
+    return undefined; // exit 1: no Kafka broker listens on the port
+  }
+  const knobs: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) knobs[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return knobs;
+}
+
+/** The brokers stopped by stopKafka, by port: how to start each again. */
+const stopped = new Map<string, { script: string; env: NodeJS.ProcessEnv }>();
+
+/**
+ * Stops the broker the tests use (see withPort: KAFKA_PORT, else the port of KAFKA_BROKERS, else 9092),
+ * whichever checkout started it (controlled shutdown); resolves when its process has exited. `env` adds
+ * knobs (KAFKA_PORT, KAFKA_DATA_DIR...) to address a broker other than the default one.
+ */
+export async function stopKafka(env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const knobs = withPort(env);
+  const broker = await describeBroker(knobs);
+  if (broker) {
+    const { KAFKA_PID: _pid, KAFKA_HOME: home, ...started } = broker;
+    const theirs = home ? join(home, 'scripts', 'kafka-start.sh') : undefined;
+    stopped.set(knobs['KAFKA_PORT'] as string, {
+      script: theirs && existsSync(theirs) ? theirs : ownScript('kafka-start.sh'),
+      env: { ...started, ...knobs },
+    });
+  }
+  await run(ownScript('kafka-stop.sh'), 60_000, knobs);
+}
+
+/**
+ * Starts the broker, or reuses a running one; resolves when it accepts requests. A broker that
+ * stopKafka stopped is started again as it was (its checkout's script, data folder and knobs);
+ * otherwise this checkout's. `env` as for stopKafka, and wins over the remembered knobs.
+ */
+export async function startKafka(env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const knobs = withPort(env);
+  const previous = stopped.get(knobs['KAFKA_PORT'] as string);
+  if (previous) await run(previous.script, 120_000, { ...previous.env, ...knobs });
+  else await run(ownScript('kafka-start.sh'), 120_000, knobs);
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prints, as KEY=VALUE lines, the knobs of the Kafka broker listening on 127.0.0.1:KAFKA_PORT (default 9092),
+# whichever checkout's kafka-start.sh started it, so that it can be started again as it was:
+#   KAFKA_PID  KAFKA_HOME (its deploy/kafka-local: its scripts are KAFKA_HOME/scripts)  KAFKA_PORT
+#   KAFKA_CONTROLLER_PORT  KAFKA_DATA_DIR  KAFKA_LOG_DIR  KAFKA_HEAP  KAFKA_JVM_OPTS
+# Empty values are left out. Exit status 1 (and nothing printed) when no Kafka broker of this user listens there.
+# Used by libs/platform/testing (broker.ts) before it stops a broker, to restart that same broker.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+# shellcheck source=kafka-lib.sh
+source "${SCRIPT_DIR}/kafka-lib.sh"
+
+kafka_find_on_port "${KAFKA_PORT}" || exit 1
+kafka_describe "${KAFKA_BROKER_PID}" || exit 1
+emit() { if [[ -n "$2" ]]; then printf '%s=%s\n' "$1" "$2"; fi; }
+emit KAFKA_PID "${KAFKA_BROKER_PID}"
+emit KAFKA_HOME "${BROKER_HOME}"
+emit KAFKA_PORT "${KAFKA_PORT}"
+emit KAFKA_CONTROLLER_PORT "${BROKER_CONTROLLER_PORT}"
+emit KAFKA_DATA_DIR "${BROKER_DATA_DIR}"
+emit KAFKA_LOG_DIR "${BROKER_LOG_DIR}"
+emit KAFKA_HEAP "${BROKER_HEAP}"
+emit KAFKA_JVM_OPTS "${BROKER_JVM_OPTS}"

@@ -9,6 +9,7 @@ import { dropDatabase, serviceDatabase, TEST_JWT_SECRET } from '@audit/testing';
 import { AppModule } from '../src/app/app.module';
 import { AuditEventsRepository } from '../src/audit-events/audit-events.repository';
 import { loadAuditRecorderConfig } from '../src/config';
+import { recorderTransport } from '../src/consumer/recorder.transport';
 
 /*
  * Shared by the integration tests of the query API and the export: the recorder in-process on its
@@ -35,7 +36,10 @@ export async function startRecorder(suffix: string, env: Record<string, string> 
   });
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
   installOpenApi(app, 'audit-recorder', 'test');
+  // The consumer too, as main.ts runs it: the export's own audit events travel outbox -> Kafka -> consumer.
+  app.connectMicroservice({ strategy: recorderTransport(app, config) });
   await app.listen(0, '127.0.0.1');
+  await app.startAllMicroservices();
   return {
     app,
     database,

@@ -1,18 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { AUDIT_EVENT_TYPES, loadAuditEventTypes } from '@audit/audit-registry';
 import { NamespacesModule } from '@audit/namespaces';
 import { PlatformModule } from '@audit/platform';
 import { AuditEventsModule } from '../audit-events/audit-events.module';
 import type { AuditRecorderConfig } from '../config';
-import { AuditJsonLog } from '../consumer/audit-json-log';
-import { RecorderConsumer } from '../consumer/recorder.consumer';
+import { RecorderConsumerModule } from '../consumer/recorder-consumer.module';
 import { migrations, runtimePrivileges } from '../migrations';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AuditRecorderConfig): DynamicModule {
-    // Loaded here, before anything starts: an invalid type definition stops the service at boot.
-    const registry = loadAuditEventTypes(config.AUDIT_EVENT_TYPES_DIR);
     return {
       module: AppModule,
       imports: [
@@ -21,13 +17,14 @@ export class AppModule {
           config,
           database: { entities: [], migrations, privileges: runtimePrivileges },
         }),
-        // The query API and the exports; AuditEventsRepository exported for the consumer.
+        // The query API and the exports.
         AuditEventsModule,
         // The namespaces read model: the consumer writes it, the scope resolver reads it.
         NamespacesModule,
+        // The consumer: a @ChunkPattern controller, run by the Kafka transport connected in main.ts. Its
+        // registry of audit event types loads at boot, so an invalid type definition stops the service.
+        RecorderConsumerModule,
       ],
-      // The consumer (its wiring belongs to the consumer, kept here until it has a module of its own).
-      providers: [{ provide: AUDIT_EVENT_TYPES, useValue: registry }, AuditJsonLog, RecorderConsumer],
     };
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '@audit/platform';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditRecorderConfig } from '../app/config';
+import type { AuditRecorderConfig } from '../config';
 
 /** The audit_json.log of the developer guide: one JSON line per stored audit event. */
 @Injectable()

@@ -1,5 +1,4 @@
 import { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { auditEventIdFor } from '@audit/audit-mapping';
 import { DomainEvent, DomainEventSchemas, messageKeyFor } from '@audit/contracts';
 import {
@@ -17,8 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Producer } from 'kafkajs';
-import { AppModule } from '../app/app.module';
-import { loadAuditRecorderConfig } from '../app/config';
+import { startRecorder } from '../../test/recorder.int-support';
 
 /*
  * Redelivery against the real Kafka broker and PostgreSQL: the same domain events consumed twice
@@ -56,12 +54,6 @@ async function environment(suffix: string) {
   };
 }
 type Env = Awaited<ReturnType<typeof environment>>;
-
-async function startRecorder(env: Env): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(loadAuditRecorderConfig(env)), { logger: false });
-  await app.init();
-  return app;
-}
 
 const send = (topic: string, events: DomainEvent[]) =>
   producer.send({

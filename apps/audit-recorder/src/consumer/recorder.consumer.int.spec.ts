@@ -1,5 +1,4 @@
 import { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { DLQ_HEADERS, dlqTopicFor, DomainEvent, messageKeyFor } from '@audit/contracts';
 import {
   collectTopic,
@@ -16,8 +15,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Producer } from 'kafkajs';
-import { AppModule } from '../app/app.module';
-import { loadAuditRecorderConfig } from '../app/config';
+import { startRecorder } from '../../test/recorder.int-support';
 
 /*
  * The recorder against the real Kafka broker and the real PostgreSQL: each test has its own
@@ -49,12 +47,6 @@ async function environment(suffix: string) {
     LOG_LEVEL: 'silent' as const,
     CONSUMER_CHUNK_SIZE: '5',
   };
-}
-
-async function startRecorder(env: Awaited<ReturnType<typeof environment>>): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(loadAuditRecorderConfig(env)), { logger: false });
-  await app.init();
-  return app;
 }
 
 const send = (topic: string, events: DomainEvent[]) =>

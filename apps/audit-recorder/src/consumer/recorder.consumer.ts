@@ -1,52 +1,47 @@
-import { EntityManager } from '@mikro-orm/postgresql';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
 import { namespaceUpserts, toAuditEvents } from '@audit/audit-mapping';
 import { AuditEvent } from '@audit/contracts';
-import { BatchConsumer, ConsumedEvent, HandlerRejection, KAFKA_CLIENT } from '@audit/kafka';
-import { APP_CONFIG } from '@audit/platform';
-import { Kafka } from 'kafkajs';
-import type { AuditRecorderConfig } from '../app/config';
+import { ChunkConsumerOptions, ChunkPattern, ConsumedEvent, HandlerRejection } from '@audit/kafka';
+import { NamespacesRepository } from '@audit/namespaces';
+import { Database } from '@audit/platform';
+import type { AuditRecorderConfig } from '../config';
 import { AuditEventsRepository } from '../audit-events/audit-events.repository';
-import { NamespacesRepository } from '../namespaces/namespaces.repository';
 import { AuditJsonLog } from './audit-json-log';
+
+/** The recorder's one consumer: `domain-events` as group `audit-recorder` (KAFKA_TOPIC, KAFKA_GROUP_ID). */
+export const RECORDER_EVENTS = 'audit-recorder.domain-events';
+
+/** Where `RECORDER_EVENTS` consumes from, for `KafkaChunkTransport`. */
+export const recorderConsumers = (config: AuditRecorderConfig): Record<string, ChunkConsumerOptions> => ({
+  [RECORDER_EVENTS]: {
+    groupId: config.KAFKA_GROUP_ID,
+    topic: config.KAFKA_TOPIC,
+    chunkSize: config.CONSUMER_CHUNK_SIZE,
+  },
+});
 
 /**
  * Consumes `domain-events` as group `audit-recorder`: maps each event, keeps the types saved to the
  * database, and stores them with the namespace read model in one transaction per chunk. The chunk's
- * offsets are committed by BatchConsumer only after that transaction; the JSON log follows the commit.
+ * offsets are committed by the transport's BatchConsumer only after this handler resolved, so after
+ * that transaction; the JSON log follows the commit.
  */
-@Injectable()
-export class RecorderConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+@Controller()
+export class RecorderConsumer {
   private readonly logger = new Logger(RecorderConsumer.name);
-  private readonly consumer: BatchConsumer;
 
   constructor(
-    @Inject(KAFKA_CLIENT) kafka: Kafka,
-    @Inject(APP_CONFIG) config: AuditRecorderConfig,
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
-    private readonly em: EntityManager,
+    private readonly database: Database,
     private readonly auditEvents: AuditEventsRepository,
     private readonly namespaces: NamespacesRepository,
     private readonly jsonLog: AuditJsonLog,
-  ) {
-    this.consumer = new BatchConsumer(kafka, {
-      groupId: config.KAFKA_GROUP_ID,
-      topic: config.KAFKA_TOPIC,
-      chunkSize: config.CONSUMER_CHUNK_SIZE,
-      handler: (events) => this.handle(events),
-    });
-  }
+  ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.consumer.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.stop();
-  }
-
-  async handle(consumed: ConsumedEvent[]): Promise<HandlerRejection[]> {
+  @ChunkPattern(RECORDER_EVENTS)
+  async handle(@Payload() consumed: ConsumedEvent[]): Promise<HandlerRejection[]> {
     const rejections: HandlerRejection[] = [];
     const toStore: AuditEvent[] = [];
     for (const { event, offset } of consumed) {
@@ -62,10 +57,10 @@ export class RecorderConsumer implements OnApplicationBootstrap, BeforeApplicati
     // BEGIN and COMMIT would be two more round trips per chunk, most of the cost at low rates.
     const inserted =
       namespaces.length === 0
-        ? await this.auditEvents.insertNew(this.em.fork(), toStore, payloads)
-        : await this.em.fork().transactional(async (em) => {
-            await this.namespaces.apply(em, namespaces);
-            return this.auditEvents.insertNew(em, toStore, payloads);
+        ? await this.auditEvents.insertNew(this.database.autocommit, toStore, payloads)
+        : await this.database.transaction(async (tx) => {
+            await this.namespaces.apply(tx, namespaces);
+            return this.auditEvents.insertNew(tx, toStore, payloads);
           });
     // Every saved event of the chunk, not only the newly inserted ones: after a crash between the
     // commit and this append, the redelivered chunk writes the lines again. The log is at least

@@ -2,6 +2,7 @@ import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { Kafka, logLevel, LogEntry } from 'kafkajs';
 import { KAFKA_CLIENT, KAFKA_OPTIONS, KafkaOptions } from './kafka.constants';
 import { KafkaAdminService } from './kafka-admin.service';
+import { ChunkTransports } from './chunk-transports';
 
 /** Routes kafkajs's own logs through Nest's logger (and so through pino) instead of stdout. */
 const logCreator = () => {
@@ -36,8 +37,9 @@ export class KafkaModule {
         { provide: KAFKA_OPTIONS, inject: options.inject, useFactory: options.useFactory },
         { provide: KAFKA_CLIENT, inject: [KAFKA_OPTIONS], useFactory: createKafkaClient },
         KafkaAdminService,
+        ChunkTransports,
       ],
-      exports: [KAFKA_CLIENT, KAFKA_OPTIONS, KafkaAdminService],
+      exports: [KAFKA_CLIENT, KAFKA_OPTIONS, KafkaAdminService, ChunkTransports],
     };
   }
 }

@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConfigError, LoadedConfig } from '../config/config';
 import { installOpenApi } from '../openapi/openapi';
+import { connectMicroservices, ServiceOptions, startMicroservices } from '../runtime/microservices';
 import { answerClientErrors } from './client-errors';
 import { BoundedExpressAdapter, httpServerOptions } from './http-server';
 import { verifyUtf8 } from './request-hygiene';
@@ -12,11 +13,13 @@ import { verifyUtf8 } from './request-hygiene';
  * Validates configuration (exiting with a message naming the variable when it is wrong), then
  * starts the service. SIGTERM/SIGINT close it gracefully: consumers finish and commit their
  * in-flight chunk before connections close; a hard deadline stops a shutdown that hangs.
+ * `options.microservices` are the service's consumers as Nest microservices (see ServiceOptions).
  */
 export async function runService(
   serviceName: string,
   loadConfig: () => LoadedConfig,
   createModule: (config: LoadedConfig) => unknown,
+  options: ServiceOptions = {},
 ): Promise<INestApplication | undefined> {
   let config: LoadedConfig;
   let module: unknown;
@@ -32,7 +35,7 @@ export async function runService(
     return undefined;
   }
   try {
-    return await start(serviceName, config, module);
+    return await start(serviceName, config, module, options);
   } catch (err) {
     // Database or Kafka unreachable, a failed migration: open connections must not keep it alive.
     fatal(serviceName, err);
@@ -49,10 +52,17 @@ function fatal(serviceName: string, err: unknown): void {
   );
 }
 
-async function start(serviceName: string, config: LoadedConfig, module: unknown): Promise<INestApplication> {
+async function start(
+  serviceName: string,
+  config: LoadedConfig,
+  module: unknown,
+  options: ServiceOptions,
+): Promise<INestApplication> {
   const app = await createHttpApplication(serviceName, config, module);
   const logger = new Logger(serviceName);
+  const microservices = connectMicroservices(app, options.microservices?.(app, config) ?? []);
   installShutdown(app, logger, config.SHUTDOWN_TIMEOUT_MS);
+  await startMicroservices(app, microservices);
   await app.listen(config.PORT, config.HOST);
   logger.log(`${serviceName} listening on http://${config.HOST}:${config.PORT}`);
   return app;

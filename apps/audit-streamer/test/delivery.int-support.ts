@@ -18,6 +18,7 @@ import { AddressInfo } from 'node:net';
 import { Producer } from 'kafkajs';
 import request from 'supertest';
 import { AppModule } from '../src/app/app.module';
+import { streamerTransport } from '../src/ingest/streamer.transport';
 import { loadAuditStreamerConfig } from '../src/config';
 
 /** Shared by the delivery integration tests: an in-process streamer, a producer, controllable receivers. */
@@ -55,7 +56,10 @@ export async function startStreamer(env: Record<string, string> = {}): Promise<S
     ...env,
   });
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
+  // The consumer as main.ts runs it: a Nest microservice on the Kafka chunk transport.
+  app.connectMicroservice({ strategy: streamerTransport(app, config) });
   await app.listen(0, '127.0.0.1');
+  await app.startAllMicroservices();
   const groupPath = `grp-${suffix}`;
   const sql = <T>(query: string, params: unknown[] = []) =>
     app.get(Database).autocommit.query<T & QueryResultRow>(query, params);

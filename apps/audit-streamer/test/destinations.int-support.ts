@@ -14,6 +14,7 @@ import type { QueryResultRow } from 'pg';
 import { NestFactory } from '@nestjs/core';
 import { KafkaMessage } from 'kafkajs';
 import { AppModule } from '../src/app/app.module';
+import { streamerTransport } from '../src/ingest/streamer.transport';
 import { loadAuditStreamerConfig } from '../src/config';
 
 /*
@@ -52,7 +53,10 @@ export async function startStreamer(name: string, env: Record<string, string> = 
     ...env,
   });
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: false });
+  // The consumer as main.ts runs it: a Nest microservice on the Kafka chunk transport.
+  app.connectMicroservice({ strategy: streamerTransport(app, config) });
   await app.listen(0, '127.0.0.1');
+  await app.startAllMicroservices();
   const collected = await collectTopic(testKafka(`collector-${suffix}`), topic, `collector-${suffix}`);
   const published = () =>
     collected.messages.map((m: KafkaMessage) => {

@@ -10,6 +10,7 @@ import { StreamingConsumer } from './streaming-consumer';
  */
 @Module({
   imports: [NamespacesModule, DispatchModule],
-  providers: [IngestRepository, StreamingConsumer],
+  controllers: [StreamingConsumer],
+  providers: [IngestRepository],
 })
 export class IngestModule {}

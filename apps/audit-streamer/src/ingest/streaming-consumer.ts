@@ -1,35 +1,40 @@
 import { namespaceUpserts, toAuditEvents } from '@audit/audit-mapping';
 import { AUDIT_EVENT_TYPES, AuditEventTypeRegistry } from '@audit/audit-registry';
-import { BatchConsumer, ConsumedEvent, KAFKA_CLIENT } from '@audit/kafka';
+import { ChunkConsumerOptions, ChunkPattern, ConsumedEvent } from '@audit/kafka';
 import { NamespacesRepository } from '@audit/namespaces';
-import { APP_CONFIG, Database } from '@audit/platform';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Kafka } from 'kafkajs';
+import { Database } from '@audit/platform';
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import { AuditStreamerConfig } from '../config';
 import { DeliverySignal } from '../dispatch/delivery-signal';
 import { DeliveryWorker } from '../dispatch/delivery-worker';
 import { IngestRepository } from './ingest.repository';
 
+/** The streamer's one consumer: `domain-events` as group `audit-streamer` (KAFKA_TOPIC, KAFKA_GROUP_ID). */
+export const STREAMER_EVENTS = 'audit-streamer.domain-events';
+
+/** Where `STREAMER_EVENTS` consumes from, for `KafkaChunkTransport`. */
+export const streamerConsumers = (config: AuditStreamerConfig): Record<string, ChunkConsumerOptions> => ({
+  [STREAMER_EVENTS]: { groupId: config.KAFKA_GROUP_ID, topic: config.KAFKA_TOPIC },
+});
+
 /** Longest wait of a chunk for room in the worker's queue before its deliveries go to the claim instead. */
 const HAND_OFF_WAIT_MS = 1_000;
 
 /**
- * Turns domain events into deliveries. Per chunk (`handle`, which depends on nothing of the Kafka
- * consumer around it), in one transaction: the namespaces read model is updated first (so a group
+ * Turns domain events into deliveries: a `@ChunkPattern` controller run by `KafkaChunkTransport`
+ * (connected in main.ts). Per chunk, in one transaction: the namespaces read model is updated first (so a group
  * created earlier in the same chunk already resolves), then every streamed audit event fans out to
  * its matching destinations. Offsets are committed only after that. The deliveries leased at insert
  * are then handed to this process's worker; the chunk waits first for room in the worker's queue,
  * which is how a consumer running ahead of the receivers slows down (bounded: see
  * DeliveryWorker.waitForRoom).
  */
-@Injectable()
-export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+@Controller()
+export class StreamingConsumer {
   private readonly logger = new Logger(StreamingConsumer.name);
-  private consumer: BatchConsumer | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
-    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
     private readonly database: Database,
     private readonly namespaces: NamespacesRepository,
@@ -38,22 +43,9 @@ export class StreamingConsumer implements OnApplicationBootstrap, BeforeApplicat
     private readonly worker: DeliveryWorker,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.consumer = new BatchConsumer(this.kafka, {
-      groupId: this.config.KAFKA_GROUP_ID,
-      topic: this.config.KAFKA_TOPIC,
-      handler: (events) => this.handle(events),
-    });
-    await this.consumer.start();
-  }
-
-  /** Lets the in-flight chunk finish and commit before the database closes. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer?.stop();
-  }
-
   /** One chunk of domain events: resolves once its deliveries are committed (then the offsets may be). */
-  async handle(consumed: ConsumedEvent[]): Promise<void> {
+  @ChunkPattern(STREAMER_EVENTS)
+  async handle(@Payload() consumed: ConsumedEvent[]): Promise<void> {
     const events = consumed.map((c) => c.event);
     const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
     const handOff = await this.worker.waitForRoom(HAND_OFF_WAIT_MS);

@@ -1,4 +1,5 @@
-import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import { SqlSession } from '@audit/sql';
 import { databaseUrl } from './ensure-database';
 
 /*
@@ -39,10 +40,10 @@ export interface ServiceDatabase {
 }
 
 /** Creates (or updates the password of) a login role with no special attributes. */
-async function ensureRole(admin: Client, { user, password }: RoleCredentials): Promise<void> {
+async function ensureRole(admin: SqlSession, { user, password }: RoleCredentials): Promise<void> {
   const exists = await admin.query('select 1 from pg_roles where rolname = $1', [user]);
   const secret = password === null ? '' : ` PASSWORD ${escapeLiteral(password)}`;
-  const verb = exists.rowCount ? 'ALTER' : 'CREATE';
+  const verb = exists.length > 0 ? 'ALTER' : 'CREATE';
   await admin
     .query(
       `${verb} ROLE ${escapeIdentifier(user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS${secret}`,
@@ -62,14 +63,18 @@ export async function provisionServiceDatabase(spec: ServiceDatabase): Promise<v
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(spec.database)) throw new Error(`invalid database name: ${spec.database}`);
   const owner = credentialsOf(spec.ownerUrl);
   const runtime = credentialsOf(spec.runtimeUrl);
-  const admin = new Client({ connectionString: databaseUrl(spec.adminUrl, 'postgres'), connectionTimeoutMillis: 5000 });
-  await admin.connect();
+  const admin = new SqlSession({
+    name: 'db-setup',
+    connectionString: databaseUrl(spec.adminUrl, 'postgres'),
+    statementTimeoutMs: 0,
+  });
+  await admin.open();
   try {
     await ensureRole(admin, owner);
     if (runtime.user !== owner.user) await ensureRole(admin, runtime);
     const db = escapeIdentifier(spec.database);
     const exists = await admin.query('select 1 from pg_database where datname = $1', [spec.database]);
-    if (!exists.rowCount) {
+    if (exists.length === 0) {
       await admin
         .query(`CREATE DATABASE ${db} OWNER ${escapeIdentifier(owner.user)}`)
         .catch((err: { code?: string }) => {
@@ -81,20 +86,21 @@ export async function provisionServiceDatabase(spec: ServiceDatabase): Promise<v
     await admin.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
     await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${db} TO ${escapeIdentifier(runtime.user)}`);
   } finally {
-    await admin.end();
+    await admin.close();
   }
-  const inDb = new Client({
+  const inDb = new SqlSession({
+    name: 'db-setup',
     connectionString: databaseUrl(spec.adminUrl, spec.database),
-    connectionTimeoutMillis: 5000,
+    statementTimeoutMs: 0,
   });
-  await inDb.connect();
+  await inDb.open();
   try {
     // PostgreSQL 15 gives the public schema to the database owner; make sure of it for older clusters.
     await inDb.query(`ALTER SCHEMA public OWNER TO ${escapeIdentifier(owner.user)}`);
     await inDb.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
     await handOver(inDb, owner.user);
   } finally {
-    await inDb.end();
+    await inDb.close();
   }
 }
 
@@ -103,8 +109,8 @@ export async function provisionServiceDatabase(spec: ServiceDatabase): Promise<v
  * superuser): every table, sequence, view and function of the public schema goes to the owner role,
  * so that its migrations can alter them. Sequences owned by a table follow the table.
  */
-async function handOver(inDb: Client, owner: string): Promise<void> {
-  const { rows } = await inDb.query<{ statement: string }>(
+async function handOver(inDb: SqlSession, owner: string): Promise<void> {
+  const rows = await inDb.query<{ statement: string }>(
     `select format('ALTER %s %s OWNER TO %I', kind, name, $1::text) as statement from (
        select case c.relkind when 'r' then 'TABLE' when 'p' then 'TABLE' when 'v' then 'VIEW' when 'm' then 'MATERIALIZED VIEW' else 'SEQUENCE' end as kind,
               format('%I.%I', n.nspname, c.relname) as name

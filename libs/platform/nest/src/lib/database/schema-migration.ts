@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { MikroORM, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { Client } from 'pg';
+import { SqlSession } from '@audit/sql';
 import { databaseUrl, ensureDatabase } from './ensure-database';
 import { credentialsOf, grantStatements, RuntimePrivileges } from './roles';
 
@@ -30,14 +30,15 @@ export class DatabaseSetupError extends Error {
  * The owner's session on the service's database. A missing database is created only when the owner
  * role may create databases (a superuser in single-role mode); otherwise it is a set-up error.
  */
-async function connectOwner(url: string, database: string, createIfMissing = true): Promise<Client> {
-  const client = new Client({
+async function connectOwner(url: string, database: string, createIfMissing = true): Promise<SqlSession> {
+  // DDL and the migration lock run for minutes at most on a large table: no statement timeout.
+  const client = new SqlSession({
+    name: 'schema-migration',
     connectionString: databaseUrl(url, database),
-    connectionTimeoutMillis: 5000,
-    application_name: 'schema-migration',
+    statementTimeoutMs: 0,
   });
   try {
-    await client.connect();
+    await client.open();
     return client;
   } catch (err) {
     const { code, message } = err as { code?: string; message: string };
@@ -82,16 +83,16 @@ export async function migrateSchema(spec: SchemaMigration): Promise<void> {
     logger.log(
       `migrations applied: ${applied} new, schema up to date; runtime role ${runtime}${runtime === owner ? ' owns the schema (single-role mode)' : ' granted its privileges'}`,
     );
-    const [role] = (
-      await lock.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [runtime])
-    ).rows;
+    const [role] = await lock.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [
+      runtime,
+    ]);
     if (role?.rolsuper) {
       logger.warn(
         `DATABASE_URL connects as ${runtime}, a SUPERUSER: it can disable the append-only triggers and edit audit records. Run as the service's own role (npm run db:setup creates it).`,
       );
     }
   } finally {
-    await lock.end().catch(() => undefined);
+    await lock.close();
   }
 }
 

@@ -120,6 +120,7 @@ async function join(
 async function main(): Promise<void> {
   // One connection per partition consumed at once, as the recorder has.
   const pg = new PgPool({ connectionString: cfg.databaseUrl, max: 3 });
+  pg.on('error', () => undefined); // an idle connection ended by the server at cleanup
   const { origin, pathname } = new URL(cfg.receiverUrl);
   const http = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const consumers = await Promise.all([

@@ -175,6 +175,8 @@ export async function startFloorPipeline(
   await ddl.query(AUDIT_EVENTS_DDL).finally(() => ddl.end());
   const pg = new Pool({ connectionString: databaseUrl(cfg.serverUrl, cfg.database), max: cfg.connections });
   const reads = new Pool({ connectionString: databaseUrl(cfg.serverUrl, cfg.database), max: 1 });
+  // An idle connection ended by the server (the database dropped at cleanup) must not crash the bench.
+  for (const pool of [pg, reads]) pool.on('error', () => undefined);
   const producer = cfg.kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const child = await startConsumers(cfg);

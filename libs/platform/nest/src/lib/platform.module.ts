@@ -47,7 +47,7 @@ export class PlatformModule {
       global: true,
       imports: [
         LoggerModule.forRoot(pinoParams(serviceName, config)),
-        DatabaseModule.forRoot(database),
+        DatabaseModule.forRoot({ ...database, serviceName }),
         KafkaModule.forRootAsync({
           inject: [APP_CONFIG],
           useFactory: (c: LoadedConfig) => ({

@@ -1,5 +1,6 @@
 import { MikroOrmModule } from '@mikro-orm/nestjs';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { SqlPool } from '@audit/sql';
+import { EntityManager, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
 import type { Constructor, MigrationObject } from '@mikro-orm/core';
 import { APP_CONFIG, LoadedConfig } from '../config/config';
@@ -14,6 +15,8 @@ export interface DatabaseOptions {
   migrations: MigrationObject[];
   /** What the runtime role may not do to its tables (append-only ones). */
   privileges: RuntimePrivileges;
+  /** application_name prefix of the service's connections. */
+  serviceName?: string;
 }
 
 const ormLogger = new Logger('MikroORM');
@@ -52,7 +55,21 @@ export class DatabaseModule {
         }),
       ],
       // The executor on the ORM's pool (statements with bound `$n` parameters, transactions shared with `em`).
-      providers: [Database],
+      providers: [
+        {
+          provide: Database,
+          inject: [EntityManager, APP_CONFIG],
+          useFactory: (em: EntityManager, config: LoadedConfig) =>
+            new Database(
+              em,
+              new SqlPool({
+                name: `${options.serviceName ?? 'service'}-statements`,
+                connectionString: databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
+                max: 10,
+              }),
+            ),
+        },
+      ],
       exports: [Database],
     };
   }

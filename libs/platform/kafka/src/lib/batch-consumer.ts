@@ -38,7 +38,24 @@ export interface BatchConsumerOptions {
    */
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /**
+   * How long a consumer that stops heartbeating (a killed process) keeps its partitions before the group
+   * hands them to the others (default 10 s; the broker accepts 6 s to 30 min). kafkajs 2 has no static
+   * membership: a restarted consumer joins as a new member either way.
+   */
+  sessionTimeout?: number;
+  /** Heartbeat interval (default 1 s), less than a third of the session timeout. */
+  heartbeatInterval?: number;
 }
+
+const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * kafkajs's default, explicit because it is also how long one chunk may keep its partitions while its handler
+ * runs (see keepingMembership): the role of the Java client's max.poll.interval.ms, which is its rebalance
+ * timeout too.
+ */
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 /**
  * Batch consumption on kafkajs `eachBatch`, with the guarantees the consumers need and that Nest's
@@ -46,7 +63,8 @@ export interface BatchConsumerOptions {
  * - a chunk's offsets are resolved and committed only after its handler resolved (work durable);
  * - unparseable, unknown-typed and schema-invalid messages go to `<topic>.dlq` with a reason,
  *   before their offsets are committed, so every message is either processed or dead-lettered;
- * - heartbeats between chunks keep a long batch from costing the group its membership;
+ * - heartbeats between chunks, and on a timer while a chunk's handler runs (up to the rebalance timeout),
+ *   keep a long batch or a slow chunk from costing the group its membership;
  * - partitions are consumed concurrently, each in order, each committing its own offsets;
  * - stop() lets the in-flight chunks finish and commit before the consumer leaves the group.
  */
@@ -56,6 +74,7 @@ export class BatchConsumer {
   private readonly producer: Producer;
   private readonly deadLetters: DeadLetterPublisher;
   private readonly chunkSize: number;
+  private readonly heartbeatInterval: number;
 
   constructor(
     kafka: Kafka,
@@ -63,10 +82,12 @@ export class BatchConsumer {
   ) {
     this.logger = new Logger(`BatchConsumer:${options.groupId}`);
     this.chunkSize = options.chunkSize ?? 500;
+    this.heartbeatInterval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeout ?? DEFAULT_SESSION_TIMEOUT_MS,
+      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+      heartbeatInterval: this.heartbeatInterval,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
     });
@@ -77,7 +98,7 @@ export class BatchConsumer {
   async start(): Promise<void> {
     await this.producer.connect();
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning ?? true });
+    await this.subscribe();
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -86,6 +107,24 @@ export class BatchConsumer {
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.logger.log(`consuming ${this.options.topic}`);
+  }
+
+  /**
+   * On a cluster, a topic created a moment ago (by this service or another one booting beside it) may still be
+   * unknown to the broker kafkajs asks, and kafkajs's subscribe gives up at the first "unknown topic": ask again
+   * for a while rather than fail the service's start.
+   */
+  private async subscribe(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning ?? true });
+        return;
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   /** Finishes the in-flight chunk, commits it, leaves the group, closes connections. */
@@ -106,7 +145,7 @@ export class BatchConsumer {
     for (let start = 0; start < batch.messages.length; start += this.chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + this.chunkSize);
-      await this.processChunk(batch.topic, batch.partition, chunk);
+      await this.keepingMembership(heartbeat, () => this.processChunk(batch.topic, batch.partition, chunk));
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
       // The batch payload's commit, not consumer.commitOffsets(): the latter silently does nothing
@@ -117,6 +156,27 @@ export class BatchConsumer {
         ],
       });
       await heartbeat();
+    }
+  }
+
+  /**
+   * kafkajs heartbeats only when its loop asks (after a batch, or through `heartbeat()` between our chunks), so
+   * with a short session a chunk slower than the session timeout (a slow database) would cost the consumer its
+   * membership, and the chunk would be handled again by whoever gets the partition. While the handler runs, a
+   * timer heartbeats as the Java client's background thread does; for at most the rebalance timeout, so a
+   * handler that hangs still loses its partitions. A failed heartbeat (a rebalance) is left to the loop's own
+   * heartbeat after the chunk, which rejoins.
+   */
+  private async keepingMembership(heartbeat: () => Promise<void>, work: () => Promise<void>): Promise<void> {
+    const until = Date.now() + REBALANCE_TIMEOUT_MS;
+    const timer = setInterval(() => {
+      if (Date.now() > until) clearInterval(timer);
+      else heartbeat().catch(() => undefined);
+    }, this.heartbeatInterval);
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
     }
   }
 

@@ -1,6 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Optional } from '@nestjs/common';
 import { Kafka } from 'kafkajs';
-import { KAFKA_CLIENT } from './kafka.constants';
+import { KAFKA_CLIENT, KAFKA_OPTIONS, KafkaOptions } from './kafka.constants';
 import { ChunkConsumerOptions, KafkaChunkTransport } from './kafka-chunk-transport';
 
 /**
@@ -14,11 +14,23 @@ import { ChunkConsumerOptions, KafkaChunkTransport } from './kafka-chunk-transpo
 export class ChunkTransports implements BeforeApplicationShutdown {
   private readonly transports: KafkaChunkTransport[] = [];
 
-  constructor(@Inject(KAFKA_CLIENT) private readonly kafka: Kafka) {}
+  constructor(
+    @Inject(KAFKA_CLIENT) private readonly kafka: Kafka,
+    // Optional: a test module that provides only the client gets BatchConsumer's defaults.
+    @Optional() @Inject(KAFKA_OPTIONS) private readonly options?: KafkaOptions,
+  ) {}
 
-  /** A transport for `app.connectMicroservice({ strategy })`, consuming per `consumers` (pattern → options). */
+  /**
+   * A transport for `app.connectMicroservice({ strategy })`, consuming per `consumers` (pattern → options), every
+   * consumer with the service's group membership timing (KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS).
+   */
   create(consumers: Readonly<Record<string, ChunkConsumerOptions>>): KafkaChunkTransport {
-    const transport = new KafkaChunkTransport(this.kafka, consumers);
+    const timing = this.options?.consumerTiming;
+    const transport = new KafkaChunkTransport(
+      this.kafka,
+      consumers,
+      timing ? { sessionTimeout: timing.sessionTimeoutMs, heartbeatInterval: timing.heartbeatIntervalMs } : {},
+    );
     this.transports.push(transport);
     return transport;
   }

@@ -67,9 +67,11 @@ export class KafkaChunkTransport extends Server implements CustomTransportStrate
   private readonly consumers = new Map<string, BatchConsumer>();
   private closing: Promise<void> | null = null;
 
+  /** `defaults` apply to every consumer, under each pattern's own options (the service's session timeout...). */
   constructor(
     private readonly kafka: Kafka,
     private readonly options: Readonly<Record<string, ChunkConsumerOptions>>,
+    private readonly defaults: Partial<ChunkConsumerOptions> = {},
   ) {
     super();
   }
@@ -115,7 +117,11 @@ export class KafkaChunkTransport extends Server implements CustomTransportStrate
       const context = new KafkaChunkContext([pattern, options.topic, options.groupId]);
       this.consumers.set(
         pattern,
-        new BatchConsumer(this.kafka, { ...options, handler: (chunk) => this.handle(handler, chunk, context) }),
+        new BatchConsumer(this.kafka, {
+          ...this.defaults,
+          ...options,
+          handler: (chunk) => this.handle(handler, chunk, context),
+        }),
       );
     }
   }

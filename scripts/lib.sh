@@ -40,3 +40,15 @@ build() {
   rm -rf dist
   npm run --silent build >/dev/null
 }
+
+ensure_openssl() {
+  # The SASL_SSL broker of the integration tests gets its CA and certificate from openssl, made at test time.
+  if command -v openssl >/dev/null 2>&1; then return; fi
+  log "installing openssl (apt-get)"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get install -y -q openssl >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q openssl >/dev/null; }
+  else
+    sudo apt-get install -y -q openssl >/dev/null 2>&1 || { sudo apt-get update -q >/dev/null && sudo apt-get install -y -q openssl >/dev/null; }
+  fi
+  command -v openssl >/dev/null 2>&1 || { echo "openssl is required by the tests and could not be installed" >&2; exit 1; }
+}

@@ -8,6 +8,7 @@ started=$(date +%s)
 ensure_dependencies
 ensure_postgres
 ensure_kafka
+ensure_openssl
 
 log "type check"
 npx tsc -p tsconfig.json

@@ -5,4 +5,5 @@ export * from './lib/kafka';
 export * from './lib/http-receiver';
 export * from './lib/fixtures';
 export * from './lib/broker';
+export * from './lib/secure-broker';
 export * from './lib/databases';

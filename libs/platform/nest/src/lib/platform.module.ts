@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { KafkaModule } from '@audit/kafka';
+import { KafkaModule, kafkaSecurity } from '@audit/kafka';
 import { LoggerModule } from 'nestjs-pino';
 import { JwtAuthGuard } from './auth/auth.guard';
 import { APP_CONFIG, LoadedConfig } from './config/config';
@@ -11,9 +11,13 @@ import { HealthController } from './health/health.controller';
 import { RequestHygieneInterceptor } from './http/request-hygiene.interceptor';
 import { pinoParams } from './logging/logging';
 import { PUBLIC_URL_SETTING } from './http/links';
+import { trustProxySetting } from './http/trusted-proxies';
 import { RequestRateLimiter } from './http/rate-limit';
 
-/** Hands PUBLIC_URL to the HTTP layer, where links to the service's own pages are built. */
+/**
+ * Hands PUBLIC_URL to the HTTP layer, where links to the service's own pages are built, and
+ * TRUSTED_PROXIES to Express (`req.ip`, `req.protocol`), for applications not made by createHttpApplication.
+ */
 @Injectable()
 class PublicUrlSetting implements OnModuleInit {
   constructor(
@@ -25,6 +29,7 @@ class PublicUrlSetting implements OnModuleInit {
     const app = this.adapterHost.httpAdapter?.getInstance() as
       { set?: (name: string, value: unknown) => void } | undefined;
     app?.set?.(PUBLIC_URL_SETTING, this.config.PUBLIC_URL ?? null);
+    app?.set?.('trust proxy', trustProxySetting(this.config.TRUSTED_PROXIES));
   }
 }
 
@@ -32,6 +37,8 @@ export interface PlatformOptions {
   serviceName: string;
   config: LoadedConfig;
   database: DatabaseOptions;
+  /** `optional` for a service that only produces (through its outbox): it starts and serves while Kafka is down. */
+  kafkaAtBoot?: 'required' | 'optional';
 }
 
 /**
@@ -41,7 +48,7 @@ export interface PlatformOptions {
  */
 @Module({})
 export class PlatformModule {
-  static forRoot({ serviceName, config, database }: PlatformOptions): DynamicModule {
+  static forRoot({ serviceName, config, database, kafkaAtBoot = 'required' }: PlatformOptions): DynamicModule {
     return {
       module: PlatformModule,
       global: true,
@@ -52,9 +59,16 @@ export class PlatformModule {
           inject: [APP_CONFIG],
           useFactory: (c: LoadedConfig) => ({
             brokers: c.KAFKA_BROKERS,
-            clientId: serviceName,
+            // A broker's logs tell replicas apart.
+            clientId: `${serviceName}/${c.INSTANCE_NAME}`,
+            atBoot: kafkaAtBoot,
             topic: c.KAFKA_TOPIC,
             partitions: c.KAFKA_TOPIC_PARTITIONS,
+            consumerTiming: {
+              sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
+              heartbeatIntervalMs: c.KAFKA_HEARTBEAT_INTERVAL_MS,
+            },
+            ...kafkaSecurity(c),
           }),
         }),
         TerminusModule.forRoot({ logger: false }),

@@ -49,7 +49,12 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(APP_CONFIG) private readonly config: OutboxConfig,
     @Inject(KAFKA_OPTIONS) kafka: KafkaOptions,
   ) {
-    this.producer = new RelayProducer(kafka.brokers, `${kafka.clientId}-outbox-relay`);
+    this.producer = new RelayProducer({
+      brokers: kafka.brokers,
+      clientId: `${kafka.clientId}-outbox-relay`,
+      ssl: kafka.ssl,
+      sasl: kafka.sasl,
+    });
     this.session = new RelaySession(
       databaseUrl(config.DATABASE_URL, config.DATABASE_NAME),
       {

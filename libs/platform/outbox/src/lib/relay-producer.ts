@@ -1,13 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { createIdempotentProducer } from '@audit/kafka';
-import { Kafka, LogEntry, logLevel, Producer } from 'kafkajs';
+import { createIdempotentProducer, createKafkaClient, KafkaConnection } from '@audit/kafka';
+import { LogEntry, Producer } from 'kafkajs';
 import type { OutboxMessage } from './outbox-batch';
 
 /**
  * kafkajs retries inside a send, and with the service-wide client a send to a broker that is down
  * takes about a minute to fail (waits of up to 10 s between attempts). The relay wants to fail
  * fast and let its own backoff (capped at 5 s) pace the retries, so it resumes within seconds of
- * the broker coming back and a shutdown never waits on a long send; hence its own client.
+ * the broker coming back and a shutdown never waits on a long send; hence its own client (on the
+ * service's connection: same brokers, TLS and SASL).
  */
 const RELAY_RETRY = { initialRetryTime: 200, maxRetryTime: 1000, retries: 3 };
 
@@ -28,8 +29,8 @@ const debugLogs = () => {
 export class RelayProducer {
   private readonly producer: Producer;
 
-  constructor(brokers: string[], clientId: string) {
-    const kafka = new Kafka({ brokers, clientId, retry: RELAY_RETRY, logLevel: logLevel.WARN, logCreator: debugLogs });
+  constructor(connection: KafkaConnection) {
+    const kafka = createKafkaClient(connection, { retry: RELAY_RETRY, logCreator: debugLogs });
     this.producer = createIdempotentProducer(kafka);
   }
 

@@ -1,4 +1,7 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
+import { checkKafkaSecurity, pemCertificateFile, saslMechanism } from './kafka-settings';
+import { isTrustedProxyEntry } from '../http/trusted-proxies';
 
 /** Raised at boot when an environment variable is missing or invalid; names the variable. */
 export class ConfigError extends Error {
@@ -64,6 +67,15 @@ const publicUrl = z
   )
   .transform((v) => (v === undefined ? undefined : v.replace(/\/+$/, '')));
 
+const INSTANCE_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * The host name, which is unique per replica where replicas are pods or containers, made to fit
+ * INSTANCE_NAME's rule: a default must never stop the service.
+ */
+export const defaultInstanceName = (host: string = hostname()): string =>
+  host.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'instance';
+
 /** Helpers for the service-specific parts of a configuration schema. */
 export const env = { port, bool, csv, brokerList, postgresUrl, milliseconds };
 
@@ -85,11 +97,43 @@ export const baseConfigShape = (defaults: { port: number; database: string }) =>
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'must be a valid Kafka topic name')
     .default('domain-events'),
-  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Partitions of the topic when a service creates it: the most consumer replicas that can share the work. */
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(12),
+  /**
+   * A consumer that stops heartbeating (a killed process) keeps its partitions this long before the group hands
+   * them to the others. At least the broker's group.min.session.timeout.ms (6000 by default).
+   */
+  KAFKA_SESSION_TIMEOUT_MS: milliseconds(10_000, 6_000, 1_800_000),
+  /** How often a consumer heartbeats: less than a third of KAFKA_SESSION_TIMEOUT_MS (checked by loadConfig). */
+  KAFKA_HEARTBEAT_INTERVAL_MS: milliseconds(1_000, 100, 600_000),
+  /** TLS to the brokers (a managed Kafka); implied by KAFKA_SSL_CA_FILE. */
+  KAFKA_SSL: bool(false),
+  /** PEM bundle of the CAs that signed the brokers' certificates, instead of Node's public CAs. */
+  KAFKA_SSL_CA_FILE: pemCertificateFile.optional(),
+  /** false only outside production (checkKafkaSecurity). */
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
+  KAFKA_SASL_MECHANISM: saslMechanism.optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** The password in a file (a Kubernetes Secret mounted as a volume) instead of the environment. */
+  KAFKA_SASL_PASSWORD_FILE: z.string().optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(25000),
   PUBLIC_URL: publicUrl,
+  /** Tells replicas apart: in every log line, the Kafka client id, and the recorder's JSON log file name. */
+  INSTANCE_NAME: z
+    .string()
+    .regex(INSTANCE_NAME, 'must be 1-100 characters of A-Z a-z 0-9 . _ -')
+    .default(defaultInstanceName()),
+  /** Proxies whose X-Forwarded-* headers are believed: Express's `trust proxy` and the actor IP of audit events. */
+  TRUSTED_PROXIES: csv.pipe(
+    z.array(
+      z.string().refine(isTrustedProxyEntry, (entry) => ({
+        message: `${JSON.stringify(entry.slice(0, 100))} is not an IP address, a CIDR (address/bits), loopback, linklocal or uniquelocal`,
+      })),
+    ),
+  ),
   /** A token must carry `exp`, at most this far in the future (and at most this long after its `iat`). */
   AUTH_TOKEN_MAX_LIFETIME_S: z.coerce.number().int().min(60).max(31_536_000).default(86_400),
   /** Requests per user per minute on each instance; 429 with Retry-After beyond it. */
@@ -127,8 +171,21 @@ export function loadConfig<S extends z.ZodObject<ReturnType<typeof baseConfigSha
   if (!config.AUTH_JWT_SECRET && config.NODE_ENV === 'production') {
     throw new ConfigError([{ variable: 'AUTH_JWT_SECRET', message: 'is required when NODE_ENV=production' }]);
   }
+  if (config.KAFKA_HEARTBEAT_INTERVAL_MS * 3 >= config.KAFKA_SESSION_TIMEOUT_MS) {
+    // Fewer than three heartbeats per session: one late or lost heartbeat would cost the consumer its partitions.
+    throw new ConfigError([
+      {
+        variable: 'KAFKA_HEARTBEAT_INTERVAL_MS',
+        message: `must be less than a third of KAFKA_SESSION_TIMEOUT_MS (${config.KAFKA_SESSION_TIMEOUT_MS})`,
+      },
+    ]);
+  }
+  const kafka = checkKafkaSecurity(config);
+  if (kafka.problems.length > 0) throw new ConfigError(kafka.problems);
   return {
     ...config,
+    KAFKA_SSL: config.KAFKA_SSL || config.KAFKA_SSL_CA_FILE !== undefined,
+    KAFKA_SASL_PASSWORD: kafka.password,
     AUTH_JWT_SECRET: config.AUTH_JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
     usingDevelopmentSecret: !config.AUTH_JWT_SECRET,
   };

@@ -1,11 +1,9 @@
-import { baseConfigShape, env, loadConfig, LoadedConfig } from '@audit/platform';
+import { baseConfigShape, loadConfig, LoadedConfig } from '@audit/platform';
 import { outboxConfigShape } from '@audit/outbox';
 import { z } from 'zod';
 
 export const ReleaseServiceConfigSchema = z.object({
   ...baseConfigShape({ port: 3001, database: 'release_service' }),
-  /** Proxies whose X-Forwarded-For is believed when recording the actor's IP (IPs or CIDRs). */
-  TRUSTED_PROXIES: env.csv,
   /** Connections of the command (write) side's pool; reads use the ORM's pool. */
   WRITE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   ...outboxConfigShape,

@@ -34,6 +34,8 @@ export class AppModule {
             migrations,
             privileges: runtimePrivileges,
           },
+          // Writes go to the outbox, which the relay publishes once Kafka answers: no reason to refuse them.
+          kafkaAtBoot: 'optional',
         }),
         // The write side (global): write pool, ids, event store, outbox and relay, command handler.
         EventStoreModule.forRoot(clock),

@@ -11,6 +11,7 @@ export * from './lib/database/database.module';
 export * from './lib/database/database';
 export * from './lib/database/roles';
 export * from './lib/database/schema-migration';
+export * from './lib/database/migrate-only';
 export * from './lib/http/validation';
 export * from './lib/http/instant';
 export * from './lib/http/links';

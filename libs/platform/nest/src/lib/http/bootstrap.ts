@@ -8,6 +8,7 @@ import { connectMicroservices, ServiceOptions, startMicroservices } from '../run
 import { answerClientErrors } from './client-errors';
 import { BoundedExpressAdapter, httpServerOptions } from './http-server';
 import { verifyUtf8 } from './request-hygiene';
+import { trustProxySetting } from './trusted-proxies';
 
 /**
  * Validates configuration (exiting with a message naming the variable when it is wrong), then
@@ -44,7 +45,7 @@ export async function runService(
 }
 
 /** One readable JSON line on stderr instead of a stack trace or an unhandled rejection. */
-function fatal(serviceName: string, err: unknown): void {
+export function fatal(serviceName: string, err: unknown): void {
   const error = err as Error;
   const problems = err instanceof ConfigError ? { problems: err.problems } : {};
   process.stderr.write(
@@ -83,7 +84,8 @@ export async function createHttpApplication(
   });
   app.useLogger(app.get(PinoLogger));
   app.useBodyParser('json', { limit: '1mb', verify: verifyUtf8 });
-  app.set('trust proxy', false);
+  // X-Forwarded-For/-Proto/-Host are believed only from TRUSTED_PROXIES (none by default): req.ip, req.protocol.
+  app.set('trust proxy', trustProxySetting(config.TRUSTED_PROXIES));
   app.disable('x-powered-by');
   if (config.usingDevelopmentSecret) {
     new Logger(serviceName).warn(

@@ -2,6 +2,7 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import ipaddr from 'ipaddr.js';
 import { randomUUID } from 'node:crypto';
+import { isTrustedProxy } from './trusted-proxies';
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -17,24 +18,10 @@ const normalise = (address: string | undefined): string | null => {
   }
 };
 
-const matches = (address: string, trusted: string[]): boolean => {
-  const ip = ipaddr.parse(address);
-  return trusted.some((entry) => {
-    try {
-      if (entry.includes('/')) {
-        const [range, bits] = ipaddr.parseCIDR(entry);
-        return ip.kind() === range.kind() && ip.match([range, bits]);
-      }
-      return normalise(entry) === address;
-    } catch {
-      return false;
-    }
-  });
-};
-
 /**
  * The caller's IP. X-Forwarded-For is believed only hop by hop from trusted proxies: walking the
- * chain from the socket backwards, the first address that is not a trusted proxy is the client.
+ * chain from the socket backwards, the first address that is not a trusted proxy is the client (what
+ * Express's `req.ip` gives with the same list as `trust proxy`, except that a malformed hop ends the walk).
  */
 export function clientIp(request: Pick<Request, 'headers' | 'socket'>, trustedProxies: string[]): string | null {
   let current = normalise(request.socket?.remoteAddress);
@@ -44,7 +31,7 @@ export function clientIp(request: Pick<Request, 'headers' | 'socket'>, trustedPr
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  while (trustedProxies.length > 0 && matches(current, trustedProxies) && chain.length > 0) {
+  while (trustedProxies.length > 0 && isTrustedProxy(current, trustedProxies) && chain.length > 0) {
     const previous = normalise(chain.pop());
     if (!previous) break;
     current = previous;

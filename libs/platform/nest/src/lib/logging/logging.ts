@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';
 import type { Params } from 'nestjs-pino';
+import pino from 'pino';
 import type { LoadedConfig } from '../config/config';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -18,23 +20,44 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
-/** pino-http options: JSON logs, one request id per request (taken from X-Request-Id when sane). */
+type Destination = ReturnType<typeof pino.destination>;
+let stdout: Destination | undefined;
+
+/**
+ * The process's one writer to stdout: every logger writes through it, and so do the recorder's audit
+ * lines when they go to stdout. Whole lines from a single writer never interleave, where two writers'
+ * writes beyond the pipe's atomic size (4 KiB) could cut each other's lines.
+ */
+export const stdoutDestination = (): Destination => (stdout ??= pino.destination({ dest: 1, sync: false }));
+
+/**
+ * pino-http options: JSON logs, one request id per request (taken from X-Request-Id when sane), the
+ * service and instance in every line, and the client's address (X-Forwarded-For only from TRUSTED_PROXIES).
+ */
 export const pinoParams = (serviceName: string, config: LoadedConfig): Params => ({
-  pinoHttp: {
-    level: config.LOG_LEVEL,
-    base: { service: serviceName },
-    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
-    genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const header = req.headers['x-request-id'];
-      const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
+  pinoHttp: [
+    {
+      level: config.LOG_LEVEL,
+      base: { service: serviceName, instance: config.INSTANCE_NAME },
+      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      genReqId: (req: IncomingMessage, res: ServerResponse) => {
+        const header = req.headers['x-request-id'];
+        const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/ready' },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      serializers: {
+        req: (req: { id: string; method: string; url: string; raw?: Partial<Request> }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remote_ip: req.raw?.ip,
+        }),
+      },
     },
-    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/ready' },
-    customLogLevel: (_req, res, err) =>
-      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-    serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-    },
-  },
+    stdoutDestination(),
+  ],
 });

@@ -18,6 +18,7 @@ const COMMON_ENV = [
   'DATABASE_MIGRATION_URL',
   'KAFKA_BROKERS',
   'KAFKA_TOPIC',
+  'KAFKA_TOPIC_PARTITIONS',
   'AUTH_JWT_SECRET',
   'LOG_LEVEL',
 ];
@@ -36,11 +37,36 @@ interface ComposeService {
   ports?: Array<string | { target: number; published?: string | number }>;
   volumes?: Array<string | { source?: string; target: string }>;
   healthcheck?: { test?: string | string[] };
+  deploy?: { replicas?: number };
+  container_name?: string;
 }
 interface ComposeFile {
   version?: unknown;
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
+}
+
+/** In the compose file, or as a HEALTHCHECK of the Dockerfile the service is built from. */
+function hasHealthcheck(name: string): boolean {
+  const service = loadCompose().services[name];
+  if (service.healthcheck?.test) return true;
+  const build = typeof service.build === 'string' ? { context: service.build } : service.build;
+  if (!build) return false;
+  const dockerfile = resolve(ROOT, build.context ?? '.', build.dockerfile ?? 'Dockerfile');
+  return dockerInstructions(dockerfile).some((i) => i.keyword === 'HEALTHCHECK' && !/^NONE\b/i.test(i.args));
+}
+
+/** The gateway's server blocks (deploy/gateway/nginx.conf): the port each listens on and where it proxies. */
+function gatewayRoutes(): Array<{ listen: number; upstream: string }> {
+  const conf = readFileSync(join(ROOT, 'deploy', 'gateway', 'nginx.conf'), 'utf8').replace(/#.*$/gm, '');
+  return [...conf.matchAll(/server\s*\{([\s\S]*?)\n\}/g)].map(([, block]) => {
+    const variables = Object.fromEntries([...block.matchAll(/set\s+\$(\w+)\s+([^;\s]+);/g)].map(([, k, v]) => [k, v]));
+    const target = /proxy_pass\s+http:\/\/([^;\s]+);/.exec(block)?.[1] ?? '';
+    return {
+      listen: Number(/listen\s+(\d+);/.exec(block)?.[1]),
+      upstream: target.replace(/^\$(\w+)$/, (_, k: string) => variables[k] ?? target),
+    };
+  });
 }
 
 const loadCompose = (): ComposeFile =>
@@ -140,7 +166,8 @@ describe('docker-compose.yml', () => {
           dependency,
           exists: true,
         });
-        if (condition === 'service_healthy') expect(compose.services[dependency].healthcheck?.test).toBeDefined();
+        if (condition === 'service_healthy')
+          expect({ dependency, healthcheck: hasHealthcheck(dependency) }).toEqual({ dependency, healthcheck: true });
       }
     }
   });
@@ -164,6 +191,17 @@ describe('docker-compose.yml', () => {
     expect(kafka.healthcheck?.test).toEqual(
       expect.arrayContaining([expect.stringContaining('kafka-broker-api-versions.sh')]),
     );
+  });
+
+  it('runs the gateway from the official nginx image with its configuration mounted, resolving replicas at run time', () => {
+    const gateway = compose.services.gateway;
+    expect(gateway.image).toMatch(/^nginx:\d+\.\d+/);
+    expect(gateway.volumes).toContain('./deploy/gateway/nginx.conf:/etc/nginx/conf.d/default.conf:ro');
+    const conf = readFileSync(join(ROOT, 'deploy', 'gateway', 'nginx.conf'), 'utf8');
+    // Docker's DNS; a name in a variable is resolved per request, so replaced or added replicas are found.
+    expect(conf).toMatch(/^resolver 127\.0\.0\.11 valid=\d+s/m);
+    expect(gatewayRoutes()).toHaveLength(SERVICE_NAMES.length);
+    for (const route of gatewayRoutes()) expect(route.upstream).not.toContain('$');
   });
 
   it('runs PostgreSQL 16 with a pg_isready healthcheck', () => {
@@ -204,9 +242,24 @@ describe('docker-compose.yml', () => {
       expect(env.DATABASE_URL).toMatch(new RegExp(`:\\$\\{${prefix}_DB_PASSWORD:\\?`));
     });
 
-    it('publishes its port', () => {
-      const targets = (service.ports ?? []).map((p) => (typeof p === 'string' ? Number(p.split(':').pop()) : p.target));
-      expect(targets).toContain(port);
+    it('runs in replicas that publish no host port and have names of their own, on 12 partitions', () => {
+      expect(service.deploy?.replicas).toBeGreaterThanOrEqual(2);
+      // Replicas of one service cannot all bind one host port: the gateway publishes it.
+      expect(service.ports ?? []).toEqual([]);
+      expect(service.container_name).toBeUndefined();
+      const env = environmentOf(service);
+      // A fixed INSTANCE_NAME would be every replica's; its default, the container's host name, is each one's own.
+      expect(env.INSTANCE_NAME).toBeUndefined();
+      expect(env.KAFKA_TOPIC_PARTITIONS).toBe('12');
+      if (name === 'audit-recorder') expect(env.AUDIT_LOG_FILE).toContain('{instance}');
+    });
+
+    it('is reached on its port through the gateway, which waits for it to be healthy', () => {
+      const gateway = compose.services.gateway;
+      const published = (gateway.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
+      expect(published).toContain(`${port}:${port}`);
+      expect(gatewayRoutes()).toContainEqual({ listen: port, upstream: `${name}:${port}` });
+      expect(dependenciesOf(gateway)[name]).toBe('service_healthy');
     });
 
     it('is built from a Dockerfile that runs dist/apps/<service>/src/main.js as the node user', () => {

@@ -11,7 +11,7 @@
  * prefix (RELEASE_SERVICE_, AUDIT_RECORDER_, AUDIT_STREAMER_) + DATABASE_URL, DATABASE_MIGRATION_URL,
  * DATABASE_NAME, e.g. AUDIT_RECORDER_DATABASE_URL=postgres://audit_recorder:secret@db:5432/postgres.
  */
-import { baseConfigShape, ConfigError, credentialsOf, provisionServiceDatabase } from '@audit/platform';
+import { ConfigError, credentialsOf, migrationConfigShape, provisionServiceDatabase } from '@audit/platform';
 import { z } from 'zod';
 
 const SERVICES = [
@@ -23,12 +23,7 @@ const SERVICES = [
 const adminUrl = process.env['DATABASE_ADMIN_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function settingsOf(prefix: string, database: string) {
-  const shape = baseConfigShape({ port: 1, database });
-  const schema = z.object({
-    DATABASE_URL: shape.DATABASE_URL,
-    DATABASE_MIGRATION_URL: shape.DATABASE_MIGRATION_URL,
-    DATABASE_NAME: shape.DATABASE_NAME,
-  });
+  const schema = z.object(migrationConfigShape(database));
   const given = (name: string) => process.env[`${prefix}_${name}`] || undefined;
   const parsed = schema.safeParse({
     DATABASE_URL: given('DATABASE_URL'),

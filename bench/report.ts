@@ -44,7 +44,7 @@ interface BenchEntry {
   figures: Figure[];
 }
 
-const ORDER = ['release-service', 'recorder', 'recorder-query', 'recorder-exports', 'streamer', 'e2e'];
+const ORDER = ['release-service', 'recorder', 'recorder-query', 'recorder-exports', 'streamer', 'e2e', 'fleet'];
 
 function readResults(): Map<string, ResultFile> {
   if (!existsSync(RESULTS_DIR)) return new Map();

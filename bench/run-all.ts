@@ -18,6 +18,7 @@ const BENCHES = [
   'streamer',
   'e2e',
   'graphql-validation',
+  'fleet',
 ];
 
 function runBench(name: string): Promise<BenchRun> {

@@ -5,6 +5,7 @@
  * consumer can be started after the load, without competing with it for the two cores.
  */
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { waitForLeaders } from '../../libs/platform/kafka/src/lib/kafka-admin.service';
 
 export const benchKafka = (brokers: string[]): Kafka =>
   new Kafka({ brokers, clientId: 'release-service-bench', logLevel: logLevel.NOTHING });
@@ -14,7 +15,8 @@ export async function createLogAppendTimeTopic(kafka: Kafka, topic: string, part
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs's wait gives up when it asks a broker of a cluster that has not heard of the topic yet.
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -24,11 +26,21 @@ export async function createLogAppendTimeTopic(kafka: Kafka, topic: string, part
         },
       ],
     });
+    await waitForLeaders(admin, [topic]);
     // Without this config every latency below would silently be measured against the producer's clock.
-    const described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['message.timestamp.type'] }],
-    });
+    const describe = () =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['message.timestamp.type'] }],
+      });
+    // On a cluster the broker asked may learn of the new topic a moment after its leaders exist.
+    const deadline = Date.now() + 30_000;
+    let described = await describe().catch((err: Error) => err);
+    while (described instanceof Error && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      described = await describe().catch((err: Error) => err);
+    }
+    if (described instanceof Error) throw described;
     const value = described.resources[0]?.configEntries.find(
       (e) => e.configName === 'message.timestamp.type',
     )?.configValue;

@@ -75,16 +75,17 @@ export async function startService(
   const url = `http://127.0.0.1:${port}`;
   const exited = once(child, 'exit');
   try {
-    await waitFor(
+    // An exit ends the wait at once (waitFor would take a thrown error for "not yet" and poll on to its deadline).
+    const outcome = await waitFor(
       `${name} to be ready`,
       async () => {
-        if (child.exitCode !== null)
-          throw new Error(`${name} exited with ${child.exitCode}: ${logs.join('').slice(-2000)}`);
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
         const res = await fetch(`${url}/ready`).catch(() => undefined);
-        return res?.status === 200;
+        return res?.status === 200 ? 'ready' : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     );
+    if (outcome === 'exited') throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}`);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n--- ${name} logs ---\n${logs.join('').slice(-4000)}`);

@@ -27,6 +27,7 @@ export class LoadDriver {
   private issued = 0;
   private sequence = 0;
   private halted = false;
+  private nextInstance = 0;
 
   /** `ratePerSecond` paces the clients, so traffic that lasts as long as a fault stays a known size. */
   constructor(
@@ -101,14 +102,22 @@ export class LoadDriver {
     };
   }
 
+  /** Round robin over a fleet's release-services in rotation, as a load balancer would. */
+  private releaseUrl(): string {
+    const urls = this.platform.releaseUrls?.() ?? [this.platform.services['release-service'].url];
+    if (urls.length === 0) throw new Error('no release-service in rotation');
+    this.nextInstance = (this.nextInstance + 1) % urls.length;
+    return urls[this.nextInstance];
+  }
+
   /** Sends one action and files it under accepted, refused or failed. */
   async send(action: Action): Promise<Action> {
-    const base = `${this.platform.services['release-service'].url}/api/v4/projects/${action.projectId}/releases`;
-    const [url, method, body] =
-      action.kind === 'create'
-        ? [base, 'POST', { tag_name: action.tag, name: action.name }]
-        : [`${base}/${encodeURIComponent(action.tag)}`, 'PUT', { name: action.name }];
     try {
+      const base = `${this.releaseUrl()}/api/v4/projects/${action.projectId}/releases`;
+      const [url, method, body] =
+        action.kind === 'create'
+          ? [base, 'POST', { tag_name: action.tag, name: action.name }]
+          : [`${base}/${encodeURIComponent(action.tag)}`, 'PUT', { name: action.name }];
       const res = await fetch(url, {
         method,
         headers: {

@@ -43,6 +43,11 @@ export interface Platform {
   /** A maintainer of the group: may create and update releases in every project. */
   writer: string;
   kafka: Kafka;
+  /**
+   * The release-service instances the load may send to (a fleet: the replicas in rotation); unset: the one of
+   * `services`.
+   */
+  releaseUrls?: () => string[];
   /** Run first by stop(): e.g. a load driver halts, so a failed scenario leaves nothing running. */
   onStop: Array<() => void>;
   stop: () => Promise<void>;
@@ -54,6 +59,13 @@ export interface PlatformOptions {
   /** Extra environment per service, e.g. short delivery timeouts. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
   brokers?: string[];
+  /** The receiver behind each destination (default: startFaultyReceiver). */
+  receiver?: () => Promise<FaultyReceiver>;
+  /**
+   * Starts the services with the environments given, resolving with one instance of each (default: release-service,
+   * then both consumers). A fleet starts several of each (support/fleet.ts).
+   */
+  startServices?: (envs: Record<ServiceName, Record<string, string>>) => Promise<Record<ServiceName, RunningService>>;
 }
 
 const DEFAULT_DESTINATIONS: DestinationSpec[] = [
@@ -105,18 +117,24 @@ export async function startPlatform(scenario: string, options: PlatformOptions =
       ...options.env?.['audit-streamer'],
     },
   };
-  const receivers = await Promise.all((options.destinations ?? DEFAULT_DESTINATIONS).map(() => startFaultyReceiver()));
-  // release-service first: it creates the topic with its partitions before the consumers subscribe.
-  const release = await startService('release-service', envs['release-service']);
-  const [recorder, streamer] = await Promise.all([
-    startService('audit-recorder', envs['audit-recorder']),
-    startService('audit-streamer', envs['audit-streamer']),
-  ]);
-  const services = { 'release-service': release, 'audit-recorder': recorder, 'audit-streamer': streamer };
+  const receivers = await Promise.all(
+    (options.destinations ?? DEFAULT_DESTINATIONS).map(() => (options.receiver ?? startFaultyReceiver)()),
+  );
   const kafka =
     brokers === TEST_KAFKA_BROKERS
       ? testKafka(`faults-${suffix}`)
       : new Kafka({ brokers, clientId: `faults-${suffix}`, logLevel: logLevel.NOTHING });
+  let services: Record<ServiceName, RunningService>;
+  try {
+    services = await (options.startServices ?? startOneOfEach)(envs);
+  } catch (err) {
+    // Open receivers would keep jest from exiting; the scenario's databases and topics would stay behind.
+    await Promise.all(receivers.map((r) => r.close()));
+    await Promise.all(Object.values(databases).map(dropDatabase));
+    await deleteTopics(kafka, [topic, dlqTopicFor(topic)]);
+    throw err;
+  }
+  const { 'release-service': release, 'audit-streamer': streamer } = services;
   const platform: Platform = {
     scenario,
     suffix,
@@ -143,6 +161,18 @@ export async function startPlatform(scenario: string, options: PlatformOptions =
     receivers,
   );
   return platform;
+}
+
+async function startOneOfEach(
+  envs: Record<ServiceName, Record<string, string>>,
+): Promise<Record<ServiceName, RunningService>> {
+  // release-service first: it creates the topic with its partitions before the consumers subscribe.
+  const release = await startService('release-service', envs['release-service']);
+  const [recorder, streamer] = await Promise.all([
+    startService('audit-recorder', envs['audit-recorder']),
+    startService('audit-streamer', envs['audit-streamer']),
+  ]);
+  return { 'release-service': release, 'audit-recorder': recorder, 'audit-streamer': streamer };
 }
 
 /** SIGKILL: no shutdown hook runs, in-flight work is simply gone. Resolves once the process is. */
@@ -239,8 +269,12 @@ async function stopPlatform(platform: Platform, receivers: FaultyReceiver[]): Pr
   for (const s of services)
     writeFileSync(join(logs, `${platform.scenario.replace(/[^a-z0-9]+/gi, '-')}.${s.name}.log`), s.logs.join(''));
   await Promise.all(Object.values(platform.databases).map(dropDatabase));
-  const admin = platform.kafka.admin();
+  await deleteTopics(platform.kafka, [platform.topic, dlqTopicFor(platform.topic)]);
+}
+
+async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [platform.topic, dlqTopicFor(platform.topic)] }).catch(() => undefined);
+  await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
 }

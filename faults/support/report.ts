@@ -25,6 +25,10 @@ export interface ScenarioRow {
   deliveriesPerDestination: Record<string, number>;
   duplicatesDelivered: number;
   messagesInDlq: number;
+  /** Fleet scenarios: seconds from a consumer replica's SIGKILL until its partitions were consumed again, per group. */
+  failover?: string;
+  /** Fleet scenarios: the most requests one destination had in flight at once, from all streamers together. */
+  maxInFlight?: number;
   /** Anything else worth a line: fault timings, 5xx count, seconds to converge. */
   notes?: string;
 }
@@ -58,14 +62,14 @@ export function removeRows(): void {
 
 export function formatTable(rows: ScenarioRow[]): string {
   const head =
-    '| scenario | actions accepted | audit events stored | duplicates in DB | events missing | deliveries per destination | duplicates delivered | DLQ messages | notes |';
-  const rule = '|---|---:|---:|---:|---:|---|---:|---:|---|';
+    '| scenario | actions accepted | audit events stored | duplicates in DB | events missing | deliveries per destination | duplicates delivered | DLQ messages | failover | max in flight | notes |';
+  const rule = '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---|';
   const lines = rows.map((r) => {
     const deliveries =
       Object.entries(r.deliveriesPerDestination)
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ') || '—';
-    return `| ${r.scenario} | ${r.actionsAccepted} | ${r.auditEventsStored} | ${r.duplicatesInDatabase} | ${r.eventsMissing} | ${deliveries} | ${r.duplicatesDelivered} | ${r.messagesInDlq} | ${r.notes ?? ''} |`;
+    return `| ${r.scenario} | ${r.actionsAccepted} | ${r.auditEventsStored} | ${r.duplicatesInDatabase} | ${r.eventsMissing} | ${deliveries} | ${r.duplicatesDelivered} | ${r.messagesInDlq} | ${r.failover ?? '—'} | ${r.maxInFlight ?? '—'} | ${r.notes ?? ''} |`;
   });
   return [head, rule, ...lines].join('\n');
 }

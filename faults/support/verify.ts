@@ -217,7 +217,7 @@ export async function verify(
 export function reportRow(
   scenario: string,
   verdict: Verdict,
-  extra: { injected?: number; notes?: string[] } = {},
+  extra: { injected?: number; notes?: string[]; failover?: string; maxInFlight?: number } = {},
 ): ScenarioRow {
   const row: ScenarioRow = {
     scenario,
@@ -228,6 +228,8 @@ export function reportRow(
     deliveriesPerDestination: Object.fromEntries(verdict.destinations.map((d) => [d.name, d.delivered])),
     duplicatesDelivered: verdict.destinations.reduce((sum, d) => sum + d.duplicates, 0),
     messagesInDlq: verdict.dlq,
+    ...(extra.failover === undefined ? {} : { failover: extra.failover }),
+    ...(extra.maxInFlight === undefined ? {} : { maxInFlight: extra.maxInFlight }),
     notes: [
       ...(extra.notes ?? []),
       verdict.convergedInMs === null

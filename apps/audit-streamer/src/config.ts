@@ -31,7 +31,6 @@ export const AuditStreamerConfigSchema = z.object({
   AUDIT_EVENT_TYPES_DIR: z.string().min(1).default(DEFAULT_AUDIT_EVENT_TYPES_DIR),
   STREAMING_MAX_DESTINATIONS_PER_GROUP: z.coerce.number().int().min(1).max(1000).default(5), // also the limit of instance-level destinations
   STREAMING_SECRET_GRACE_PERIOD_MS: z.coerce.number().int().min(0).max(2_592_000_000).default(86_400_000), // a rotated-out signing secret keeps signing this long
-  TRUSTED_PROXIES: env.csv, // proxies whose X-Forwarded-For is believed for the actor IP of configuration-change audit events
   ...outboxConfigShape, // configuration changes are audit events, published through this service's outbox
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(128), // requests in flight, all destinations
   DELIVERY_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(256).default(32), // so one slow destination leaves slots to the others

@@ -4,12 +4,17 @@ import { AttemptRecorder, RecordedAttempt } from '../outcomes/attempt-recorder';
 import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { DeliverySignal } from './delivery-signal';
 import { DeliveryWorker } from './delivery-worker';
+import { DestinationSlots } from './destination-slots';
+import type { SlotRef } from './slot-book';
+import { SlotRequest, SlotsRepository } from './slots.repository';
 import { TargetCache } from './target-cache';
 import { SendResult, WebhookSender } from './webhook-sender';
 
 /*
  * The worker's hand-off queue in isolation: the claim, the database and HTTP are replaced by
- * recording stand-ins (the real ones are exercised by delivery.int.spec.ts).
+ * recording stand-ins (the real ones are exercised by delivery.int.spec.ts and, for the slots
+ * shared by replicas, replicas.int.spec.ts). The slots are DestinationSlots itself over a stand-in
+ * of its table.
  */
 const config = {
   DELIVERY_CONCURRENCY: 4,
@@ -20,7 +25,49 @@ const config = {
   DELIVERY_RETRY_MAX_MS: 1000,
 } as AuditStreamerConfig;
 
-function harness() {
+/**
+ * delivery_slots as one process sees it: `othersHold` slots (the lowest) of a destination are
+ * another replica's; `paused` destinations (the recorder marks them on a failed attempt, as
+ * AttemptRecorder does in destination_health) have a cap of 1.
+ */
+function slotTable(othersHold = new Map<number, number>()) {
+  const taken = new Map<number, Set<number>>();
+  const paused = new Set<number>();
+  const repository = {
+    acquire: (_holder: string, limit: number, _lease: number, _wait: number, requests: readonly SlotRequest[]) =>
+      Promise.resolve(
+        requests.map((r) => {
+          const mine = taken.get(r.destinationId) ?? new Set<number>();
+          taken.set(r.destinationId, mine);
+          const cap = r.paused || paused.has(r.destinationId) ? 1 : limit;
+          const slots: number[] = [];
+          for (let slot = othersHold.get(r.destinationId) ?? 0; slot < cap && slots.length < r.want; slot++) {
+            if (!mine.has(slot)) slots.push(slot);
+          }
+          slots.forEach((slot) => mine.add(slot));
+          return { destinationId: r.destinationId, paused: paused.has(r.destinationId), share: limit, slots };
+        }),
+      ),
+    maintain: (_h: string, limit: number, _l: number, held: readonly number[], renew: readonly SlotRef[]) =>
+      Promise.resolve(
+        held.map((destinationId) => ({
+          destinationId,
+          paused: paused.has(destinationId),
+          share: limit,
+          renewed: renew.filter((s) => s.destinationId === destinationId).map((s) => s.slot),
+        })),
+      ),
+    release: (_holder: string, slots: readonly SlotRef[]) => {
+      slots.forEach((s) => taken.get(s.destinationId)?.delete(s.slot));
+      return Promise.resolve();
+    },
+    releaseAll: () => Promise.resolve(taken.clear()),
+  } as unknown as SlotsRepository;
+  return { repository, taken, paused };
+}
+
+function harness(othersHold?: Map<number, number>) {
+  const table = slotTable(othersHold);
   const released: number[] = [];
   const answers: Array<{ destinationId: number; answer: (r: SendResult) => void }> = [];
   const recorded: RecordedAttempt[] = [];
@@ -36,22 +83,48 @@ function harness() {
       Promise.resolve({ id, url: `http://receiver/${id}`, build: () => ({ headers: {}, body: '{}' }) }),
   } as unknown as TargetCache;
   let sending = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const sender = {
     send: (req: { url: string }) => {
       sending++;
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
       return new Promise<SendResult>((answer) =>
-        answers.push({ destinationId: Number(req.url.split('/').pop()), answer }),
+        answers.push({
+          destinationId: Number(req.url.split('/').pop()),
+          answer: (r) => {
+            inFlight--;
+            answer(r);
+          },
+        }),
       );
     },
   } as unknown as WebhookSender;
   const recorder = {
-    add: (a: RecordedAttempt) => recorded.push(a),
+    add: (a: RecordedAttempt) => {
+      recorded.push(a);
+      if (a.verdict !== 'delivered') table.paused.add(a.destinationId);
+    },
     flush: () => Promise.resolve(),
   } as unknown as AttemptRecorder;
-  const worker = new DeliveryWorker(config, deliveries, targets, sender, recorder, new DeliverySignal());
+  const slots = new DestinationSlots(config, table.repository);
+  const worker = new DeliveryWorker(config, deliveries, targets, sender, recorder, new DeliverySignal(), slots);
   worker.onApplicationBootstrap();
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  return { worker, released, answers, recorded, settle, sending: () => sending };
+  // A few turns of the event loop: an acquisition of slots is batched to the next one, then answered.
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return {
+    worker,
+    table,
+    released,
+    answers,
+    recorded,
+    settle,
+    sending: () => sending,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
+  };
 }
 
 beforeAll(() => Logger.overrideLogger(false)); // the failed attempt's warning is expected
@@ -116,5 +189,82 @@ describe('DeliveryWorker hand-off', () => {
     await stopping;
     expect(h.released.length).toBeGreaterThan(0);
     expect(h.sending() + h.released.length).toBe(36);
+  });
+});
+
+describe('DeliveryWorker on the slots of the fleet', () => {
+  const ok = { statusCode: 204, latencyMs: 1, error: null };
+
+  it('sends only on slots it holds: with one of the two held by another replica, one request at a time', async () => {
+    const h = harness(new Map([[1, 1]]));
+    h.worker.offer([1, 1, 1].map(delivery));
+    await h.settle();
+    expect(h.sending()).toBe(1);
+    for (const expected of [2, 3]) {
+      h.answers[expected - 2].answer(ok);
+      await h.settle();
+      expect(h.sending()).toBe(expected);
+    }
+    h.answers[2].answer(ok);
+    await h.worker.onModuleDestroy();
+    expect(h.maxInFlight()).toBe(1);
+    expect(h.table.taken.size).toBe(0); // a stop frees every slot
+  });
+
+  it("gives a destination's hand-offs back to the claim at once when other replicas hold all its slots, and is saturated for the consumer", async () => {
+    const h = harness(new Map([[1, 2]]));
+    const handedOff = [1, 1, 1].map(delivery);
+    h.worker.offer([...handedOff, delivery(2)]);
+    await h.settle();
+    expect(h.answers.map((a) => a.destinationId)).toEqual([2]);
+    expect(h.released).toEqual(handedOff.map((d) => d.id));
+    expect(h.worker.saturated()).toEqual([1]); // until the next tick asks again
+    h.answers[0].answer(ok);
+    await h.worker.onModuleDestroy();
+  });
+
+  it('after a failed attempt sends one request at a time (the probe), and gives back the slots above it as they free', async () => {
+    const h = harness();
+    h.worker.offer([1, 1].map(delivery));
+    await h.settle();
+    expect(h.sending()).toBe(2);
+    expect([...(h.table.taken.get(1) ?? [])].sort()).toEqual([0, 1]);
+    h.answers[0].answer({ statusCode: 500, latencyMs: 1, error: 'HTTP 500' });
+    await h.settle();
+    // The other request still runs on its slot; new hand-offs wait for it (one at a time), not beside it.
+    h.worker.offer([1, 1].map(delivery));
+    await h.settle();
+    expect(h.sending()).toBe(2);
+    h.answers[1].answer(ok);
+    await h.settle();
+    expect(h.sending()).toBe(3);
+    expect([...(h.table.taken.get(1) ?? [])]).toEqual([0]);
+    h.answers[2].answer(ok);
+    await h.settle();
+    expect(h.sending()).toBe(4);
+    h.answers[3].answer(ok);
+    await h.worker.onModuleDestroy();
+    expect(h.maxInFlight()).toBe(2); // the two sent before the failure was known
+  });
+
+  it('gives the slots of a destination back to the fleet after a second without work there, and keeps those still in use', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const h = harness();
+      h.worker.offer([delivery(1), delivery(2)]);
+      await h.settle();
+      h.answers.find((a) => a.destinationId === 1)?.answer(ok);
+      await h.settle();
+      for (let tick = 0; tick < 3; tick++) {
+        jest.advanceTimersByTime(1_000);
+        await h.settle();
+      }
+      expect(h.table.taken.get(1)?.size ?? 0).toBe(0);
+      expect(h.table.taken.get(2)?.size).toBe(1); // its request still runs
+      h.answers.find((a) => a.destinationId === 2)?.answer(ok);
+      await h.worker.onModuleDestroy();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -5,32 +5,43 @@ import { AttemptRecorder } from '../outcomes/attempt-recorder';
 import { classifyAttempt, nextAttemptDelayMs, parseRetryAfterMs, RetrySchedule } from './backoff';
 import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { DeliverySignal } from './delivery-signal';
+import { DestinationSlots } from './destination-slots';
 import { TargetCache } from './target-cache';
 import { WebhookSender } from './webhook-sender';
 
-/** A delivery leased at insert and waiting in this process for a slot of its destination. */
+/** A leased delivery waiting in this process for a slot of its destination. */
 interface Queued {
   delivery: ClaimedDelivery;
   /** After this (local clock), too little of the lease is left for a send: it goes back to the claim. */
   sendBy: number;
+  /** Claimed (rather than handed off by the consumer): its end calls for another claim. */
+  claimed: boolean;
 }
+
+/** Slots of a destination this process has had no work for during this long are given back to the fleet. */
+const LINGER_MS = 1_000;
 
 /**
  * Sends deliveries with independent slots per destination: at most
- * DELIVERY_CONCURRENCY_PER_DESTINATION requests in flight to one destination and
- * DELIVERY_CONCURRENCY in all, so a destination that hangs until the timeout holds its own slots
- * and nothing else; a failing one is paused between probes (AttemptRecorder).
+ * DELIVERY_CONCURRENCY_PER_DESTINATION requests in flight to one destination from the whole fleet
+ * (the slots of DestinationSlots, shared through the database by every replica; one while the
+ * destination is paused, its probe) and DELIVERY_CONCURRENCY in this process, so a destination
+ * that hangs until the timeout holds its own slots and nothing else; a failing one is paused
+ * between probes (AttemptRecorder).
  *
- * Two sources of work:
+ * Every send passes one gate: a destination's queue starts a delivery only while its requests in
+ * flight here are fewer than the slots held here (`pump`); short of slots, it asks DestinationSlots
+ * for more, in batches, never per request. Two sources feed the queues:
  * - **Hand-off** (the hot path): the consumer leases new deliveries to healthy destinations as it
- *   inserts them and `offer`s them here; they wait in a bounded queue per destination and start as
- *   slots free, with no claim query and no lease write. A destination whose queue is full
- *   (`saturated`) gets its new deliveries unleased, for the claim; a failed attempt sends the
- *   destination's queue back to the claim too (it is about to be paused); so does a stop.
+ *   inserts them and `offer`s them here, with no claim query and no lease write. A destination whose
+ *   queue is full, or which this process could not get slots for (`saturated`), gets its new
+ *   deliveries unleased, for the claim (of whichever replica holds its slots); a failed attempt
+ *   sends the destination's queue back to the claim too (it is about to be paused); so does a stop,
+ *   and so does a delivery that waited in the queue until its lease ran short.
  * - **Claim**: retries, probes, overflow, and the work of instances that died are claimed (leased,
- *   `FOR UPDATE SKIP LOCKED`) for the free slots only. The loop claims again when enough claimed
- *   sends ended, when deliveries were left unleased, or after the poll interval. Several instances
- *   can run side by side. The loop never throws.
+ *   `FOR UPDATE SKIP LOCKED`) for the slots this process may still use. The loop claims again when
+ *   enough claimed sends ended, when deliveries were left unleased, or after the poll interval. The
+ *   loop never throws.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -39,6 +50,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly sends = new Set<Promise<void>>();
   private readonly queues = new Map<number, Queued[]>();
   private queued = 0;
+  /** Claimed deliveries waiting in the queues: the claim counts them against DELIVERY_CONCURRENCY. */
+  private claimedQueued = 0;
   private readonly queueLimit: number;
   private readonly destinationQueueLimit: number;
   private roomWaiters: Array<() => void> = [];
@@ -49,6 +62,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private freedSinceClaim = 0;
   private running = false;
   private loop: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  /** Destinations whose slots are held here with no work: since when. */
+  private readonly idleSince = new Map<number, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AuditStreamerConfig,
@@ -57,6 +74,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly sender: WebhookSender,
     private readonly recorder: AttemptRecorder,
     private readonly signal: DeliverySignal,
+    private readonly slots: DestinationSlots,
   ) {
     this.schedule = { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS };
     // Claim again once a quarter of a destination's slots are free: refills early, without one query per response.
@@ -65,6 +83,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     // enough that a queue drains well within the lease even at the request timeout.
     this.destinationQueueLimit = config.DELIVERY_CONCURRENCY_PER_DESTINATION * 4;
     this.queueLimit = config.DELIVERY_CONCURRENCY * 8;
+    slots.onAcquired((ids) => this.acquired(ids));
   }
 
   /** Every lease, claimed or handed off: longer than a send can take (the request timeout plus margins), so a live send is never re-claimed. */
@@ -72,11 +91,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     return this.config.DELIVERY_TIMEOUT_MS * 3 + 5_000;
   }
 
-  /** Destinations whose hand-off queue is full: their new deliveries go to the claim instead. */
+  /**
+   * Destinations whose new deliveries go to the claim instead of this process's queue: the queue
+   * is full, or it waits for slots that other replicas hold (they claim the deliveries instead).
+   */
   saturated(): number[] {
-    const full: number[] = [];
-    for (const [id, queue] of this.queues) if (queue.length >= this.destinationQueueLimit) full.push(id);
-    return full;
+    const full = new Set(this.slots.starved());
+    for (const [id, queue] of this.queues) if (queue.length >= this.destinationQueueLimit) full.add(id);
+    return [...full];
   }
 
   /**
@@ -108,38 +130,35 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       void this.giveBack(deliveries.map((d) => d.id));
       return;
     }
-    const sendBy = Date.now() + this.leaseMs - this.config.DELIVERY_TIMEOUT_MS - 5_000;
-    const touched = new Set<number>();
-    for (const delivery of deliveries) {
-      let queue = this.queues.get(delivery.destinationId);
-      if (!queue) this.queues.set(delivery.destinationId, (queue = []));
-      queue.push({ delivery, sendBy });
-      touched.add(delivery.destinationId);
-    }
-    this.queued += deliveries.length;
-    for (const id of touched) this.pump(id);
+    this.enqueue(deliveries, Date.now(), false);
   }
 
   onApplicationBootstrap(): void {
     this.running = true;
     this.loop = this.run();
+    this.timer = setInterval(() => {
+      this.ticking ??= this.tick().finally(() => (this.ticking = null));
+    }, this.slots.tickMs);
   }
 
   /**
-   * Stops claiming, gives queued hand-offs back, waits for the requests in flight, and records them.
-   * First of the shutdown hooks (every onModuleDestroy runs before any beforeApplicationShutdown), so
-   * the worker stops sending at once while the consumer (IngestModule) finishes its chunk and leaves
-   * its group: what the consumer inserts meanwhile is left unleased, to the claim. The worker's pool
-   * and the ORM's close later, in onApplicationShutdown.
+   * Stops claiming, gives queued deliveries back, waits for the requests in flight, records them,
+   * and frees this process's slots. First of the shutdown hooks (every onModuleDestroy runs before
+   * any beforeApplicationShutdown), so the worker stops sending at once while the consumer
+   * (IngestModule) finishes its chunk and leaves its group: what the consumer inserts meanwhile is
+   * left unleased, to the claim. The worker's pool and the ORM's close later, in onApplicationShutdown.
    */
   async onModuleDestroy(): Promise<void> {
     this.running = false;
+    if (this.timer) clearInterval(this.timer);
     this.signal.wake();
     for (const wake of this.roomWaiters.splice(0)) wake();
     await this.loop;
+    await this.ticking;
     await this.giveBack([...this.queues.keys()].flatMap((id) => this.takeQueue(id)));
     await Promise.all(this.sends);
     await this.recorder.flush();
+    await this.slots.stop();
   }
 
   private get total(): number {
@@ -148,9 +167,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const free = this.config.DELIVERY_CONCURRENCY - this.total;
+      const free = this.config.DELIVERY_CONCURRENCY - this.total - this.claimedQueued;
       try {
-        if (free > 0) await this.claimAndStart(free);
+        if (free > 0) await this.claimAndQueue(free);
       } catch (err) {
         this.logger.error({ err }, 'delivery claim failed');
       }
@@ -159,36 +178,81 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async claimAndStart(free: number): Promise<void> {
+  private async claimAndQueue(free: number): Promise<void> {
     this.freedSinceClaim = 0;
+    const busy = new Map(this.inFlight);
+    for (const [id, queue] of this.queues) busy.set(id, (busy.get(id) ?? 0) + queue.length);
+    const issued = Date.now();
     const claimed = await this.deliveries.claimDue(
       free,
       this.config.DELIVERY_CONCURRENCY_PER_DESTINATION,
-      this.inFlight,
+      busy,
       this.leaseMs,
+      { holder: this.slots.holder, paused: this.slots.paused() },
     );
-    for (const delivery of claimed) this.start(delivery, true);
+    for (const c of claimed)
+      this.slots.observe({ destinationId: c.destinationId, paused: c.paused, share: c.share }, issued);
+    this.enqueue(claimed, issued, true);
   }
 
-  /** Starts queued hand-offs of one destination while it and the process have free slots. */
+  private enqueue(deliveries: readonly ClaimedDelivery[], leasedAt: number, claimed: boolean): void {
+    if (deliveries.length === 0) return;
+    const sendBy = leasedAt + this.leaseMs - this.config.DELIVERY_TIMEOUT_MS - 5_000;
+    const touched = new Set<number>();
+    for (const delivery of deliveries) {
+      let queue = this.queues.get(delivery.destinationId);
+      if (!queue) this.queues.set(delivery.destinationId, (queue = []));
+      queue.push({ delivery, sendBy, claimed });
+      touched.add(delivery.destinationId);
+    }
+    this.queued += deliveries.length;
+    if (claimed) this.claimedQueued += deliveries.length;
+    for (const id of touched) {
+      this.idleSince.delete(id);
+      this.pump(id);
+    }
+  }
+
+  /**
+   * The gate: starts queued deliveries of one destination while it has usable slots here and the
+   * process has free room; short of slots, asks for more (batched and coalesced by DestinationSlots).
+   */
   private pump(destinationId: number): void {
     const queue = this.queues.get(destinationId);
     if (!queue) return;
-    const perDestination = this.config.DELIVERY_CONCURRENCY_PER_DESTINATION;
+    const now = Date.now();
+    const usable = this.slots.usable(destinationId, now);
     const stale: number[] = [];
     while (
       queue.length > 0 &&
       this.total < this.config.DELIVERY_CONCURRENCY &&
-      (this.inFlight.get(destinationId) ?? 0) < perDestination
+      (this.inFlight.get(destinationId) ?? 0) < usable
     ) {
-      const next = queue.shift() as Queued;
-      this.queued--;
-      if (Date.now() > next.sendBy) stale.push(next.delivery.id);
-      else this.start(next.delivery, false);
+      const next = this.dequeue(queue.shift() as Queued);
+      if (now > next.sendBy) stale.push(next.delivery.id);
+      else this.start(next.delivery, next.claimed);
     }
     if (queue.length === 0) this.queues.delete(destinationId);
+    else if (this.total < this.config.DELIVERY_CONCURRENCY) {
+      this.slots.request(destinationId, (this.inFlight.get(destinationId) ?? 0) + queue.length);
+    }
     if (stale.length > 0) void this.giveBack(stale);
     if (this.queued < this.queueLimit) for (const wake of this.roomWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Slots were asked for these destinations: start what they allow. A destination left with no
+   * usable slot (other replicas hold them all) gives its queue back at once, to the claim of the
+   * holders, rather than keep it waiting here; this process asks again at the next tick, as a
+   * waiter the holders make room for (their fair share).
+   */
+  private acquired(destinationIds: number[]): void {
+    if (!this.running) return;
+    const starved = new Set(this.slots.starved());
+    for (const id of destinationIds) {
+      this.pump(id);
+      if (starved.has(id) && this.queues.has(id)) void this.giveBack(this.takeQueue(id));
+    }
   }
 
   /** A global slot came free: the destination that freed it first, then any other with a queue. */
@@ -201,12 +265,55 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  private dequeue(entry: Queued): Queued {
+    this.queued--;
+    if (entry.claimed) this.claimedQueued--;
+    return entry;
+  }
+
   private takeQueue(destinationId: number): number[] {
     const queue = this.queues.get(destinationId) ?? [];
     this.queues.delete(destinationId);
-    this.queued -= queue.length;
+    for (const entry of queue) this.dequeue(entry);
     if (this.queued < this.queueLimit) for (const wake of this.roomWaiters.splice(0)) wake();
     return queue.map((q) => q.delivery.id);
+  }
+
+  /**
+   * Once per DestinationSlots.tickMs: renews slots and reads fair shares; gives back slots beyond the
+   * share and those of destinations idle for LINGER_MS; gives back deliveries whose lease ran short
+   * while they waited for a slot; and lets every queue ask for slots again.
+   */
+  private async tick(): Promise<void> {
+    await this.slots.tick();
+    if (!this.running) return;
+    const now = Date.now();
+    const held = new Set(this.slots.destinations());
+    for (const id of this.idleSince.keys()) if (!held.has(id)) this.idleSince.delete(id);
+    for (const id of held) {
+      const inFlight = this.inFlight.get(id) ?? 0;
+      if (inFlight > 0 || this.queues.has(id)) {
+        this.idleSince.delete(id);
+        this.slots.trim(id, inFlight);
+        continue;
+      }
+      const since = this.idleSince.get(id);
+      if (since === undefined) this.idleSince.set(id, now);
+      else if (now - since >= LINGER_MS) {
+        this.idleSince.delete(id);
+        this.slots.releaseAll(id);
+      }
+    }
+    const stale: number[] = [];
+    for (const [id, queue] of this.queues) {
+      const fresh = queue.filter((q) => q.sendBy >= now);
+      if (fresh.length === queue.length) continue;
+      for (const q of queue) if (q.sendBy < now) stale.push(this.dequeue(q).delivery.id);
+      if (fresh.length > 0) this.queues.set(id, fresh);
+      else this.queues.delete(id);
+    }
+    if (stale.length > 0) void this.giveBack(stale);
+    for (const id of [...this.queues.keys()]) this.pump(id);
   }
 
   /** Releases leases so the claim (here or in another instance) takes these deliveries at once. */
@@ -230,6 +337,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const left = (this.inFlight.get(id) ?? 1) - 1;
       if (left > 0) this.inFlight.set(id, left);
       else this.inFlight.delete(id);
+      // A slot beyond the fair share (another replica waits) or above a pause's cap goes back as soon as it is free.
+      this.slots.trim(id, left);
       if (this.running) this.pumpAfter(id);
       if (claimed) {
         this.claimedInFlight--;
@@ -257,7 +366,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         verdict,
       });
       if (verdict !== 'delivered') {
-        // The destination is about to be paused: its queued hand-offs wait for the claim instead.
+        // The destination is about to be paused: one request at a time here from now on (its probe),
+        // until a statement sent after this failure is recorded says otherwise; and its queued
+        // deliveries wait for the claim instead.
+        this.slots.failed(delivery.destinationId, () => this.recorder.flush());
         void this.giveBack(this.takeQueue(delivery.destinationId));
         this.logger.warn(
           { deliveryId: delivery.id, destinationId: target.id, attempts, error: result.error, retryInMs },

@@ -2,6 +2,7 @@ import { Database } from '@audit/platform';
 import { Injectable } from '@nestjs/common';
 import { toNumber } from '../sql';
 import { WorkerSqlPool } from '../worker-sql-pool';
+import { fairShareSql } from './slots.repository';
 
 /** A delivery the worker has claimed (leased) and must now attempt. */
 export interface ClaimedDelivery {
@@ -49,28 +50,39 @@ export class DispatchRepository {
 
   /**
    * Claims due deliveries, destination by destination, so one destination's backlog or slowness
-   * never fills the batch: each active, unpaused destination gives at most its free slots
-   * (`perDestination` minus what this process already has in flight for it; a destination
-   * recovering from failures gives one, its probe), and the batch holds at most `limit`.
-   * Destinations are visited in random order so none is always served last. The claim is a
-   * lease: a crash mid-send lets it expire and the delivery is tried again.
+   * never fills the batch: each active, unpaused destination gives at most what this process may
+   * still start there, counted in the fleet's slots (DestinationSlots): its cap
+   * (`perDestination`, 1 for a destination recovering from failures, its probe, also when this
+   * process believes it `paused`) less the slots other processes hold, within this process's fair
+   * share, less the deliveries `busy` here (in flight or queued). The batch holds at most `limit`.
+   * Destinations are visited in random order so none is always served last. The claim is a lease:
+   * a crash mid-send lets it expire and the delivery is tried again. Each row says what the claim
+   * read of its destination (pause, share), for DestinationSlots.observe.
    */
   async claimDue(
     limit: number,
     perDestination: number,
-    inFlight: ReadonlyMap<number, number>,
+    busy: ReadonlyMap<number, number>,
     leaseMs: number,
-  ): Promise<ClaimedDelivery[]> {
+    slots: { holder: string; paused: readonly number[] },
+  ): Promise<Array<ClaimedDelivery & { paused: boolean; share: number }>> {
     const rows = await this.worker.autocommit.query<Record<string, unknown>>(
-      `with slots as (
-         select d.id, d.config_version, greatest(0, (case when coalesce(h.pause_level, 0) > 0 then 1 else $1::int end)
-                                  - coalesce(($2::jsonb ->> d.id::text)::int, 0)) as free
+      `with dest as (
+         select d.id, d.config_version, coalesce(h.pause_level, 0) > 0 as paused,
+                case when coalesce(h.pause_level, 0) > 0 or d.id = any ($6::bigint[]) then 1 else $1::int end as cap,
+                coalesce(($2::jsonb ->> d.id::text)::int, 0) as busy
            from destinations d
            left join destination_health h on h.destination_id = d.id
           where d.active and (h.paused_until is null or h.paused_until <= now())
+       ), slots as (
+         select dest.id, dest.config_version, dest.paused, f.share,
+                least(dest.cap - f.others_held, f.share) - dest.busy as free
+           from dest cross join lateral (${fairShareSql('dest', '$5')}) f
+          -- A destination busy to its cap here (a backlog) costs neither the slot counts nor a look at its deliveries.
+          where dest.cap > dest.busy
           order by random()
        ), due as (
-         select dl.id, s.config_version from slots s
+         select dl.id, s.config_version, s.paused, s.share from slots s
           cross join lateral (
             select dl.id from deliveries dl
              where dl.destination_id = s.id and dl.status <> 'delivered' and dl.next_attempt_at <= now()
@@ -84,8 +96,9 @@ export class DispatchRepository {
        )
        update deliveries dl set leased_until = now() + $4::double precision * interval '1 millisecond'
          from due where dl.id = due.id
-       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts, due.config_version`,
-      [perDestination, JSON.stringify(Object.fromEntries(inFlight)), limit, leaseMs],
+       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts,
+                 due.config_version, due.paused, due.share`,
+      [perDestination, JSON.stringify(Object.fromEntries(busy)), limit, leaseMs, slots.holder, slots.paused],
     );
     return rows.map((r) => ({
       id: toNumber(r['id']),
@@ -95,6 +108,8 @@ export class DispatchRepository {
       payload: r['payload'],
       attempts: Number(r['attempts']),
       destinationVersion: toNumber(r['config_version']),
+      paused: r['paused'] === true,
+      share: Number(r['share']),
     }));
   }
 

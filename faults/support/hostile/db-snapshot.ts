@@ -8,6 +8,13 @@ import { Client } from 'pg';
  */
 export type Snapshot = Record<string, { rows: number; digest: string }>;
 
+/**
+ * Tables a service rewrites on its own clock, whatever requests arrive: the streamer's delivery slots are
+ * renewed and released by their holders every second or so (leases, not stored data). Left out of the
+ * snapshot, or every phase would show a change no request made.
+ */
+const SELF_RENEWING = new Set(['public.delivery_slots', 'public.delivery_slot_waiters']);
+
 async function withDatabase<T>(database: string, run: (client: Client) => Promise<T>): Promise<T> {
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${database}`;
@@ -26,7 +33,9 @@ const tablesOf = async (client: Client): Promise<string[]> =>
       `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
       WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
     )
-  ).rows.map((r) => r.name);
+  ).rows
+    .map((r) => r.name)
+    .filter((name) => !SELF_RENEWING.has(name));
 
 export async function snapshot(databases: string[]): Promise<Snapshot> {
   const out: Snapshot = {};

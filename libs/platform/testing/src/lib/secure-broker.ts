@@ -54,13 +54,12 @@ export async function startSecureBroker(): Promise<SecureBroker> {
       `-Dlog4j.configuration=file:${join(root, 'deploy', 'kafka-local', 'log4j.properties')}`,
       `-Dkafka.logs.dir=${join(dir, 'logs')}`,
     ];
-    const clusterId = randomBytes(16).toString('base64url'); // what StorageTool random-uuid prints, without a JVM
+    const clusterId = kafkaClusterId();
     await run('java', [
       ...jvm,
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      clusterId,
+      `--cluster-id=${clusterId}`,
       '-c',
       props,
       '--add-scram',
@@ -236,4 +235,16 @@ async function kill(child: ChildProcess): Promise<void> {
     await exited;
   }
   clearTimeout(timer);
+}
+
+/**
+ * What `kafka-storage random-uuid` prints, without a JVM: 16 random bytes in base64url. Like Kafka's own
+ * Uuid.randomUuid, it never starts with '-': the tool's argument parser reads such a value as an option
+ * (one run in 64 failed that way).
+ */
+export function kafkaClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }

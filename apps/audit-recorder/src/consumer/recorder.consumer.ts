@@ -6,6 +6,8 @@ import { AuditEvent } from '@audit/contracts';
 import { ChunkConsumerOptions, ChunkPattern, ConsumedEvent, HandlerRejection } from '@audit/kafka';
 import { NamespacesRepository } from '@audit/namespaces';
 import { Database } from '@audit/platform';
+import { Telemetry } from '@audit/telemetry';
+import type { Counter } from 'prom-client';
 import type { AuditRecorderConfig } from '../config';
 import { AuditEventsRepository } from '../audit-events/audit-events.repository';
 import { AuditJsonLog } from './audit-json-log';
@@ -31,6 +33,7 @@ export const recorderConsumers = (config: AuditRecorderConfig): Record<string, C
 @Controller()
 export class RecorderConsumer {
   private readonly logger = new Logger(RecorderConsumer.name);
+  private readonly stored: Counter<'event_type'>;
 
   constructor(
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
@@ -38,7 +41,17 @@ export class RecorderConsumer {
     private readonly auditEvents: AuditEventsRepository,
     private readonly namespaces: NamespacesRepository,
     private readonly jsonLog: AuditJsonLog,
-  ) {}
+    telemetry: Telemetry,
+  ) {
+    // Bounded: event types come from the registry (config/audit_events/types), a few dozen.
+    this.stored = telemetry.metrics.counter({
+      name: 'audit_events_stored_total',
+      help: 'Audit events stored in the database, by type; a redelivered event already stored is not counted again.',
+      labelNames: ['event_type'],
+    });
+    // Every type's series from the start, at 0: `increase()` over a series born at 5 would miss those 5.
+    for (const type of registry.names) if (registry.isSavedToDatabase(type)) this.stored.inc({ event_type: type }, 0);
+  }
 
   @ChunkPattern(RECORDER_EVENTS)
   async handle(@Payload() consumed: ConsumedEvent[]): Promise<HandlerRejection[]> {
@@ -66,7 +79,21 @@ export class RecorderConsumer {
     // commit and this append, the redelivered chunk writes the lines again. The log is at least
     // once (lines carry the event id), never missing a stored event.
     await this.jsonLog.append(payloads);
-    if (inserted.length > 0) this.logger.debug(`stored ${inserted.length} audit events`);
+    if (inserted.length > 0) {
+      this.countStored(toStore, inserted);
+      this.logger.debug(`stored ${inserted.length} audit events`);
+    }
     return rejections;
+  }
+
+  /** `inserted`: the ids of `toStore` that were new. One increment per type, not per event. */
+  private countStored(toStore: AuditEvent[], inserted: string[]): void {
+    const isNew = inserted.length === toStore.length ? null : new Set(inserted);
+    const byType = new Map<string, number>();
+    for (const event of toStore) {
+      if (isNew && !isNew.has(event.id)) continue;
+      byType.set(event.event_type, (byType.get(event.event_type) ?? 0) + 1);
+    }
+    for (const [eventType, count] of byType) this.stored.inc({ event_type: eventType }, count);
   }
 }

@@ -1,3 +1,6 @@
+import { Database } from '@audit/platform';
+import { Telemetry } from '@audit/telemetry';
+import { DeliveryMetrics } from './delivery-metrics';
 import { Logger } from '@nestjs/common';
 import { AuditStreamerConfig } from '../config';
 import { AttemptRecorder, RecordedAttempt } from '../outcomes/attempt-recorder';
@@ -108,7 +111,19 @@ function harness(othersHold?: Map<number, number>) {
     flush: () => Promise.resolve(),
   } as unknown as AttemptRecorder;
   const slots = new DestinationSlots(config, table.repository);
-  const worker = new DeliveryWorker(config, deliveries, targets, sender, recorder, new DeliverySignal(), slots);
+  const telemetry = Telemetry.disabled();
+  const metrics = new DeliveryMetrics(telemetry, {} as Database); // its gauges read the database only when scraped
+  const worker = new DeliveryWorker(
+    config,
+    deliveries,
+    targets,
+    sender,
+    recorder,
+    new DeliverySignal(),
+    slots,
+    metrics,
+    telemetry,
+  );
   worker.onApplicationBootstrap();
   // A few turns of the event loop: an acquisition of slots is batched to the next one, then answered.
   const settle = async () => {
@@ -138,6 +153,7 @@ const delivery = (destinationId: number): ClaimedDelivery => ({
   payload: {},
   attempts: 0,
   destinationVersion: 1,
+  traceparent: null,
 });
 
 describe('DeliveryWorker hand-off', () => {

@@ -6,8 +6,11 @@ import { classifyAttempt, nextAttemptDelayMs, parseRetryAfterMs, RetrySchedule }
 import { ClaimedDelivery, DispatchRepository } from './dispatch.repository';
 import { DeliverySignal } from './delivery-signal';
 import { DestinationSlots } from './destination-slots';
-import { TargetCache } from './target-cache';
-import { WebhookSender } from './webhook-sender';
+import { isSampled, SpanKind, SpanStatusCode, Telemetry } from '@audit/telemetry';
+import { DeliveryMetrics } from './delivery-metrics';
+import { ReadyTarget, TargetCache } from './target-cache';
+import type { HeaderPair } from './webhook-request';
+import { SendResult, WebhookSender } from './webhook-sender';
 
 /** A leased delivery waiting in this process for a slot of its destination. */
 interface Queued {
@@ -75,6 +78,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly recorder: AttemptRecorder,
     private readonly signal: DeliverySignal,
     private readonly slots: DestinationSlots,
+    private readonly metrics: DeliveryMetrics,
+    private readonly telemetry: Telemetry,
   ) {
     this.schedule = { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS };
     // Claim again once a quarter of a destination's slots are free: refills early, without one query per response.
@@ -348,12 +353,54 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.sends.add(send);
   }
 
+  /**
+   * The request, with tracing on in a client span of the trace the delivery's event came in (its chunk
+   * span), whose context it carries to the receiver as `traceparent`: the SIEM's own traces join ours.
+   */
+  private async send(target: ReadyTarget, delivery: ClaimedDelivery): Promise<SendResult> {
+    const request = target.build(delivery, Date.now());
+    const { tracing } = this.telemetry;
+    if (!tracing.enabled || !delivery.traceparent) return this.sender.send({ url: target.url, ...request });
+    if (!isSampled(delivery.traceparent)) {
+      // A trace nobody records: no span, its context passed on as it came (the SIEM's own tracing may join it).
+      const headers = [...withoutTraceparent(request.headers), ['traceparent', delivery.traceparent] as HeaderPair];
+      return this.sender.send({ url: target.url, headers, body: request.body });
+    }
+    const span = tracing.startSpan(
+      'POST streaming destination',
+      {
+        kind: SpanKind.CLIENT,
+        // Ids only: the URL may hold credentials or tokens of the destination's owner.
+        attributes: {
+          'audit.destination.id': delivery.destinationId,
+          'audit.delivery.id': delivery.id,
+          'audit.event.type': delivery.eventType,
+        },
+      },
+      tracing.extract(delivery.traceparent),
+    );
+    const headers = [
+      ...withoutTraceparent(request.headers),
+      ['traceparent', tracing.traceparent(span) ?? delivery.traceparent] as HeaderPair,
+    ];
+    try {
+      // Not made the active span: nothing logs inside the send, and entering a context per request costs.
+      const result = await this.sender.send({ url: target.url, headers, body: request.body });
+      if (result.statusCode !== null) span.setAttribute('http.response.status_code', result.statusCode);
+      if (result.error) span.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
+      return result;
+    } finally {
+      span.end();
+    }
+  }
+
   private async deliverOne(delivery: ClaimedDelivery): Promise<void> {
     try {
       const target = await this.targets.get(delivery.destinationId, delivery.destinationVersion);
       if (!target) return; // deleted or deactivated since the claim: the lease expires, nothing is sent
-      const result = await this.sender.send({ url: target.url, ...target.build(delivery, Date.now()) });
+      const result = await this.send(target, delivery);
       const verdict = classifyAttempt(result.statusCode);
+      this.metrics.attempted(verdict, result.latencyMs / 1000);
       const attempts = delivery.attempts + 1;
       const retryAfterMs = parseRetryAfterMs(result.retryAfter, Date.now());
       const retryInMs = verdict === 'delivered' ? null : nextAttemptDelayMs(attempts, retryAfterMs, this.schedule);
@@ -382,3 +429,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 }
+
+/** A custom header of the destination named `traceparent` gives way to the trace's own. */
+const withoutTraceparent = (headers: readonly HeaderPair[]): HeaderPair[] =>
+  headers.filter(([name]) => name.toLowerCase() !== 'traceparent');

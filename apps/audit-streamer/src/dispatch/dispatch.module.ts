@@ -1,3 +1,4 @@
+import { DeliveryMetrics } from './delivery-metrics';
 import { Module } from '@nestjs/common';
 import { OutcomesModule } from '../outcomes/outcomes.module';
 import { DeliverySignal } from './delivery-signal';
@@ -26,6 +27,7 @@ import { WorkerSqlModule } from '../worker-sql-pool';
     TargetCache,
     WebhookSender,
     DeliveryWorker,
+    DeliveryMetrics,
   ],
   exports: [DeliveryWorker, DeliverySignal],
 })

@@ -14,6 +14,8 @@ export interface ClaimedDelivery {
   attempts: number;
   /** The destination's config_version at claim time: the target cache reloads when it moved. */
   destinationVersion: number;
+  /** The trace of the consumer chunk that created the delivery (null: tracing was off there). */
+  traceparent: string | null;
 }
 
 /** A destination as the worker needs it: secrets still encrypted. */
@@ -96,7 +98,7 @@ export class DispatchRepository {
        )
        update deliveries dl set leased_until = now() + $4::double precision * interval '1 millisecond'
          from due where dl.id = due.id
-       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts,
+       returning dl.id, dl.destination_id, dl.audit_event_id, dl.event_type, dl.payload, dl.attempts, dl.traceparent,
                  due.config_version, due.paused, due.share`,
       [perDestination, JSON.stringify(Object.fromEntries(busy)), limit, leaseMs, slots.holder, slots.paused],
     );
@@ -108,6 +110,7 @@ export class DispatchRepository {
       payload: r['payload'],
       attempts: Number(r['attempts']),
       destinationVersion: toNumber(r['config_version']),
+      traceparent: (r['traceparent'] as string | null) ?? null,
       paused: r['paused'] === true,
       share: Number(r['share']),
     }));

@@ -28,6 +28,8 @@ export class IngestRepository {
     sql: Sql,
     events: readonly AuditEvent[],
     lease: { leaseMs: number; saturated: readonly number[] | 'all' },
+    /** The trace context each event's delivery continues (by audit event id), with tracing on. */
+    traces: ReadonlyMap<string, string> = new Map(),
   ): Promise<InsertedDelivery[]> {
     if (events.length === 0) return [];
     const ids = events.map((e) => e.id);
@@ -35,16 +37,18 @@ export class IngestRepository {
     // Instance-scoped events (e.g. an instance-wide export) belong to no group: instance destinations only.
     const roots = events.map((e) => (e.entity_type === 'Instance' ? null : rootPathOf(e.entity_path)));
     const payloads = `[${events.map((e) => JSON.stringify(e)).join(',')}]`;
+    const traceparents = traces.size === 0 ? null : events.map((e) => traces.get(e.id) ?? null);
     const rows = await sql.query<Record<string, unknown>>(
       `with e as (
          select * from rows from (unnest($1::uuid[]), unnest($2::text[]), unnest($3::text[]), json_array_elements($4::json))
                 with ordinality as e(id, event_type, root_path, payload, ord)
        ), ins as (
-         insert into deliveries (destination_id, audit_event_id, event_type, payload, leased_until)
+         insert into deliveries (destination_id, audit_event_id, event_type, payload, leased_until, traceparent)
          select d.id, e.id, e.event_type, e.payload,
                 case when coalesce(h.pause_level, 0) = 0 and (h.paused_until is null or h.paused_until <= now())
                           and $5::boolean and not (d.id = any ($6::bigint[]))
-                     then now() + $7::double precision * interval '1 millisecond' end
+                     then now() + $7::double precision * interval '1 millisecond' end,
+                ($8::text[])[e.ord]
            from e
            join destinations d
              on d.active
@@ -66,6 +70,7 @@ export class IngestRepository {
         lease.saturated !== 'all',
         lease.saturated === 'all' ? [] : [...lease.saturated],
         lease.leaseMs,
+        traceparents,
       ],
     );
     const byId = new Map(events.map((e) => [e.id, e]));
@@ -79,6 +84,7 @@ export class IngestRepository {
         payload: event,
         attempts: 0,
         destinationVersion: toNumber(r['config_version']),
+        traceparent: traces.get(event.id) ?? null,
         leased: r['leased'] === true,
       };
     });

@@ -47,7 +47,13 @@ export class StreamingConsumer {
   @ChunkPattern(STREAMER_EVENTS)
   async handle(@Payload() consumed: ConsumedEvent[]): Promise<void> {
     const events = consumed.map((c) => c.event);
-    const streamed = events.flatMap(toAuditEvents).filter((a) => this.registry.isStreamed(a.event_type));
+    // Each delivery continues the trace of the message its event came from (with tracing on).
+    const traces = new Map<string, string>();
+    const streamed = consumed.flatMap(({ event, traceparent }) => {
+      const audit = toAuditEvents(event).filter((a) => this.registry.isStreamed(a.event_type));
+      if (traceparent) for (const a of audit) traces.set(a.id, traceparent);
+      return audit;
+    });
     const handOff = await this.worker.waitForRoom(HAND_OFF_WAIT_MS);
     const lease = { leaseMs: this.worker.leaseMs, saturated: handOff ? this.worker.saturated() : ('all' as const) };
     const namespaces = namespaceUpserts(events);
@@ -55,10 +61,10 @@ export class StreamingConsumer {
     // and COMMIT round trips, most of the cost per chunk at low rates.
     const created =
       namespaces.length === 0
-        ? await this.deliveries.insertMatching(this.database.autocommit, streamed, lease)
+        ? await this.deliveries.insertMatching(this.database.autocommit, streamed, lease, traces)
         : await this.database.transaction(async (tx) => {
             await this.namespaces.apply(tx, namespaces);
-            return this.deliveries.insertMatching(tx, streamed, lease);
+            return this.deliveries.insertMatching(tx, streamed, lease, traces);
           });
     if (created.length === 0) return;
     this.logger.debug?.({ events: events.length, deliveries: created.length }, 'deliveries created');

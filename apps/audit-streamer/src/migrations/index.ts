@@ -8,6 +8,7 @@ import { Migration20261121000030 } from './Migration20261121000030';
 import { Migration20261121000031 } from './Migration20261121000031';
 import { Migration20261121000032 } from './Migration20261121000032';
 import { Migration20261126000040 } from './Migration20261126000040';
+import { Migration20261127000001 } from './Migration20261127000001';
 
 /** Committed migrations in order; DatabaseModule runs them at start-up. */
 export const migrations: MigrationObject[] = [
@@ -20,6 +21,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261121000031', class: Migration20261121000031 },
   { name: 'Migration20261121000032', class: Migration20261121000032 },
   { name: 'Migration20261126000040', class: Migration20261126000040 },
+  { name: 'Migration20261127000001', class: Migration20261127000001 },
 ];
 
 /** The streamer appends to nothing it may not also update: every table is read-write for the running service. */

@@ -1,3 +1,4 @@
+import { Telemetry } from '@audit/telemetry';
 import { CommandMetadata, DomainEvent } from '@audit/contracts';
 import { ConflictError } from '@audit/kernel';
 import { Outbox, OutboxRelay } from '@audit/outbox';
@@ -49,7 +50,7 @@ function recordingDatabase(reply: Reply) {
 function handlerOn(reply: Reply) {
   const { db, log } = recordingDatabase(reply);
   const relay = { wake: jest.fn() };
-  const outbox = new Outbox({ KAFKA_TOPIC: 'topic' }, relay as unknown as OutboxRelay);
+  const outbox = new Outbox({ KAFKA_TOPIC: 'topic' }, relay as unknown as OutboxRelay, Telemetry.disabled());
   const ids = { next: jest.fn(async () => 7) } as unknown as IdAllocator;
   return { handler: new CommandHandler(db, new EventStore(outbox), ids), log, relay, ids };
 }

@@ -24,3 +24,4 @@ export * from './lib/platform.module';
 export * from './lib/http/request-context';
 export * from './lib/runtime/wakeup';
 export * from './lib/openapi/openapi';
+export * from './lib/telemetry/http-telemetry.middleware';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { dlqTopicFor } from '@audit/contracts';
 import { Admin, Kafka } from 'kafkajs';
 import { KAFKA_CLIENT, KAFKA_OPTIONS, KafkaOptions } from './kafka.constants';
-import { createKafkaClient } from './kafka.module';
+import { createKafkaClient } from './kafka-client';
 
 /** How long boot waits for the first attempt of an `optional` service before going on without Kafka. */
 const OPTIONAL_BOOT_WAIT_MS = 10_000;
@@ -70,6 +70,22 @@ export class KafkaAdminService implements OnModuleInit, OnApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Per partition of `topic`: the high watermark minus `groupId`'s committed offset (minus the log start
+   * when the group has committed nothing there: all of what is left is to be read).
+   */
+  async consumerLag(groupId: string, topic: string): Promise<Array<{ partition: number; lag: number }>> {
+    const [ends, [committed]] = await Promise.all([
+      this.admin.fetchTopicOffsets(topic),
+      this.admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    return ends.map(({ partition, high, low }) => {
+      const offset = at.get(partition) ?? -1;
+      return { partition, lag: Math.max(0, Number(high) - (offset >= 0 ? offset : Number(low))) };
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,4 +1,13 @@
-import { DynamicModule, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { KafkaModule, kafkaSecurity } from '@audit/kafka';
@@ -13,6 +22,19 @@ import { pinoParams } from './logging/logging';
 import { PUBLIC_URL_SETTING } from './http/links';
 import { trustProxySetting } from './http/trusted-proxies';
 import { RequestRateLimiter } from './http/rate-limit';
+import { Telemetry } from '@audit/telemetry';
+import { HttpTelemetryMiddleware } from './telemetry/http-telemetry.middleware';
+import { MetricsController } from './telemetry/metrics.controller';
+
+/** Sends the spans still buffered once everything else has stopped (the consumers' last chunks included). */
+@Injectable()
+class TelemetryShutdown implements OnApplicationShutdown {
+  constructor(private readonly telemetry: Telemetry) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.telemetry.tracing.shutdown();
+  }
+}
 
 /**
  * Hands PUBLIC_URL to the HTTP layer, where links to the service's own pages are built, and
@@ -44,10 +66,15 @@ export interface PlatformOptions {
 /**
  * The plumbing every service shares: validated configuration, JSON logs with request ids, the
  * database with its migrations, Kafka, JWT authentication, problem+json errors, request hygiene
- * (JSON bodies only, nothing unstorable), health probes.
+ * (JSON bodies only, nothing unstorable), health probes, metrics (`/metrics`) and tracing.
  */
 @Module({})
-export class PlatformModule {
+export class PlatformModule implements NestModule {
+  /** Every request is measured and, with tracing on, traced: before guards, pipes and handlers. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpTelemetryMiddleware).forRoutes('*');
+  }
+
   static forRoot({ serviceName, config, database, kafkaAtBoot = 'required' }: PlatformOptions): DynamicModule {
     return {
       module: PlatformModule,
@@ -73,16 +100,19 @@ export class PlatformModule {
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        { provide: Telemetry, useValue: Telemetry.fromConfig(serviceName, config) },
+        TelemetryShutdown,
+        HttpTelemetryMiddleware,
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_INTERCEPTOR, useClass: RequestHygieneInterceptor },
         PublicUrlSetting,
         RequestRateLimiter,
       ],
-      exports: [APP_CONFIG, RequestRateLimiter, DatabaseModule],
+      exports: [APP_CONFIG, RequestRateLimiter, DatabaseModule, Telemetry],
     };
   }
 }

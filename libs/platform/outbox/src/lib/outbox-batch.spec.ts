@@ -5,10 +5,18 @@ const row = (id: number, text: string): OutboxRow => ({
   topic: 't',
   message_key: 'Project:1',
   payload: { text },
+  traceparent: null,
   age_ms: '0',
 });
 
 describe('takeBatch', () => {
+  it("sends a row's trace context as the message's traceparent header, and no header without one", () => {
+    const traced = { ...row(1, 'a'), traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    const batch = takeBatch([traced, row(2, 'b')]);
+    expect(batch?.messages[0].headers).toEqual({ traceparent: traced.traceparent });
+    expect(batch?.messages[1]).not.toHaveProperty('headers');
+  });
+
   it('takes rows oldest first while they fit, and stops at the first that does not', () => {
     const rows = [row(1, 'a'.repeat(100)), row(2, 'b'.repeat(100)), row(3, 'c'), row(4, 'd')];
     const { ids, messages, more } = takeBatch(rows, 250) ?? { ids: [], messages: [], more: false };

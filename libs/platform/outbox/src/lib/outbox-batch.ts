@@ -4,6 +4,8 @@ export interface OutboxRow {
   topic: string;
   message_key: string;
   payload: unknown;
+  /** The W3C trace context of the write that appended the row (null: tracing was off). */
+  traceparent: string | null;
   /** How long the row has waited, measured by PostgreSQL's clock. */
   age_ms: string;
 }
@@ -12,6 +14,8 @@ export interface OutboxMessage {
   topic: string;
   key: string;
   value: string;
+  /** `traceparent`, when the row has one: the trace goes on in the consumers. */
+  headers?: Record<string, string>;
 }
 
 export const BATCH_ROWS = 500;
@@ -22,7 +26,7 @@ export const BATCH_ROWS = 500;
 export const BATCH_BYTES = 512 * 1024;
 
 export const OLDEST_UNPUBLISHED = `
-  select id, topic, message_key, payload,
+  select id, topic, message_key, payload, traceparent,
          (extract(epoch from clock_timestamp() - created_at) * 1000)::bigint as age_ms
     from outbox where published_at is null order by id limit $1`;
 
@@ -52,7 +56,9 @@ export function takeBatch(rows: OutboxRow[], maxBytes = BATCH_BYTES, limit = BAT
     bytes += Buffer.byteLength(value) + Buffer.byteLength(row.message_key);
     if (messages.length > 0 && bytes > maxBytes) break;
     ids.push(row.id);
-    messages.push({ topic: row.topic, key: row.message_key, value });
+    const message: OutboxMessage = { topic: row.topic, key: row.message_key, value };
+    if (row.traceparent) message.headers = { traceparent: row.traceparent };
+    messages.push(message);
   }
   const more = rows.length >= limit || ids.length < rows.length;
   return { ids, messages, more, oldestAgeMs: Number(rows[0].age_ms), readAt: Date.now() };

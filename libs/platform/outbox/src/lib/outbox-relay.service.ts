@@ -1,6 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { KAFKA_OPTIONS, KafkaOptions } from '@audit/kafka';
-import { APP_CONFIG, databaseUrl, Wakeup } from '@audit/platform';
+import { APP_CONFIG, Database, databaseUrl, Wakeup } from '@audit/platform';
+import { Telemetry } from '@audit/telemetry';
+import type { Counter } from 'prom-client';
 import { OutboxConfig, PRUNE_BATCH_ROWS, PRUNE_PUBLISHED } from './outbox';
 import { BATCH_ROWS, OLDEST_UNPUBLISHED, OutboxBatch, OutboxRow, takeBatch } from './outbox-batch';
 import { RelayProducer } from './relay-producer';
@@ -44,11 +46,19 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private pending: { batch: OutboxBatch; acknowledged: boolean } | null = null;
   /** When the leader last pruned published rows (0: not yet). */
   private prunedAt = 0;
+  private readonly published: Counter;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxConfig,
     @Inject(KAFKA_OPTIONS) kafka: KafkaOptions,
+    database: Database,
+    telemetry: Telemetry,
   ) {
+    this.published = telemetry.metrics.counter({
+      name: 'audit_outbox_published_total',
+      help: 'Outbox rows this instance published to Kafka (acknowledged by every in-sync replica, then marked).',
+    });
+    registerOutboxGauges(telemetry, database, this.logger);
     this.producer = new RelayProducer({
       brokers: kafka.brokers,
       clientId: `${kafka.clientId}-outbox-relay`,
@@ -155,6 +165,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     // On the session that holds the lock: a relay that lost leadership mid-pass cannot mark rows.
     await this.session.query('update outbox set published_at = now() where id = any($1::bigint[])', [batch.ids]);
     this.pending = null;
+    this.published.inc(batch.ids.length);
     return { more: batch.more, oldestAgeMs: batch.oldestAgeMs + (Date.now() - batch.readAt) };
   }
 
@@ -196,6 +207,37 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger.warn({ err: err.message, wasLeader }, 'outbox relay lost its PostgreSQL session; reconnecting');
     this.wakeup.wake(); // reconnect now rather than at the next poll
   }
+}
+
+/**
+ * The backlog, read from the table at scrape time by every instance (so whichever leads, and while none
+ * does, the figure is there): the same numbers from every replica; dashboards and alerts take the max.
+ */
+function registerOutboxGauges(telemetry: Telemetry, database: Database, logger: Logger): void {
+  let backlog: Promise<{ n: string; age: number | null }> | null = null;
+  // One query for both gauges of a scrape.
+  const read = () =>
+    (backlog ??= database.autocommit
+      .query<{ n: string; age: number | null }>(
+        `select count(*) as n, extract(epoch from clock_timestamp() - min(created_at))::float8 as age
+           from outbox where published_at is null`,
+      )
+      .then((rows) => rows[0])
+      .finally(() => setImmediate(() => (backlog = null))));
+  const warn = (err: Error) => logger.warn({ err: err.message }, 'could not read the outbox backlog for /metrics');
+  telemetry.metrics.sampledGauge(
+    { name: 'audit_outbox_pending_events', help: 'Outbox rows not yet published to Kafka.' },
+    async () => [{ labels: {}, value: Number((await read()).n) }],
+    warn,
+  );
+  telemetry.metrics.sampledGauge(
+    {
+      name: 'audit_outbox_oldest_pending_age_seconds',
+      help: 'How long the oldest unpublished outbox row has waited (0 when none waits).',
+    },
+    async () => [{ labels: {}, value: (await read()).age ?? 0 }],
+    warn,
+  );
 }
 
 /** Waits for `work` at most `ms`; true if it settled in time. Never rejects. */

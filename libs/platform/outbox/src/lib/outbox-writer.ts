@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainEvent } from '@audit/contracts';
 import { APP_CONFIG } from '@audit/platform';
 import { Sql, Statement, withStatements } from '@audit/sql';
+import { Telemetry } from '@audit/telemetry';
 import { OUTBOX_CHANNEL, OutboxConfig, outboxInsert } from './outbox';
 import { OutboxRelay } from './outbox-relay.service';
 
@@ -26,11 +27,14 @@ export class Outbox {
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<OutboxConfig, 'KAFKA_TOPIC'>,
     private readonly relay: OutboxRelay,
+    private readonly telemetry: Telemetry,
   ) {}
 
   async append(sql: Sql, events: readonly DomainEvent[], options: AppendOptions = {}): Promise<void> {
     if (events.length === 0) return;
-    const insert = outboxInsert(this.config.KAFKA_TOPIC, events, options.payloads);
+    // The rows carry the trace of the work that wrote them (the HTTP request's span, with tracing on).
+    const traceparent = this.telemetry.tracing.traceparent() ?? null;
+    const insert = outboxInsert(this.config.KAFKA_TOPIC, events, options.payloads, traceparent);
     const statement = withStatements([...(options.alongside ?? []), insert], {
       text: `select pg_notify('${OUTBOX_CHANNEL}', '')`,
       params: [],

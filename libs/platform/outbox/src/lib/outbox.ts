@@ -25,6 +25,13 @@ export const OUTBOX_TABLE_DDL = [
   'create index outbox_unpublished on outbox (id) where published_at is null;',
 ];
 
+/**
+ * The W3C trace context of the write that appended a row (issue: one trace from the HTTP request to the
+ * SIEM): the relay sends it as the message's `traceparent` header. Added after OUTBOX_TABLE_DDL, by each
+ * service's own migration.
+ */
+export const OUTBOX_TRACEPARENT_DDL = 'alter table outbox add column if not exists traceparent text null;';
+
 /** Configuration the relay reads; services spread `outboxConfigShape` into their schema. */
 export const outboxConfigShape = {
   /** Fallback poll of the outbox relay; a NOTIFY at every commit wakes it, this only bounds a missed one. */
@@ -60,14 +67,19 @@ export const PRUNE_PUBLISHED = `delete from outbox where id in (
   select id from (select id, published_at from outbox order by id limit $2) oldest
    where published_at is not null and published_at < now() - $1::bigint * interval '1 millisecond')`;
 
-/** The INSERT of `events` into the outbox, with `$n` placeholders (composable with other statements). */
+/**
+ * The INSERT of `events` into the outbox, with `$n` placeholders (composable with other statements); every
+ * row gets `traceparent` (the trace of the write), one parameter for all.
+ */
 export function outboxInsert(
   topic: string,
   events: readonly DomainEvent[],
   payloads: readonly string[] = events.map((e) => JSON.stringify(e)),
+  traceparent: string | null = null,
 ): Statement {
+  const trace = `$${events.length * 4 + 1}`;
   return {
-    text: `insert into outbox (event_id, topic, message_key, payload) values ${events.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`).join(', ')}`,
-    params: events.flatMap((e, i) => [e.id, topic, messageKeyFor(e.scope), payloads[i]]),
+    text: `insert into outbox (event_id, topic, message_key, payload, traceparent) values ${events.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4}, ${trace}::text)`).join(', ')}`,
+    params: [...events.flatMap((e, i) => [e.id, topic, messageKeyFor(e.scope), payloads[i]]), traceparent],
   };
 }

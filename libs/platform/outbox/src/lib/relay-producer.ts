@@ -27,7 +27,8 @@ const PARTITIONS_TTL_MS = 30_000;
 const COVERAGE_ROUNDS = 3;
 
 /** Messages routed to their partitions, in order: `topic` → partition → messages. */
-export type Routed = Map<string, Map<number, Array<{ key: string; value: string }>>>;
+export type Routed = Map<string, Map<number, RoutedMessage[]>>;
+type RoutedMessage = { key: string; value: string; headers?: Record<string, string> };
 
 /**
  * What of `routed` the acknowledgements `acked` do not cover (a partition missing from them or acknowledged
@@ -100,9 +101,10 @@ export class RelayProducer {
     const routed: Routed = new Map();
     for (const [topic, list] of groupByTopic(messages)) {
       const partitionMetadata = await this.partitionsOf(topic);
-      const byPartition = new Map<number, Array<{ key: string; value: string }>>();
+      const byPartition = new Map<number, RoutedMessage[]>();
       for (const m of list) {
-        const message = { key: m.key, value: m.value };
+        const message: RoutedMessage = { key: m.key, value: m.value };
+        if (m.headers) message.headers = m.headers;
         const partition = this.partitioner({ topic, partitionMetadata, message });
         const forPartition = byPartition.get(partition) ?? [];
         forPartition.push(message);

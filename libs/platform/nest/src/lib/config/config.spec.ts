@@ -19,6 +19,22 @@ describe('loadConfig', () => {
     expect(config.usingDevelopmentSecret).toBe(true);
   });
 
+  it('exposes metrics and traces nothing by default; takes an OTLP endpoint and a sampling ratio', () => {
+    expect(loadConfig(schema, {})).toMatchObject({ METRICS_ENABLED: true, OTEL_TRACES_SAMPLER_ARG: 0.1 });
+    expect(loadConfig(schema, {}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(
+      loadConfig(schema, {
+        METRICS_ENABLED: 'false',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com:4318',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }),
+    ).toMatchObject({
+      METRICS_ENABLED: false,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com:4318',
+      OTEL_TRACES_SAMPLER_ARG: 0.25,
+    });
+  });
+
   it.each([
     ['PORT', { PORT: 'eighty' }],
     ['PORT', { PORT: '70000' }],
@@ -27,6 +43,12 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['AUTH_JWT_SECRET', { AUTH_JWT_SECRET: 'short' }],
     ['AUTH_JWT_SECRET', { NODE_ENV: 'production' }],
+    ['METRICS_ENABLED', { METRICS_ENABLED: 'maybe' }],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector:4318' }],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/?x=1' }],
+    ['OTEL_TRACES_SAMPLER_ARG', { OTEL_TRACES_SAMPLER_ARG: '1.5' }],
+    ['OTEL_TRACES_SAMPLER_ARG', { OTEL_TRACES_SAMPLER_ARG: 'half' }],
   ])('refuses a bad %s and names it', (variable, env) => {
     expect(() => loadConfig(schema, env)).toThrow(ConfigError);
     expect(() => loadConfig(schema, env)).toThrow(new RegExp(`${variable}:`));

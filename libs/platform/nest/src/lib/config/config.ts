@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { telemetryConfigShape } from '@audit/telemetry';
 import { z } from 'zod';
 import { checkKafkaSecurity, pemCertificateFile, saslMechanism } from './kafka-settings';
 import { isTrustedProxyEntry } from '../http/trusted-proxies';
@@ -148,6 +149,8 @@ export const baseConfigShape = (defaults: { port: number; database: string }) =>
   HTTP_IDLE_TIMEOUT_MS: milliseconds(120_000, 1_000, 3_600_000),
   /** Open connections per instance; beyond it new connections are closed at once. */
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(8).max(1_000_000).default(1_024),
+  /** METRICS_ENABLED, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER_ARG. */
+  ...telemetryConfigShape,
 });
 
 export type BaseConfig = z.infer<z.ZodObject<ReturnType<typeof baseConfigShape>>>;

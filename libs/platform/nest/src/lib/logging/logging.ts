@@ -3,9 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
+import { activeTraceIds } from '@audit/telemetry';
 import type { LoadedConfig } from '../config/config';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const PROBE_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 /** Paths that must never reach a log: tokens, secrets, header values of streaming destinations. */
 export const REDACTED_PATHS = [
@@ -39,6 +41,8 @@ export const pinoParams = (serviceName: string, config: LoadedConfig): Params =>
     {
       level: config.LOG_LEVEL,
       base: { service: serviceName, instance: config.INSTANCE_NAME },
+      // The trace of the work a line is about (a request, a chunk, a delivery), with tracing on.
+      mixin: activeTraceIds,
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       genReqId: (req: IncomingMessage, res: ServerResponse) => {
         const header = req.headers['x-request-id'];
@@ -46,7 +50,8 @@ export const pinoParams = (serviceName: string, config: LoadedConfig): Params =>
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/ready' },
+      // Probes and scrapes every few seconds would drown the log: they are counted in /metrics instead.
+      autoLogging: { ignore: (req: IncomingMessage) => PROBE_PATHS.has(req.url ?? '') },
       customLogLevel: (_req, res, err) =>
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       serializers: {

@@ -1,0 +1,3 @@
+export * from './lib/metrics';
+export * from './lib/tracing';
+export * from './lib/telemetry';

@@ -1,7 +1,8 @@
 /**
  * Checks docker-compose.yml without a Docker engine: against the Compose Specification JSON schema (the
  * upstream compose-spec schema that the `dclint` package ships) and against what the platform needs
- * (docs/contracts.md, "Processes and defaults"), including that each service's Dockerfile starts its build.
+ * (docs/contracts.md, "Processes and defaults"), including that each service's Dockerfile starts its build,
+ * and that the observability profile's Prometheus and Grafana find their configuration and each other.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +32,8 @@ const EXTRA_ENV: Record<ServiceName, string[]> = {
 type EnvValue = string | number | boolean | null;
 interface ComposeService {
   image?: string;
+  profiles?: string[];
+  command?: string | string[];
   build?: string | { context?: string; dockerfile?: string };
   environment?: Record<string, EnvValue> | string[];
   depends_on?: string[] | Record<string, { condition: string }>;
@@ -45,6 +48,28 @@ interface ComposeFile {
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
 }
+
+const OBSERVABILITY = ['prometheus', 'grafana'] as const;
+
+/** Bind mounts (`./host:/container[:ro]`) of a service, host paths resolved against the repository. */
+function bindMounts(service: ComposeService): Array<{ host: string; container: string }> {
+  return (service.volumes ?? [])
+    .filter((v): v is string => typeof v === 'string' && /^[./~]/.test(v))
+    .map((v) => {
+      const [host, container] = v.split(':');
+      return { host: resolve(ROOT, host), container };
+    });
+}
+
+/** Where a path inside a service's container is on the host, through its bind mounts (undefined if not mounted). */
+function hostPathOf(service: ComposeService, containerPath: string): string | undefined {
+  const mount = bindMounts(service)
+    .filter((m) => containerPath === m.container || containerPath.startsWith(`${m.container}/`))
+    .sort((a, b) => b.container.length - a.container.length)[0];
+  return mount && join(mount.host, containerPath.slice(mount.container.length));
+}
+
+const readYaml = <T>(file: string): T => parse(readFileSync(file, 'utf8')) as T;
 
 /** In the compose file, or as a HEALTHCHECK of the Dockerfile the service is built from. */
 function hasHealthcheck(name: string): boolean {
@@ -204,6 +229,13 @@ describe('docker-compose.yml', () => {
     for (const route of gatewayRoutes()) expect(route.upstream).not.toContain('$');
   });
 
+  it("keeps the replicas' /metrics off the gateway (Prometheus scrapes each replica on the compose network)", () => {
+    const conf = readFileSync(join(ROOT, 'deploy', 'gateway', 'nginx.conf'), 'utf8').replace(/#.*$/gm, '');
+    const servers = [...conf.matchAll(/server\s*\{([\s\S]*?)\n\}/g)].map(([, block]) => block);
+    expect(servers).toHaveLength(SERVICE_NAMES.length);
+    for (const block of servers) expect(block).toMatch(/location = \/metrics \{\s*return 404;\s*\}/);
+  });
+
   it('runs PostgreSQL 16 with a pg_isready healthcheck', () => {
     expect(compose.services.postgres.image).toMatch(/^postgres:16/);
     expect(JSON.stringify(compose.services.postgres.healthcheck?.test)).toContain('pg_isready');
@@ -276,6 +308,92 @@ describe('docker-compose.yml', () => {
       expect(last('EXPOSE')).toBe(String(port));
       expect(last('HEALTHCHECK')).toContain('/health');
       expect(instructions.filter((i) => i.keyword === 'FROM').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('observability profile (prometheus, grafana)', () => {
+    it.each(OBSERVABILITY)('%s runs only with the observability profile, from a pinned official image', (name) => {
+      const service = compose.services[name];
+      expect(service).toBeDefined();
+      expect(service.profiles).toEqual(['observability']);
+      const image = { prometheus: /^prom\/prometheus:v\d+\.\d+\.\d+$/, grafana: /^grafana\/grafana:\d+\.\d+\.\d+$/ }[
+        name
+      ];
+      expect(service.image).toMatch(image);
+    });
+
+    it('leaves every other service without a profile, so plain `docker compose up` is unchanged', () => {
+      const profiled = Object.entries(compose.services)
+        .filter(([, service]) => (service.profiles ?? []).length > 0)
+        .map(([name]) => name);
+      expect(profiled.sort()).toEqual([...OBSERVABILITY].sort());
+    });
+
+    it.each([
+      ['prometheus', 'PROMETHEUS_HOST_PORT', 9090, 9090],
+      ['grafana', 'GRAFANA_HOST_PORT', 3000, 3000],
+    ] as const)('%s publishes on the loopback only, its host port from %s', (name, variable, fallback, port) => {
+      expect(compose.services[name].ports).toEqual([`127.0.0.1:\${${variable}:-${fallback}}:${port}`]);
+    });
+
+    it.each(OBSERVABILITY)('%s mounts folders and files that exist in the repository', (name) => {
+      const mounts = bindMounts(compose.services[name]);
+      expect(mounts.length).toBeGreaterThan(0);
+      for (const { host } of mounts) expect({ host, exists: existsSync(host) }).toEqual({ host, exists: true });
+    });
+
+    it('starts Prometheus on the mounted configuration, whose rule files exist and whose jobs scrape every replica', () => {
+      const prometheus = compose.services.prometheus;
+      const command = Array.isArray(prometheus.command) ? prometheus.command : [];
+      const configPath = command.find((arg) => arg.startsWith('--config.file='))?.split('=')[1] ?? '';
+      const config = hostPathOf(prometheus, configPath);
+      expect(config).toBe(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'));
+      const parsed = readYaml<{
+        rule_files?: string[];
+        scrape_configs: Array<{
+          job_name: string;
+          dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+        }>;
+      }>(config as string);
+      expect(parsed.rule_files).toEqual(['alerts.yml']);
+      for (const file of parsed.rule_files ?? []) expect(existsSync(join(dirname(config as string), file))).toBe(true);
+      // Job names are the service names (the alerts and the dashboard select on them); DNS type A on the
+      // compose service name lists every replica.
+      expect(parsed.scrape_configs.map((job) => ({ job: job.job_name, sd: job.dns_sd_configs }))).toEqual(
+        SERVICE_NAMES.map((name) => ({
+          job: name,
+          sd: [expect.objectContaining({ names: [name], type: 'A', port: SERVICES[name] })],
+        })),
+      );
+      expect(prometheus.volumes).toContain('prometheus-data:/prometheus');
+    });
+
+    it('provisions Grafana with the prometheus service as its data source and the mounted dashboards', () => {
+      const grafana = compose.services.grafana;
+      const provisioning = hostPathOf(grafana, '/etc/grafana/provisioning') ?? '';
+      expect(provisioning).toBe(join(ROOT, 'deploy', 'grafana', 'provisioning'));
+
+      const { datasources } = readYaml<{ datasources: Array<{ uid: string; type: string; url: string }> }>(
+        join(provisioning, 'datasources', 'prometheus.yml'),
+      );
+      expect(datasources).toHaveLength(1);
+      const url = new URL(datasources[0].url);
+      expect(url.hostname).toBe('prometheus');
+      expect(compose.services.prometheus.ports?.[0]).toMatch(new RegExp(`:${url.port}$`));
+      expect(datasources[0]).toMatchObject({ uid: 'prometheus', type: 'prometheus' });
+
+      const { providers } = readYaml<{ providers: Array<{ type: string; options: { path: string } }> }>(
+        join(provisioning, 'dashboards', 'dashboards.yml'),
+      );
+      const dashboards = hostPathOf(grafana, providers[0].options.path) ?? '';
+      expect(dashboards).toBe(join(ROOT, 'deploy', 'grafana', 'dashboards'));
+      expect(existsSync(join(dashboards, 'audit-pipeline.json'))).toBe(true);
+      const env = environmentOf(grafana);
+      expect(hostPathOf(grafana, env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH)).toBe(
+        join(dashboards, 'audit-pipeline.json'),
+      );
+      expect(env.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:-.*\}$/);
+      expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
     });
   });
 });

@@ -41,14 +41,26 @@ build() {
   npm run --silent build >/dev/null
 }
 
+# Installs Debian package $2 when command $1 is missing (as root, or through sudo), or exits naming $3.
+ensure_debian_package() {
+  local command="$1" package="$2" what="$3"
+  if command -v "$command" >/dev/null 2>&1; then return; fi
+  log "installing $package (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -q "$package" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "$package" >/dev/null; }
+  command -v "$command" >/dev/null 2>&1 || { echo "$what is required by the tests and could not be installed" >&2; exit 1; }
+}
+
 ensure_openssl() {
   # The SASL_SSL broker of the integration tests gets its CA and certificate from openssl, made at test time.
-  if command -v openssl >/dev/null 2>&1; then return; fi
-  log "installing openssl (apt-get)"
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get install -y -q openssl >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q openssl >/dev/null; }
-  else
-    sudo apt-get install -y -q openssl >/dev/null 2>&1 || { sudo apt-get update -q >/dev/null && sudo apt-get install -y -q openssl >/dev/null; }
-  fi
-  command -v openssl >/dev/null 2>&1 || { echo "openssl is required by the tests and could not be installed" >&2; exit 1; }
+  ensure_debian_package openssl openssl openssl
+}
+
+ensure_prometheus() {
+  # promtool checks the alert rules and the dashboard's queries (deploy/prometheus.spec.ts); the prometheus
+  # server backs the integration test of startPrometheus (@audit/testing), which runs its own on a free port.
+  # Debian's package also installs a systemd unit that would serve on :9090; nothing here uses that service
+  # (and without systemd it does not start at all).
+  ensure_debian_package promtool prometheus "promtool (Debian package prometheus)"
 }

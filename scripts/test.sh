@@ -9,6 +9,7 @@ ensure_dependencies
 ensure_postgres
 ensure_kafka
 ensure_openssl
+ensure_prometheus
 
 log "type check"
 npx tsc -p tsconfig.json

@@ -7,3 +7,4 @@ export * from './lib/fixtures';
 export * from './lib/broker';
 export * from './lib/secure-broker';
 export * from './lib/databases';
+export * from './lib/prometheus';

@@ -44,7 +44,16 @@ interface BenchEntry {
   figures: Figure[];
 }
 
-const ORDER = ['release-service', 'recorder', 'recorder-query', 'recorder-exports', 'streamer', 'e2e', 'fleet'];
+const ORDER = [
+  'release-service',
+  'recorder',
+  'recorder-query',
+  'recorder-exports',
+  'streamer',
+  'e2e',
+  'fleet',
+  'observability',
+];
 
 function readResults(): Map<string, ResultFile> {
   if (!existsSync(RESULTS_DIR)) return new Map();

@@ -19,6 +19,7 @@ const BENCHES = [
   'e2e',
   'graphql-validation',
   'fleet',
+  'observability',
 ];
 
 function runBench(name: string): Promise<BenchRun> {

@@ -143,6 +143,9 @@ describe('configuration errors', () => {
     ['audit-recorder', { PORT: 'eighty' }, 'PORT'],
     ['release-service', { KAFKA_BROKERS: 'no-port-here' }, 'KAFKA_BROKERS'],
     ['audit-streamer', { NODE_ENV: 'production', ENCRYPTION_KEY: '' }, 'AUTH_JWT_SECRET'],
+    ['audit-recorder', { METRICS_ENABLED: 'maybe' }, 'METRICS_ENABLED'],
+    ['release-service', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    ['audit-streamer', { OTEL_TRACES_SAMPLER_ARG: '2' }, 'OTEL_TRACES_SAMPLER_ARG'],
   ] as const)('stops %s at boot on %j, naming the variable', async (name, env, variable) => {
     const result = spawnSync(process.execPath, [join('dist', 'apps', name, 'src', 'main.js')], {
       cwd: join(__dirname, '..'),

@@ -9,7 +9,8 @@
  *   would, so the scrape-time reads are in the figure (the consumer lag read from the brokers, the outbox and
  *   delivery backlogs counted in PostgreSQL); and OTEL_EXPORTER_OTLP_ENDPOINT pointing to a collector in this
  *   process: a real HTTP server that takes POST /v1/traces, answers 200 at once and counts the spans (it keeps
- *   no body). OTEL_TRACES_SAMPLER_ARG=1: every trace is recorded.
+ *   no body). The consumers follow each message's `traceparent` flags (parent-based sampling), so which traces
+ *   are recorded is set by BENCH_TRACE_SAMPLED below, not by the consumers' own OTEL_TRACES_SAMPLER_ARG.
  *
  * Every message carries a `traceparent` header as release-service's relay writes it: the trace of the HTTP
  * write that appended the outbox rows, sampled (flags 01), one new random trace every BENCH_TRACE_EVENTS (2)

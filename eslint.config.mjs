@@ -1,11 +1,12 @@
 // Lint exists mainly to enforce the dependency direction of docs/architecture.md ("Dependency direction"):
 //   contracts, kernel                   depend on nothing
-//   domain (registry, mapping)      ──▶ contracts, kernel, domain
+//   domain (registry, mapping, chain) ──▶ contracts, kernel, domain
 //   platform (nest, sql, outbox, kafka) ──▶ contracts, kernel, platform
 //   data (namespaces)               ──▶ contracts, kernel, domain, platform, data
 //   apps                            ──▶ all of the above, never another app; testing only in specs and
 //                                       *.int-support.ts
-//   testing, e2e, faults, tools     ──▶ contracts, kernel, platform (+ testing for the test code)
+//   testing, e2e, faults            ──▶ contracts, kernel, platform (+ testing for the test code)
+//   tools                           ──▶ contracts, kernel, domain, platform (audit:verify uses the chain library)
 // Scopes: release and audit code depend only on their own scope and shared.
 // A domain file (the kernel, contracts, the domain libraries, the apps' *.decider.ts and *.events.ts) may not
 // import Nest, an ORM or a database, Kafka or HTTP driver, nor the platform libraries: domain logic is plain
@@ -67,7 +68,10 @@ const boundaries = (forSpecs) => {
           sourceTag: 'type:e2e',
           onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform', 'type:testing'],
         },
-        { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:platform'] },
+        {
+          sourceTag: 'type:tool',
+          onlyDependOnLibsWithTags: ['type:contracts', 'type:kernel', 'type:domain', 'type:platform'],
+        },
         { sourceTag: 'scope:release', onlyDependOnLibsWithTags: ['scope:shared', 'scope:release'] },
         { sourceTag: 'scope:audit', onlyDependOnLibsWithTags: ['scope:shared', 'scope:audit'] },
         { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
@@ -82,6 +86,7 @@ const DOMAIN_FILES = [
   'libs/contracts/**/*.ts',
   'libs/audit/mapping/**/*.ts',
   'libs/audit/registry/**/*.ts',
+  'libs/audit/chain/**/*.ts',
   'apps/**/*.decider.ts',
   'apps/**/*.events.ts',
 ];

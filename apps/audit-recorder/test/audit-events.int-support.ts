@@ -7,7 +7,7 @@ import { AuditEvent } from '@audit/contracts';
 import { Database, installOpenApi } from '@audit/platform';
 import { dropDatabase, serviceDatabase, TEST_JWT_SECRET } from '@audit/testing';
 import { AppModule } from '../src/app/app.module';
-import { AuditEventsRepository } from '../src/audit-events/audit-events.repository';
+import { ChainWriter } from '../src/integrity/chain-writer';
 import { loadAuditRecorderConfig } from '../src/config';
 import { recorderTransport } from '../src/consumer/recorder.transport';
 
@@ -65,11 +65,19 @@ export async function insertNamespaces(app: INestApplication, namespaces: Namesp
   );
 }
 
-/** Through the repository's own insert, so rows look exactly like the consumer's. */
-export async function insertEvents(app: INestApplication, events: AuditEvent[]): Promise<void> {
-  const sql = app.get(Database).autocommit;
-  for (let i = 0; i < events.length; i += 1000)
-    await app.get(AuditEventsRepository).insertNew(sql, events.slice(i, i + 1000));
+/**
+ * Through the consumer's own append (chain `chain`, as if consumed from that partition), so rows look exactly
+ * like the consumer's, chain fields included.
+ */
+export async function insertEvents(app: INestApplication, events: AuditEvent[], chain = 'test/0'): Promise<void> {
+  for (let i = 0; i < events.length; i += 1000) {
+    const slice = events.slice(i, i + 1000);
+    await app.get(ChainWriter).append(
+      chain,
+      slice,
+      slice.map((e) => JSON.stringify(e)),
+    );
+  }
 }
 
 export interface EventSpec {

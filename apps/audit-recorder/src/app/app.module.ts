@@ -4,6 +4,7 @@ import { PlatformModule } from '@audit/platform';
 import { AuditEventsModule } from '../audit-events/audit-events.module';
 import type { AuditRecorderConfig } from '../config';
 import { RecorderConsumerModule } from '../consumer/recorder-consumer.module';
+import { IntegrityModule } from '../integrity/integrity.module';
 import { migrations, runtimePrivileges } from '../migrations';
 
 @Module({})
@@ -17,6 +18,8 @@ export class AppModule {
           config,
           database: { entities: [], migrations, privileges: runtimePrivileges },
         }),
+        // Checkpoints and verification: first, so that `audit_events/verify` is not taken for an event id.
+        IntegrityModule,
         // The query API and the exports.
         AuditEventsModule,
         // The namespaces read model: the consumer writes it, the scope resolver reads it.

@@ -32,6 +32,6 @@ import { ExportSlots } from './export-slots';
     OutboxRelay,
     Outbox,
   ],
-  exports: [AuditEventsRepository],
+  exports: [AuditEventsRepository, Outbox],
 })
 export class AuditEventsModule {}

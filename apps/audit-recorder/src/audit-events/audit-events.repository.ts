@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ChainHead, ChainLink, emptyHead } from '@audit/audit-chain';
 import { AuditEvent } from '@audit/contracts';
 import { Database } from '@audit/platform';
 import { Sql } from '@audit/sql';
@@ -12,28 +13,36 @@ export interface AuditEventPage {
 }
 
 /**
- * Storage of audit events. Inserts are the consumer's hot path, so they go as one statement per
- * chunk, `unnest` over bound column arrays, with `on conflict do nothing`: a redelivered event is a
- * no-op, and `returning id` tells which events are new.
+ * Storage of audit events. Appends are the consumer's hot path, so a chunk goes as one statement,
+ * `unnest` over bound column arrays, that also moves its chain's head (ChainWriter).
  */
 @Injectable()
 export class AuditEventsRepository {
   constructor(private readonly database: Database) {}
 
   /**
-   * Inserts through `sql`: the caller's transaction (with the namespaces read model) or an
-   * autocommitting executor (a chunk without namespace changes, one statement and no BEGIN/COMMIT).
-   * `payloads` are the events' JSON texts when the caller has them already (the consumer writes the
-   * same text to the JSON log), so each event is serialised once.
+   * Appends `events` to a chain in one statement, through `sql`: the caller's transaction (with the
+   * namespaces read model) or an autocommitting executor (a chunk without namespace changes, no BEGIN/COMMIT).
+   * The chain's head row moves from `head` to `next` in the same statement, only if it is still at `head.seq`
+   * (compare-and-set): false when another writer moved it first (a recorder that lost the partition and has
+   * not noticed yet), and then nothing was written. `links` are linkEvents(head, payloads).links and `payloads`
+   * the events' JSON texts, hashed as they are stored (`json` keeps its text).
+   *
+   * Throws PostgreSQL's 23505 when an event is already stored (a redelivery: the caller drops the stored ones
+   * and links the rest again) and 23514 when an event's month has no partition yet.
    */
-  async insertNew(
+  async appendChained(
     sql: Sql,
+    head: ChainHead,
+    next: ChainHead,
     events: AuditEvent[],
-    payloads: string[] = events.map((e) => JSON.stringify(e)),
-  ): Promise<string[]> {
-    if (events.length === 0) return [];
-    const columns: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(events.length));
+    payloads: string[],
+    links: ChainLink[],
+  ): Promise<boolean> {
+    if (events.length === 0) return true;
+    const columns: unknown[][] = Array.from({ length: 13 }, () => new Array<unknown>(events.length));
     events.forEach((e, i) => {
+      const link = links[i];
       const row = [
         e.id,
         e.event_type,
@@ -45,21 +54,81 @@ export class AuditEventsRepository {
         e.target_type,
         e.target_id,
         e.created_at,
+        link.seq,
+        link.prevHash.toString('hex'),
+        link.hash.toString('hex'),
       ];
       for (let c = 0; c < row.length; c++) columns[c][i] = row[c];
     });
     // Bound parameters, not one JSON text formatted into the SQL: column arrays, and the payloads as
     // one JSON array (joined, not escaped element by element as a text[] would be), zipped by
-    // position with ROWS FROM.
-    const inserted = await sql.query<{ id: string }>(
-      `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-       select * from rows from (unnest($1::uuid[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[]), unnest($6::bigint[]),
-         unnest($7::text[]), unnest($8::text[]), unnest($9::bigint[]), unnest($10::timestamptz[]), json_array_elements($11::json))
-       on conflict (id) do nothing
-       returning id`,
-      [...columns, `[${payloads.join(',')}]`],
+    // position with ROWS FROM. json_array_elements returns each element's text as it was sent.
+    const [result] = await sql.query<{ appended: number }>(
+      `with head as (
+         update audit_chain_heads set seq = $15, hash = decode($16, 'hex'), updated_at = now()
+          where chain = $14 and seq = $17
+         returning 1
+       ), appended as (
+         insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type,
+                                   target_id, created_at, payload, chain_id, chain_seq, prev_hash, hash)
+         select r.id, r.event_type, r.author_id, r.author_name, r.entity_type, r.entity_id, r.entity_path, r.target_type,
+                r.target_id, r.created_at, r.payload, $14, r.seq, decode(r.prev_hash, 'hex'), decode(r.hash, 'hex')
+           from rows from (unnest($1::uuid[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[]),
+                  unnest($6::bigint[]), unnest($7::text[]), unnest($8::text[]), unnest($9::bigint[]), unnest($10::timestamptz[]),
+                  unnest($11::bigint[]), unnest($12::text[]), unnest($13::text[]), json_array_elements($18::json))
+             as r(id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at,
+                  seq, prev_hash, hash, payload)
+          where exists (select 1 from head)
+         returning 1
+       )
+       select count(*)::int as appended from appended`,
+      [...columns, head.chain, next.seq, next.hash, head.seq, `[${payloads.join(',')}]`],
     );
-    return inserted.map((r) => r.id);
+    return (result?.appended ?? 0) > 0;
+  }
+
+  /** The chain's head, created empty (seq 0, genesis hash) the first time a chain is used. */
+  async headOf(chain: string): Promise<ChainHead> {
+    const empty = emptyHead(chain);
+    await this.database.autocommit.query(
+      `insert into audit_chain_heads (chain, seq, hash) values ($1, 0, decode($2, 'hex')) on conflict (chain) do nothing`,
+      [chain, empty.hash],
+    );
+    const [row] = await this.database.autocommit.query<{ seq: string; hash: string }>(
+      `select seq, encode(hash, 'hex') as hash from audit_chain_heads where chain = $1`,
+      [chain],
+    );
+    return { chain, seq: Number(row.seq), hash: row.hash };
+  }
+
+  /** Which of `events` are stored already (by id, within their created_at range, so only their months are read). */
+  async storedIds(sql: Sql, events: AuditEvent[]): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    let min = events[0].created_at;
+    let max = min;
+    for (const e of events) {
+      if (e.created_at < min) min = e.created_at;
+      if (e.created_at > max) max = e.created_at;
+    }
+    const rows = await sql.query<{ id: string }>(
+      'select id from audit_events where id = any($1::uuid[]) and created_at between $2 and $3',
+      [events.map((e) => e.id), min, max],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Creates the UTC months of `createdAt` values that have no partition yet (through the owner's function). */
+  async ensurePartitions(createdAt: Iterable<string | Date>): Promise<number> {
+    const months = [...new Set([...createdAt].map((t) => `${new Date(t).toISOString().slice(0, 7)}-01`))];
+    let created = 0;
+    for (let i = 0; i < months.length; i += 240) {
+      const [row] = await this.database.autocommit.query<{ created: number }>(
+        'select audit_events_ensure_partitions($1::date[]) as created',
+        [months.slice(i, i + 240)],
+      );
+      created += row?.created ?? 0;
+    }
+    return created;
   }
 
   async findById(id: string): Promise<AuditEvent | null> {

@@ -5,11 +5,12 @@ import { namespaceUpserts, toAuditEvents } from '@audit/audit-mapping';
 import { AuditEvent } from '@audit/contracts';
 import { ChunkConsumerOptions, ChunkPattern, ConsumedEvent, HandlerRejection } from '@audit/kafka';
 import { NamespacesRepository } from '@audit/namespaces';
-import { Database } from '@audit/platform';
+import { APP_CONFIG } from '@audit/platform';
+import { chainName } from '@audit/audit-chain';
 import { Telemetry } from '@audit/telemetry';
 import type { Counter } from 'prom-client';
 import type { AuditRecorderConfig } from '../config';
-import { AuditEventsRepository } from '../audit-events/audit-events.repository';
+import { ChainWriter } from '../integrity/chain-writer';
 import { AuditJsonLog } from './audit-json-log';
 
 /** The recorder's one consumer: `domain-events` as group `audit-recorder` (KAFKA_TOPIC, KAFKA_GROUP_ID). */
@@ -26,7 +27,8 @@ export const recorderConsumers = (config: AuditRecorderConfig): Record<string, C
 
 /**
  * Consumes `domain-events` as group `audit-recorder`: maps each event, keeps the types saved to the
- * database, and stores them with the namespace read model in one transaction per chunk. The chunk's
+ * database, and appends them to the chain of the chunk's partition (ChainWriter), with the namespace read
+ * model in the same transaction when the chunk changes it. The chunk's
  * offsets are committed by the transport's BatchConsumer only after this handler resolved, so after
  * that transaction; the JSON log follows the commit.
  */
@@ -34,15 +36,17 @@ export const recorderConsumers = (config: AuditRecorderConfig): Record<string, C
 export class RecorderConsumer {
   private readonly logger = new Logger(RecorderConsumer.name);
   private readonly stored: Counter<'event_type'>;
+  private readonly topic: string;
 
   constructor(
     @Inject(AUDIT_EVENT_TYPES) private readonly registry: AuditEventTypeRegistry,
-    private readonly database: Database,
-    private readonly auditEvents: AuditEventsRepository,
+    @Inject(APP_CONFIG) config: AuditRecorderConfig,
+    private readonly chains: ChainWriter,
     private readonly namespaces: NamespacesRepository,
     private readonly jsonLog: AuditJsonLog,
     telemetry: Telemetry,
   ) {
+    this.topic = config.KAFKA_TOPIC;
     // Bounded: event types come from the registry (config/audit_events/types), a few dozen.
     this.stored = telemetry.metrics.counter({
       name: 'audit_events_stored_total',
@@ -66,15 +70,18 @@ export class RecorderConsumer {
     }
     const payloads = toStore.map((a) => JSON.stringify(a)); // the column's text and the log line, serialised once
     const namespaces = namespaceUpserts(consumed.map((c) => c.event));
-    // A chunk without group or project changes (nearly all of them) is one autocommitted statement:
-    // BEGIN and COMMIT would be two more round trips per chunk, most of the cost at low rates.
+    // A chunk comes from one partition: its events go to that partition's chain. A chunk without group or
+    // project changes (nearly all of them) is one autocommitted statement: BEGIN and COMMIT would be two more
+    // round trips per chunk, most of the cost at low rates.
     const inserted =
-      namespaces.length === 0
-        ? await this.auditEvents.insertNew(this.database.autocommit, toStore, payloads)
-        : await this.database.transaction(async (tx) => {
-            await this.namespaces.apply(tx, namespaces);
-            return this.auditEvents.insertNew(tx, toStore, payloads);
-          });
+      consumed.length === 0
+        ? []
+        : await this.chains.append(
+            chainName(this.topic, consumed[0].partition),
+            toStore,
+            payloads,
+            namespaces.length === 0 ? undefined : (tx) => this.namespaces.apply(tx, namespaces),
+          );
     // Every saved event of the chunk, not only the newly inserted ones: after a crash between the
     // commit and this append, the redelivered chunk writes the lines again. The log is at least
     // once (lines carry the event id), never missing a stored event.

@@ -34,7 +34,7 @@ const headerRef = { ...destinationRef, header_id: id, key: headerKey };
 const linkRef = { link_id: id, link_name: name, url: z.string().min(1).max(2048) };
 
 /** The query parameters an export was given, as an auditor reads them back. */
-const exportFormat = z.literal('csv');
+const exportFormat = z.enum(['csv', 'jsonl']);
 const exportFilters = z
   .object({
     created_after: z.string().max(64).optional(),
@@ -106,6 +106,46 @@ export const DomainEventSchemas = {
         filters: exportFilters,
         row_count: z.number().int().nonnegative(),
         completed: z.boolean(),
+      })
+      .strict(),
+  ),
+  /**
+   * The recorder signed the heads of the audit log's hash chains (docs/architecture.md, "Integrity"). `body` is
+   * the signed text exactly, `signature` its Ed25519 signature: a SIEM holding these can verify the log
+   * without trusting the database that stores it.
+   */
+  AuditLogCheckpointCreated: envelopeOf(
+    'AuditLogCheckpointCreated',
+    z
+      .object({
+        checkpoint_id: z.string().uuid(),
+        sequence: z.number().int().positive(),
+        reason: z.enum(['interval', 'shutdown', 'purge']),
+        key_id: z.string().min(1).max(128),
+        chains: z.number().int().nonnegative(),
+        events: z.number().int().nonnegative(),
+        body: z.string().min(1).max(512_000),
+        signature: z.string().min(1).max(256),
+      })
+      .strict(),
+  ),
+  /** Whole months of audit events dropped by retention: which, how many, and where each chain was cut. */
+  AuditEventsPurged: envelopeOf(
+    'AuditEventsPurged',
+    z
+      .object({
+        purge_id: z.string().uuid(),
+        retention_days: z.number().int().positive(),
+        before_month: z.string().regex(/^\d{4}-\d{2}$/),
+        months: z.array(z.string().regex(/^\d{4}-\d{2}$/)).max(1200),
+        events: z.number().int().nonnegative(),
+        counts: z.record(z.string(), z.number().int().nonnegative()),
+        ranges: z
+          .array(
+            z.object({ chain: z.string(), from: z.number().int(), to: z.number().int(), hash: z.string() }).strict(),
+          )
+          .max(10_000),
+        heads: z.array(z.object({ chain: z.string(), seq: z.number().int(), hash: z.string() }).strict()).max(10_000),
       })
       .strict(),
   ),

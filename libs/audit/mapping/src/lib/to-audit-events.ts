@@ -296,6 +296,44 @@ function describe(event: DomainEvent): Described[] {
           },
         },
       ];
+    case 'AuditLogCheckpointCreated':
+      return [
+        {
+          event_type: 'audit_log_checkpoint_created',
+          target_id: null,
+          target_type: 'AuditLogCheckpoint',
+          target_details: `Checkpoint ${event.data.sequence}`,
+          custom_message: `Signed checkpoint ${event.data.sequence} of the audit log: ${event.data.chains} chains, ${event.data.events} events`,
+          extra: {
+            checkpoint_id: event.data.checkpoint_id,
+            sequence: event.data.sequence,
+            reason: event.data.reason,
+            key_id: event.data.key_id,
+            body: event.data.body,
+            signature: event.data.signature,
+          },
+        },
+      ];
+    case 'AuditEventsPurged':
+      return [
+        {
+          event_type: 'audit_events_purged',
+          target_id: null,
+          target_type: 'AuditEvent',
+          target_details: `${event.data.months.length} months before ${event.data.before_month}`,
+          custom_message: `Purged ${event.data.events} audit events of ${event.data.months.length} months older than the retention of ${event.data.retention_days} days`,
+          extra: {
+            purge_id: event.data.purge_id,
+            retention_days: event.data.retention_days,
+            before_month: event.data.before_month,
+            months: event.data.months,
+            events: event.data.events,
+            counts: event.data.counts,
+            ranges: event.data.ranges,
+            heads: event.data.heads,
+          },
+        },
+      ];
     case 'StreamingDestinationCreated':
     case 'StreamingDestinationUpdated':
     case 'StreamingDestinationDeleted':
@@ -327,6 +365,8 @@ export const MAPPED_AUDIT_EVENT_TYPES = [
   'release_artifact_downloaded',
   'audit_events_export_started',
   'audit_events_exported',
+  'audit_log_checkpoint_created',
+  'audit_events_purged',
   'audit_events_streaming_destination_created',
   'audit_events_streaming_destination_updated',
   'audit_events_streaming_destination_deleted',

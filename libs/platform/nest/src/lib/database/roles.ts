@@ -131,6 +131,8 @@ async function handOver(inDb: SqlSession, owner: string): Promise<void> {
 export interface RuntimePrivileges {
   /** Tables the service only ever appends to: SELECT and INSERT, no UPDATE or DELETE. */
   appendOnly: readonly string[];
+  /** Functions (`name(argument types)`) the service may execute; the owner revokes them from PUBLIC. */
+  executable?: readonly string[];
 }
 
 /**
@@ -148,6 +150,13 @@ export function grantStatements(runtimeUser: string, privileges: RuntimePrivileg
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`,
     `GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${role}`,
     ...privileges.appendOnly.map((table) => `REVOKE UPDATE, DELETE ON ${escapeIdentifier(table)} FROM ${role}`),
+    // A partitioned append-only table: its partitions are tables of their own, which "ALL TABLES" above
+    // granted DELETE on; the service reaches them through the parent only, so it gets nothing on them.
+    ...privileges.appendOnly.map(
+      (table) =>
+        `DO $$ DECLARE p regclass; BEGIN FOR p IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = to_regclass(${escapeLiteral(table)}) LOOP EXECUTE format('REVOKE ALL ON %s FROM %I', p, ${escapeLiteral(runtimeUser)}); END LOOP; END $$`,
+    ),
+    ...(privileges.executable ?? []).map((fn) => `GRANT EXECUTE ON FUNCTION ${fn} TO ${role}`),
     `REVOKE ALL ON mikro_orm_migrations FROM ${role}`,
     `REVOKE ALL ON SEQUENCE mikro_orm_migrations_id_seq FROM ${role}`,
   ];

@@ -2,15 +2,50 @@ import { Controller, Get, Inject, Logger, Param, Query, Res } from '@nestjs/comm
 import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream';
-import { ApiZodQuery, APP_CONFIG, clientIp, correlationId, CurrentPrincipal, Principal, Req } from '@audit/platform';
+import { z } from 'zod';
+import {
+  ApiZodQuery,
+  APP_CONFIG,
+  clientIp,
+  correlationId,
+  CurrentPrincipal,
+  parseInput,
+  Principal,
+  Req,
+} from '@audit/platform';
 import type { AuditRecorderConfig } from '../config';
 import { ExportQuerySchema, parseExportQuery } from './audit-event-filters';
-import { AuditEventsExportService, CsvExport, RecordedExport } from './audit-events-export.service';
+import { AuditEventsExportService, ExportFormat, OpenExport, RecordedExport } from './audit-events-export.service';
 import { AuditScopeResolver, ResolvedScope } from './audit-scope.resolver';
 
+const FORMATS: Record<ExportFormat, { contentType: string; extension: string }> = {
+  csv: { contentType: 'text/csv; charset=utf-8', extension: 'csv' },
+  jsonl: { contentType: 'application/x-ndjson', extension: 'jsonl' },
+};
+
+/** The query of `…/audit_events/export`: the export's filters and sort, and the format. */
+export const FormattedExportQuerySchema = ExportQuerySchema.extend({
+  format: z
+    .enum(['csv', 'jsonl'], {
+      errorMap: (issue) => ({
+        message: issue.code === z.ZodIssueCode.invalid_type ? 'must be given once' : 'must be csv or jsonl',
+      }),
+    })
+    .default('csv')
+    .describe('csv (readable columns, then the chain columns) or jsonl (each stored event with its chain fields)'),
+});
+
+/** `format` and the rest of the query, every problem of both reported at once as the other parameters are. */
+function parseFormattedQuery(raw: unknown): { format: ExportFormat; rest: unknown } {
+  const { format } = parseInput(FormattedExportQuerySchema, raw, 'query');
+  const { format: _format, ...rest } = (raw ?? {}) as Record<string, unknown>;
+  return { format, rest };
+}
+
 /**
- * CSV exports, same permissions and filters as the lists. Registered before AuditEventsController,
- * whose `audit_events/:event_id` would otherwise take `audit_events/export.csv`.
+ * Exports, same permissions and filters as the lists: `…/audit_events/export?format=csv|jsonl`, and the
+ * original `…/audit_events/export.csv`. Registered before AuditEventsController, whose
+ * `audit_events/:event_id` would otherwise take `audit_events/export` and `audit_events/export.csv`.
  */
 @ApiTags('audit events')
 @Controller('api/v4')
@@ -32,7 +67,21 @@ export class AuditEventsExportController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await this.export(this.scopes.instance(principal), query, principal, req, res);
+    await this.export(this.scopes.instance(principal), 'csv', query, principal, req, res);
+  }
+
+  @Get('audit_events/export')
+  @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiZodQuery(FormattedExportQuerySchema)
+  async instanceFormatted(
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const scope = this.scopes.instance(principal);
+    const { format, rest } = parseFormattedQuery(query);
+    await this.export(scope, format, rest, principal, req, res);
   }
 
   @Get('groups/:id/audit_events/export.csv')
@@ -45,7 +94,22 @@ export class AuditEventsExportController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await this.export(await this.scopes.group(id, principal), query, principal, req, res);
+    await this.export(await this.scopes.group(id, principal), 'csv', query, principal, req, res);
+  }
+
+  @Get('groups/:id/audit_events/export')
+  @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiZodQuery(FormattedExportQuerySchema)
+  async groupFormatted(
+    @Param('id') id: string,
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const scope = await this.scopes.group(id, principal);
+    const { format, rest } = parseFormattedQuery(query);
+    await this.export(scope, format, rest, principal, req, res);
   }
 
   @Get('projects/:id/audit_events/export.csv')
@@ -58,7 +122,22 @@ export class AuditEventsExportController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await this.export(await this.scopes.project(id, principal), query, principal, req, res);
+    await this.export(await this.scopes.project(id, principal), 'csv', query, principal, req, res);
+  }
+
+  @Get('projects/:id/audit_events/export')
+  @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiZodQuery(FormattedExportQuerySchema)
+  async projectFormatted(
+    @Param('id') id: string,
+    @Query() query: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const scope = await this.scopes.project(id, principal);
+    const { format, rest } = parseFormattedQuery(query);
+    await this.export(scope, format, rest, principal, req, res);
   }
 
   /**
@@ -68,6 +147,7 @@ export class AuditEventsExportController {
    */
   private async export(
     { scope, label, subject }: ResolvedScope,
+    format: ExportFormat,
     rawQuery: unknown,
     principal: Principal,
     req: Request,
@@ -76,28 +156,29 @@ export class AuditEventsExportController {
     const { filters, sort } = parseExportQuery(rawQuery);
     const release = this.exports.acquireSlot(principal);
     let started: RecordedExport;
-    let csv: CsvExport;
+    let file: OpenExport;
     try {
-      csv = await this.exports.open({ scope, filters, sort });
+      file = await this.exports.open({ scope, filters, sort }, format);
       const origin = { ipAddress: clientIp(req, this.config.TRUSTED_PROXIES), correlationId: correlationId(req) };
-      started = await this.exports.recordStart({ principal, subject, filters, sort, origin });
+      started = await this.exports.recordStart({ principal, subject, filters, sort, format, origin });
     } catch (err) {
       release();
       throw err;
     }
     const stamp = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const { contentType, extension } = FORMATS[format];
     res.status(200);
-    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', `attachment; filename="audit_events_${label}_${stamp}.csv"`);
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Content-Disposition', `attachment; filename="audit_events_${label}_${stamp}.${extension}"`);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    // pipeline honours backpressure, and destroys the CSV stream (ending its reads) when the client goes away.
-    pipeline(csv.stream, res, (err) => {
+    // pipeline honours backpressure, and destroys the export's stream (ending its reads) when the client goes away.
+    pipeline(file.stream, res, (err) => {
       release();
       if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE')
         this.logger.error({ err, scope }, 'audit event export failed after it started');
       this.exports
-        .recordEnd(started, csv.rowCount(), !err)
+        .recordEnd(started, file.rowCount(), !err)
         .catch((recordErr: unknown) =>
           this.logger.error({ err: recordErr, export_id: started.exportId }, 'recording the end of an export failed'),
         );

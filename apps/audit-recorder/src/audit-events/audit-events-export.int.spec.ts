@@ -5,7 +5,7 @@ import { Database, databaseUrl } from '@audit/platform';
 import { bearer, TEST_DATABASE_URL, uniqueSuffix, waitFor } from '@audit/testing';
 import { Client } from 'pg';
 import { AuditEventsExportService, EXPORT_BATCH_SIZE } from './audit-events-export.service';
-import { AuditEventsRepository } from './audit-events.repository';
+import { csvField } from './audit-events.csv';
 import {
   auditEvent,
   insertEvents,
@@ -19,11 +19,12 @@ import {
 /*
  * The CSV exports against the real PostgreSQL: exact content and escaping, filters, permissions,
  * errors before the first byte, a large export streamed whole, and a client that goes away.
+ * (The chain columns and JSONL, verified end to end: audit-events-export-chain.int.spec.ts.)
  */
 jest.setTimeout(180_000);
 
 const HEADER =
-  'ID,Author ID,Author Name,Entity ID,Entity Type,Entity Path,Target ID,Target Type,Target Details,Action,IP Address,Created At (UTC)';
+  'ID,Author ID,Author Name,Entity ID,Entity Type,Entity Path,Target ID,Target Type,Target Details,Action,IP Address,Created At (UTC),Chain,Chain Sequence,Previous Hash,Hash,Event JSON';
 const acme: Namespace = { kind: 'Group', id: 100, full_path: 'acme', parent_id: null };
 const web: Namespace = { kind: 'Project', id: 10, full_path: 'acme/web', parent_id: 100 };
 const other: Namespace = { kind: 'Group', id: 200, full_path: 'other', parent_id: null };
@@ -84,23 +85,42 @@ afterAll(async () => {
   await recorder?.close();
 });
 
-/** `count` release events of `project`, three per millisecond so batches end inside a tie; fast, in SQL. */
+/** `count` release events of `project`, three per millisecond so batches end inside a tie; chained as the consumer chains them. */
 async function insertMany(project: Namespace, count: number): Promise<void> {
-  await recorder.app.get(Database).autocommit.query(
-    `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-     select id, 'release_created', 1, 'alice', 'Project', $1::bigint, $2::text, 'Release', i, ts, json_build_object(
-       'id', id, 'author_id', 1, 'entity_id', $3::bigint, 'entity_type', 'Project',
-       'details', json_build_object('author_name', 'alice', 'target_id', i, 'target_type', 'Release', 'target_details', 'v' || i,
-         'custom_message', 'Created Release v' || i, 'ip_address', '203.0.113.7', 'entity_path', $4::text),
-       'ip_address', '203.0.113.7', 'author_name', 'alice', 'entity_path', $5::text, 'target_details', 'v' || i,
-       'created_at', to_char(ts at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'target_type', 'Release', 'target_id', i, 'event_type', 'release_created')
-     from (select gen_random_uuid() as id, i, timestamptz '2026-01-01T00:00:00Z' + (i / 3) * interval '1 millisecond' as ts from generate_series(1, $6::int) i) x`,
-    [project.id, project.full_path, project.id, project.full_path, project.full_path, count],
+  const start = Date.UTC(2026, 0, 1);
+  const events = Array.from({ length: count }, (_, n) => {
+    const i = n + 1;
+    return auditEvent({
+      entity: project,
+      createdAt: new Date(start + Math.floor(i / 3)).toISOString(),
+      authorName: 'alice',
+      targetId: i,
+      targetDetails: `v${i}`,
+      message: `Created Release v${i}`,
+    });
+  });
+  await insertEvents(recorder.app, events, `bulk/${project.id}`);
+}
+
+/** The chain columns of a stored event as the export writes them: chain, position, hashes and the stored text. */
+async function chainColumnsOf(e: AuditEvent): Promise<string> {
+  const [row] = await recorder.app.get(Database).autocommit.query<{
+    chain_id: string;
+    chain_seq: string;
+    prev_hash: string;
+    hash: string;
+    text: string;
+  }>(
+    `select chain_id, chain_seq, encode(prev_hash, 'hex') as prev_hash, encode(hash, 'hex') as hash, payload::text as text
+       from audit_events where id = $1`,
+    [e.id],
   );
+  return [row.chain_id, Number(row.chain_seq), row.prev_hash, row.hash, row.text].map(csvField).join(',');
 }
 
 const lines = (body: string) => body.split('\r\n').slice(0, -1);
-const rowOf = (e: AuditEvent, fields: string[]) => [e.id, ...fields, e.created_at].join(',');
+const rowOf = async (e: AuditEvent, fields: string[]) =>
+  [e.id, ...fields, e.created_at, await chainColumnsOf(e)].join(',');
 const csv = (path: string, token = admin) =>
   http
     .get(path)
@@ -123,7 +143,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(lines(res.body as string)).toEqual([
       HEADER,
-      rowOf(hostile, [
+      await rowOf(hostile, [
         '6',
         `"'=HYPERLINK(""http://evil.example"",""click"")"`,
         '10',
@@ -135,7 +155,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
         `"'@SUM(A1)\nsecond line"`,
         '',
       ]),
-      rowOf(plain, [
+      await rowOf(plain, [
         '5',
         'alice',
         '10',
@@ -347,7 +367,7 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     const total = 12 * EXPORT_BATCH_SIZE;
     await insertMany(huge, total);
     const exported = jest.spyOn(recorder.app.get(AuditEventsExportService), 'recordEnd');
-    const reads = jest.spyOn(recorder.app.get(AuditEventsRepository), 'findPage');
+    const reads = jest.spyOn(recorder.app.get(AuditEventsExportService), 'batch');
     const { port } = recorder.app.getHttpServer().address() as { port: number };
     await new Promise<void>((resolve, reject) => {
       const req = get(
@@ -375,8 +395,9 @@ describe('audit event CSV export (real PostgreSQL)', () => {
     exported.mockRestore();
   });
 
-  it('leaves /audit_events/:event_id working beside export.csv', async () => {
+  it('leaves /audit_events/:event_id working beside export.csv and export', async () => {
     const res = await http.get(`/api/v4/audit_events/${plain.id}`).set('Authorization', admin).expect(200);
     expect(res.body).toEqual(plain);
+    await csv('/api/v4/audit_events/export').expect(200);
   });
 });

@@ -1,38 +1,50 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { AuditEvent, DomainEvent, DomainEventOf, envelope, Scope } from '@audit/contracts';
+import { DomainEvent, DomainEventOf, envelope, Scope } from '@audit/contracts';
 import { Outbox } from '@audit/outbox';
 import { Database, Principal, ServiceUnavailableError } from '@audit/platform';
 import { retryTransient } from '@audit/sql';
 import { SortOrder } from './audit-event-cursor';
 import { AuditEventFilters } from './audit-event-filters';
-import { AuditEventPage, AuditEventsRepository } from './audit-events.repository';
+import { CursorPosition } from './audit-event-cursor';
 import { csvChunks } from './audit-events.csv';
-import { AuditEventSearch } from './audit-events.sql';
+import { jsonlChunks } from './audit-events.jsonl';
+import { AuditEventSearch, ExportRow, exportStatement } from './audit-events.sql';
 import { EXPORT_RETRY_AFTER_S, ExportSlots } from './export-slots';
 
 /**
  * Rows per query: large enough that round trips do not dominate (1000 exports as fast as 5000),
- * small enough that most of a batch (rows carry parsed payloads, ~4 KB each) dies in V8's young
- * generation: at 5000 every batch was promoted and RSS grew ~170 MB with garbage during a 2M-row
- * export, at 1000 ~60 MB; the live heap stays at ~36 MB either way (measured with forced GCs).
+ * small enough that most of a batch dies in V8's young generation: at 5000 every batch was promoted
+ * and RSS grew ~170 MB with garbage during a 2M-row export, at 1000 ~60 MB; the live heap stays at
+ * ~36 MB either way (measured with forced GCs, when rows carried parsed payloads; they now carry the
+ * stored text, parsed one row at a time for CSV and not at all for JSONL).
  */
 export const EXPORT_BATCH_SIZE = 1000;
 
-export interface CsvExport {
-  /** The CSV text, read lazily: a batch is queried only when the client has taken the previous one. */
+/** csv: the readable columns and the chain columns; jsonl: each stored event with its chain fields. */
+export type ExportFormat = 'csv' | 'jsonl';
+
+export interface OpenExport {
+  /** The file's text, read lazily: a batch is queried only when the client has taken the previous one. */
   stream: Readable;
   /** Rows encoded so far; after an aborted export, an upper bound of what the client received. */
   rowCount(): number;
 }
 
-/** Who exports what, from where: what both of an export's own audit events say. */
+/** One batch of an export in order; `next` is the position after its last row when more rows match. */
+export interface ExportPage {
+  rows: ExportRow[];
+  next?: CursorPosition;
+}
+
+/** Who exports what, in which format, from where: what both of an export's own audit events say. */
 export interface ExportRequest {
   principal: Principal;
   subject: Scope;
   filters: AuditEventFilters;
   sort: SortOrder;
+  format: ExportFormat;
   origin: { ipAddress: string | null; correlationId: string };
 }
 
@@ -54,7 +66,8 @@ const wireFilters = (f: AuditEventFilters) => ({
 });
 
 /**
- * CSV exports of audit events. Rows are read in keyset batches, each its own short query, so an
+ * CSV and JSONL exports of audit events, with each event's chain fields (docs/contracts.md, "Export
+ * formats and offline verification"). Rows are read in keyset batches, each its own short query, so an
  * export of any size holds no connection, transaction or snapshot between batches and its memory
  * is one batch; a slow or vanished client stops the reading through stream backpressure.
  */
@@ -63,7 +76,6 @@ export class AuditEventsExportService {
   private readonly logger = new Logger(AuditEventsExportService.name);
 
   constructor(
-    private readonly auditEvents: AuditEventsRepository,
     private readonly database: Database,
     private readonly outbox: Outbox,
     private readonly slots: ExportSlots,
@@ -71,19 +83,27 @@ export class AuditEventsExportService {
 
   /**
    * Reads the first batch before returning, so that a query that fails does so while the response
-   * can still be a problem+json error instead of a truncated CSV.
+   * can still be a problem+json error instead of a truncated file.
+   *
+   * The export holds the events stored when it starts: the chain heads are read first, and a row
+   * appended after them (read by a later batch) is left out. Each batch is its own snapshot, so without
+   * this cut an event stored late with an old created_at could be missed by the batches while the next
+   * event of its chain is not, and the file would show a deleted event where there is none.
    */
-  async open(search: Omit<AuditEventSearch, 'limit' | 'after'>): Promise<CsvExport> {
+  async open(search: Omit<AuditEventSearch, 'limit' | 'after'>, format: ExportFormat): Promise<OpenExport> {
+    const heads = await this.chainHeads();
     const first = await this.batch(search);
     let rows = 0;
-    const counted = async function* (batches: AsyncIterable<AuditEvent[]>) {
+    const counted = async function* (batches: AsyncIterable<ExportRow[]>) {
       for await (const batch of batches) {
-        rows += batch.length;
-        yield batch;
+        const kept = batch.filter((row) => Number(row.chain_seq) <= (heads.get(row.chain_id) ?? 0));
+        rows += kept.length;
+        yield kept;
       }
     };
+    const encode = format === 'jsonl' ? jsonlChunks : csvChunks;
     return {
-      stream: Readable.from(csvChunks(counted(this.batches(search, first))), { objectMode: false }),
+      stream: Readable.from(encode(counted(this.batches(search, first))), { objectMode: false }),
       rowCount: () => rows,
     };
   }
@@ -100,12 +120,12 @@ export class AuditEventsExportService {
    */
   async recordStart(request: ExportRequest): Promise<RecordedExport> {
     const exportId = randomUUID();
-    const { filters, sort } = request;
+    const { filters, sort, format } = request;
     try {
       await this.append(
         this.envelopeOf(request, exportId, 1, 'AuditEventsExportStarted', {
           export_id: exportId,
-          format: 'csv',
+          format,
           filters: { ...wireFilters(filters), sort },
         }),
       );
@@ -121,10 +141,10 @@ export class AuditEventsExportService {
 
   /** Called once per export when its response has ended; `completed` false if the client went away or a read failed. */
   async recordEnd(started: RecordedExport, rowCount: number, completed: boolean): Promise<void> {
-    const { exportId, filters, sort, principal, subject } = started;
+    const { exportId, filters, sort, format, principal, subject } = started;
     const data = {
       export_id: exportId,
-      format: 'csv' as const,
+      format,
       filters: { ...wireFilters(filters), sort },
       row_count: rowCount,
       completed,
@@ -136,6 +156,7 @@ export class AuditEventsExportService {
         entity_type: subject.entity_type,
         entity_id: subject.entity_id,
         export_id: exportId,
+        format,
         row_count: rowCount,
         completed,
       },
@@ -166,20 +187,31 @@ export class AuditEventsExportService {
 
   private async *batches(
     search: Omit<AuditEventSearch, 'limit' | 'after'>,
-    first: AuditEventPage,
-  ): AsyncGenerator<AuditEvent[]> {
+    first: ExportPage,
+  ): AsyncGenerator<ExportRow[]> {
     let page = first;
-    yield page.events;
+    yield page.rows;
     while (page.next) {
       page = await this.batch(search, page.next);
-      yield page.events;
+      yield page.rows;
     }
   }
 
-  private batch(
-    search: Omit<AuditEventSearch, 'limit' | 'after'>,
-    after?: AuditEventPage['next'],
-  ): Promise<AuditEventPage> {
-    return this.auditEvents.findPage({ ...search, limit: EXPORT_BATCH_SIZE, after });
+  /** Each chain's last position now: every row up to it is committed (a chunk and its head move in one statement). */
+  private async chainHeads(): Promise<Map<string, number>> {
+    const rows = await this.database.autocommit.query<{ chain: string; seq: string }>(
+      'select chain, seq from audit_chain_heads',
+    );
+    return new Map(rows.map((r) => [r.chain, Number(r.seq)]));
+  }
+
+  /** The next EXPORT_BATCH_SIZE rows after `after`; one extra row is read to know if more exist. */
+  async batch(search: Omit<AuditEventSearch, 'limit' | 'after'>, after?: CursorPosition): Promise<ExportPage> {
+    const { text, params } = exportStatement({ ...search, limit: EXPORT_BATCH_SIZE + 1, after });
+    const rows = await this.database.autocommit.query<ExportRow>(text, params);
+    if (rows.length <= EXPORT_BATCH_SIZE) return { rows };
+    rows.length = EXPORT_BATCH_SIZE;
+    const last = rows[EXPORT_BATCH_SIZE - 1];
+    return { rows, next: { createdAt: last.cursor_at, id: last.id } };
   }
 }

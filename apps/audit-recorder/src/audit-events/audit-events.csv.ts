@@ -1,9 +1,14 @@
+import { CHAIN_CSV_COLUMNS } from '@audit/audit-chain';
 import { AuditEvent } from '@audit/contracts';
+import { ExportRow } from './audit-events.sql';
 
 /*
  * CSV encoding of audit events: RFC 4180 (comma, CRLF, fields with a comma, quote or line break
  * quoted, quotes doubled), hand-written because it is a dozen lines and `csv-stringify` is not a
  * dependency. Text that a spreadsheet would run as a formula is neutralised (OWASP "CSV Injection").
+ * The readable columns come first; the chain columns after them let `npm run audit:verify` check the
+ * file (docs/contracts.md, "Export formats and offline verification"): `Event JSON` is the stored text,
+ * which starts with `{` and so is never neutralised.
  */
 
 export const CSV_COLUMNS = [
@@ -19,6 +24,7 @@ export const CSV_COLUMNS = [
   'Action',
   'IP Address',
   'Created At (UTC)',
+  ...CHAIN_CSV_COLUMNS,
 ] as const;
 
 // Spreadsheets start a formula at = + - @, and some also after a leading tab or carriage return.
@@ -40,8 +46,11 @@ export const csvLine = (fields: ReadonlyArray<string | number | null | undefined
 
 export const CSV_HEADER = csvLine(CSV_COLUMNS);
 
-/** The row of one audit event, in the order of CSV_COLUMNS; Action is the event's message. */
-export const auditEventCsvLine = (event: AuditEvent): string =>
+/**
+ * The row of one stored audit event, in the order of CSV_COLUMNS; Action is the event's message. `event`
+ * is the row's payload parsed (given when the caller has it already).
+ */
+export const auditEventCsvLine = (row: ExportRow, event: AuditEvent = JSON.parse(row.payload)): string =>
   csvLine([
     event.id,
     event.author_id,
@@ -55,6 +64,11 @@ export const auditEventCsvLine = (event: AuditEvent): string =>
     event.details.custom_message,
     event.ip_address,
     event.created_at,
+    row.chain_id,
+    Number(row.chain_seq),
+    row.prev_hash,
+    row.hash,
+    row.payload,
   ]);
 
 /**
@@ -63,13 +77,13 @@ export const auditEventCsvLine = (event: AuditEvent): string =>
  * pulling stops the reads behind it.
  */
 export async function* csvChunks(
-  batches: AsyncIterable<readonly AuditEvent[]>,
+  batches: AsyncIterable<readonly ExportRow[]>,
   chunkSize = 64 * 1024,
 ): AsyncGenerator<string> {
   let chunk = CSV_HEADER;
   for await (const batch of batches) {
-    for (const event of batch) {
-      chunk += auditEventCsvLine(event);
+    for (const row of batch) {
+      chunk += auditEventCsvLine(row);
       if (chunk.length >= chunkSize) {
         yield chunk;
         chunk = '';

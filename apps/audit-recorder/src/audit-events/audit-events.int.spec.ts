@@ -273,6 +273,7 @@ describe('audit event query API (real PostgreSQL)', () => {
     ]) {
       expect(names(path)).toEqual([...filters, 'cursor', 'per_page'].sort());
       expect(names(`${path}/export.csv`)).toEqual(filters);
+      expect(names(`${path}/export`)).toEqual([...filters, 'format'].sort());
     }
   });
 
@@ -379,7 +380,7 @@ describe('audit event query API (real PostgreSQL)', () => {
         ['projects', 'acme%2Fweb', 'acme%2Fnope'],
       ];
       for (const [kind, existing, missing] of cases) {
-        for (const suffix of ['audit_events', 'audit_events/export.csv']) {
+        for (const suffix of ['audit_events', 'audit_events/export.csv', 'audit_events/export?format=jsonl']) {
           const [a, b] = await Promise.all(
             [existing, missing].map((id) => http.get(`/api/v4/${kind}/${id}/${suffix}`).set('Authorization', stranger)),
           );

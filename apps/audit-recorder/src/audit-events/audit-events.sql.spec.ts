@@ -1,5 +1,12 @@
 import { AuditEventFilters } from './audit-event-filters';
-import { AuditEventSearch, AuditScope, filterConditions, MERGE_BUDGET, searchStatement } from './audit-events.sql';
+import {
+  AuditEventSearch,
+  AuditScope,
+  exportStatement,
+  filterConditions,
+  MERGE_BUDGET,
+  searchStatement,
+} from './audit-events.sql';
 
 const tree = (projects: number): AuditScope => ({
   kind: 'entities',
@@ -105,5 +112,23 @@ describe('filterConditions', () => {
       text: 'a.created_at >= $1::timestamptz and a.created_at <= $2::timestamptz',
       params: ['x', 'y'],
     });
+  });
+});
+
+describe('exportStatement', () => {
+  it.each([
+    ['instance', search({ kind: 'instance' }, every, { after })],
+    ['entity', search({ kind: 'entity', entityType: 'Project', entityId: 29 }, {}, { sort: 'asc' })],
+    ['tree, merged', search(tree(3), { createdAfter: every.createdAfter }, { after })],
+    ['tree, membership', search(tree(3), every, { after })],
+  ])('reads the rows of the search, with the stored text and the chain fields: %s', (_, s) => {
+    const list = searchStatement(s);
+    const exported = exportStatement(s);
+    expect(exported.params).toEqual(list.params);
+    expect(exported.text).toMatch(
+      /^select a\.payload::text as payload, a\.chain_id, a\.chain_seq, encode\(a\.prev_hash, 'hex'\) as prev_hash, encode\(a\.hash, 'hex'\) as hash, a\.id, /,
+    );
+    // The same rows in the same order: only the selected columns differ.
+    expect(exported.text.slice(exported.text.indexOf(', a.id, '))).toBe(list.text.slice(list.text.indexOf(', a.id, ')));
   });
 });

@@ -73,7 +73,8 @@ const and = (...parts: string[]) => parts.filter(Boolean).join(' and ');
 const whereOf = (...parts: string[]) => (and(...parts) ? `where ${and(...parts)}` : '');
 
 /**
- * Selects `payload`, `id` and `cursor_at` of at most `search.limit` rows, in order.
+ * Selects `columns` (of `audit_events a`; the payload by default), `id` and `cursor_at` of at most
+ * `search.limit` rows, in order.
  *
  * A set of entities is read one of two ways. With no filter beyond dates and entities, and while
  * entities x limit stays within MERGE_BUDGET, one ordered scan of audit_events_entity per entity,
@@ -83,12 +84,12 @@ const whereOf = (...parts: string[]) => (and(...parts) ? `where ${and(...parts)}
  * filter's own, or created_at for a large tree): an author, type or target filter would make a
  * per-entity scan read every row of each entity without a match.
  */
-export function searchStatement(search: AuditEventSearch): Statement {
+export function searchStatement(search: AuditEventSearch, columns = 'a.payload'): Statement {
   const order = (alias: string) => `order by ${alias}.created_at ${search.sort}, ${alias}.id ${search.sort}`;
   const { scope, limit } = search;
   const params = new Params();
   const $ = (value: unknown) => params.bind(value);
-  const select = `select a.payload, a.id, ${CURSOR_AT}`;
+  const select = `select ${columns}, a.id, ${CURSOR_AT}`;
   // Placeholders are numbered in the order they appear in the text.
   if (scope.kind === 'instance') {
     const where = whereOf(conditions(search, params));
@@ -109,9 +110,11 @@ export function searchStatement(search: AuditEventSearch): Statement {
   const where = whereOf('a.entity_type = t.entity_type and a.entity_id = t.entity_id', conditions(search, params));
   const perEntity = $(limit);
   const merged = $(limit);
+  // The final join carries created_at as well as the id: the partition key, so each row is looked up in its
+  // own month's partition only.
   return {
     text: `${select} from (
-        select k.id from (
+        select k.id, k.created_at from (
           select 'Group'::text as entity_type, unnest(${groupIds}::bigint[]) as entity_id
           union all
           select 'Project'::text, unnest(${projectIds}::bigint[])
@@ -119,7 +122,7 @@ export function searchStatement(search: AuditEventSearch): Statement {
           select a.created_at, a.id from audit_events a
           ${where} ${order('a')} limit ${perEntity}
         ) k ${order('k')} limit ${merged}
-      ) k join audit_events a on a.id = k.id ${order('a')}`,
+      ) k join audit_events a on a.id = k.id and a.created_at = k.created_at ${order('a')}`,
     params: params.values,
   };
 }
@@ -136,3 +139,24 @@ function mergeable({ filters: f, limit }: AuditEventSearch, entities: number): b
     f.authorId !== undefined || !!f.eventTypes?.length || f.targetType !== undefined || f.targetId !== undefined;
   return !selective && entities * limit <= MERGE_BUDGET;
 }
+
+/**
+ * One row of an export: the event's JSON text exactly as stored (`payload::text`: `json` keeps its text,
+ * which is what the chain hashed) and its place in its chain (docs/contracts.md, "Export formats and offline
+ * verification"). `chain_seq` is a bigint, which pg returns as a string.
+ */
+export interface ExportRow {
+  payload: string;
+  id: string;
+  cursor_at: string;
+  chain_id: string;
+  chain_seq: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const EXPORT_COLUMNS =
+  "a.payload::text as payload, a.chain_id, a.chain_seq, encode(a.prev_hash, 'hex') as prev_hash, encode(a.hash, 'hex') as hash";
+
+/** The search of an export: the same rows and order as the lists, read as ExportRow. */
+export const exportStatement = (search: AuditEventSearch): Statement => searchStatement(search, EXPORT_COLUMNS);

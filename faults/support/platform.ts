@@ -107,6 +107,8 @@ export async function startPlatform(scenario: string, options: PlatformOptions =
       DATABASE_NAME: databases.recorder,
       KAFKA_GROUP_ID: groupIds.recorder,
       AUDIT_LOG_FILE: `tmp/faults-${suffix}/audit_json.log`,
+      // The faults read the active log file only: no rotation at midnight in the middle of a run.
+      AUDIT_LOG_ROTATE_DAILY: 'false',
       ...options.env?.['audit-recorder'],
     },
     'audit-streamer': {

@@ -90,6 +90,7 @@ describe('audit-recorder instances', () => {
     const env = {
       ...(await environment(uniqueSuffix())),
       AUDIT_LOG_FILE: join(folder, 'log', 'audit_json.{instance}.log'),
+      AUDIT_LOG_ROTATE_DAILY: 'false', // the test reads the active files only
     };
     const recorders = [
       await startRecorder({ ...env, INSTANCE_NAME: 'audit-recorder-0' }),

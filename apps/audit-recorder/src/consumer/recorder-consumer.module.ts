@@ -3,8 +3,10 @@ import { AUDIT_EVENT_TYPES, loadAuditEventTypes } from '@audit/audit-registry';
 import { NamespacesModule } from '@audit/namespaces';
 import { APP_CONFIG } from '@audit/platform';
 import { AuditEventsModule } from '../audit-events/audit-events.module';
+import { IntegrityModule } from '../integrity/integrity.module';
 import type { AuditRecorderConfig } from '../config';
 import { AuditJsonLog } from './audit-json-log';
+import { LogFilesRepository } from './log-files.repository';
 import { RecorderConsumer } from './recorder.consumer';
 
 /**
@@ -13,7 +15,7 @@ import { RecorderConsumer } from './recorder.consumer';
  * with. Static, so importing it from more than one module registers the controller once.
  */
 @Module({
-  imports: [AuditEventsModule, NamespacesModule],
+  imports: [AuditEventsModule, NamespacesModule, IntegrityModule],
   controllers: [RecorderConsumer],
   providers: [
     {
@@ -22,6 +24,7 @@ import { RecorderConsumer } from './recorder.consumer';
       useFactory: (config: AuditRecorderConfig) => loadAuditEventTypes(config.AUDIT_EVENT_TYPES_DIR),
     },
     AuditJsonLog,
+    LogFilesRepository,
   ],
 })
 export class RecorderConsumerModule {}

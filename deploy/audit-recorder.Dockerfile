@@ -31,7 +31,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
 COPY --from=build /app/dist ./dist
-# config/audit_events/types/*.yml is read at runtime.
+# config/audit_events/types/*.yml is read at runtime. config/audit_signing/ (the public development key) comes
+# along but is never used here: with NODE_ENV=production the recorder refuses to start without AUDIT_SIGNING_KEY_FILE.
 COPY config ./config
 
 # AUDIT_LOG_FILE defaults to log/audit_json.log relative to /app; the folder must be writable by `node`

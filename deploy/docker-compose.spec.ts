@@ -1,13 +1,19 @@
 /**
  * Checks docker-compose.yml without a Docker engine: against the Compose Specification JSON schema (the
  * upstream compose-spec schema that the `dclint` package ships) and against what the platform needs
- * (docs/contracts.md, "Processes and defaults"), including that each service's Dockerfile starts its build,
- * and that the observability profile's Prometheus and Grafana find their configuration and each other.
+ * (docs/contracts.md, "Processes and defaults"), including that each service's own configuration loader accepts
+ * its environment (with the secrets compose mounts), that each service's Dockerfile starts its build, and that
+ * the observability profile's Prometheus and Grafana find their configuration and each other.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
+import { loadAuditRecorderConfig } from '../apps/audit-recorder/src/config';
+import { loadAuditStreamerConfig } from '../apps/audit-streamer/src/config';
+import { loadReleaseServiceConfig } from '../apps/release-service/src/config';
 
 const ROOT = resolve(__dirname, '..');
 const SERVICES = { 'release-service': 3001, 'audit-recorder': 3002, 'audit-streamer': 3003 } as const;
@@ -25,7 +31,7 @@ const COMMON_ENV = [
 ];
 const EXTRA_ENV: Record<ServiceName, string[]> = {
   'release-service': [],
-  'audit-recorder': ['AUDIT_LOG_FILE'],
+  'audit-recorder': ['AUDIT_LOG_FILE', 'AUDIT_SIGNING_KEY_FILE', 'AUDIT_RETENTION_DAYS', 'AUDIT_LEGAL_HOLD'],
   'audit-streamer': ['ENCRYPTION_KEY', 'STREAMING_ALLOW_HTTP', 'STREAMING_ALLOWED_HOSTS'],
 };
 
@@ -39,6 +45,7 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition: string }>;
   ports?: Array<string | { target: number; published?: string | number }>;
   volumes?: Array<string | { source?: string; target: string }>;
+  secrets?: Array<string | { source: string; target?: string }>;
   healthcheck?: { test?: string | string[] };
   deploy?: { replicas?: number };
   container_name?: string;
@@ -47,6 +54,7 @@ interface ComposeFile {
   version?: unknown;
   services: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
 }
 
 const OBSERVABILITY = ['prometheus', 'grafana'] as const;
@@ -126,6 +134,31 @@ function environmentOf(service: ComposeService): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
+/** The secrets a service mounts and where: short syntax and relative targets land under /run/secrets. */
+const secretMounts = (service: ComposeService): Array<{ source: string; path: string }> =>
+  (service.secrets ?? []).map((secret) => {
+    const { source, target = source } = typeof secret === 'string' ? { source: secret } : secret;
+    return { source, path: target.startsWith('/') ? target : `/run/secrets/${target}` };
+  });
+
+/** Valid values for the variables compose requires (`${VAR:?message}`); any other stands in as a password. */
+const REQUIRED_STAND_INS: Record<string, string> = {
+  AUTH_JWT_SECRET: 'compose-spec-stand-in-secret-0123456789abcdef',
+  ENCRYPTION_KEY: '00'.repeat(32),
+};
+
+/** A value as compose interpolates it from an empty shell: defaults taken, required variables stood in for. */
+const interpolate = (value: string): string =>
+  value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_, name: string, kind?: string, rest?: string) =>
+    kind === '-' ? (rest ?? '') : kind === '?' ? (REQUIRED_STAND_INS[name] ?? 'stand-in-password') : '',
+  );
+
+const LOADERS: Record<ServiceName, (env: NodeJS.ProcessEnv) => Record<string, unknown>> = {
+  'release-service': loadReleaseServiceConfig,
+  'audit-recorder': loadAuditRecorderConfig,
+  'audit-streamer': loadAuditStreamerConfig,
+};
+
 const dependenciesOf = (service: ComposeService): Record<string, string> =>
   Array.isArray(service.depends_on)
     ? Object.fromEntries(service.depends_on.map((name) => [name, 'service_started']))
@@ -151,6 +184,30 @@ function dockerInstructions(file: string): Array<{ keyword: string; args: string
 describe('docker-compose.yml', () => {
   const compose = loadCompose();
   const validate = compileComposeValidator();
+
+  // Files in place of the secrets compose mounts (the operator's), written before the tests and removed after.
+  const secretFiles: Record<string, string> = {};
+  let secretDir = '';
+  beforeAll(() => {
+    secretDir = mkdtempSync(join(tmpdir(), 'compose-spec-'));
+    secretFiles['audit_signing_key'] = join(secretDir, 'audit-signing-key.pem');
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    writeFileSync(secretFiles['audit_signing_key'], key, { mode: 0o600 });
+  });
+  afterAll(() => rmSync(secretDir, { recursive: true, force: true }));
+
+  /** The service's environment as its process sees it: interpolated, mounted secrets' paths on the stand-in files. */
+  function processEnvOf(service: ComposeService): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(environmentOf(service)).map(([key, value]) => {
+        const secret = secretMounts(service).find((mount) => mount.path === value);
+        return [
+          key,
+          secret ? (secretFiles[secret.source] ?? `no stand-in for secret ${secret.source}`) : interpolate(value),
+        ];
+      }),
+    );
+  }
 
   it('is valid against the Compose Specification schema', () => {
     const valid = validate(compose);
@@ -251,6 +308,22 @@ describe('docker-compose.yml', () => {
       expect(env.PORT).toBe(String(port));
       expect(env.AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?.+\}$/);
       if (name === 'audit-streamer') expect(env.ENCRYPTION_KEY).toMatch(/^\$\{ENCRYPTION_KEY:\?.+\}$/);
+      // Production refuses to start without it: the recorder's key is a secret the operator must provide.
+      if (name === 'audit-recorder') {
+        expect(secretMounts(service)).toContainEqual({ source: 'audit_signing_key', path: env.AUDIT_SIGNING_KEY_FILE });
+        expect(compose.secrets?.['audit_signing_key']?.file).toMatch(/^\$\{AUDIT_SIGNING_KEY_FILE:\?.+\}$/);
+      }
+    });
+
+    it("is accepted by the service's own loader, given what compose requires and the secrets it mounts", () => {
+      const config = LOADERS[name](processEnvOf(service));
+      expect(config).toMatchObject({ NODE_ENV: 'production', PORT: port, usingDevelopmentSecret: false });
+      if (name === 'audit-recorder')
+        expect(config).toMatchObject({
+          usingDevelopmentSigningKey: false,
+          AUDIT_RETENTION_DAYS: 2555,
+          AUDIT_LEGAL_HOLD: false,
+        });
     });
 
     it('reaches Kafka on a listener the broker advertises and PostgreSQL through the postgres service', () => {
@@ -308,6 +381,23 @@ describe('docker-compose.yml', () => {
       expect(last('EXPOSE')).toBe(String(port));
       expect(last('HEALTHCHECK')).toContain('/health');
       expect(instructions.filter((i) => i.keyword === 'FROM').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe("the audit-recorder's signing key", () => {
+    it('is mounted into the recorder alone', () => {
+      const mounting = Object.entries(compose.services)
+        .filter(([, service]) => secretMounts(service).some((mount) => mount.source === 'audit_signing_key'))
+        .map(([name]) => name);
+      expect(mounting).toEqual(['audit-recorder']);
+    });
+
+    it('stops the recorder without it, naming the variable (so the loader check can fail)', () => {
+      const env = processEnvOf(compose.services['audit-recorder']);
+      delete env.AUDIT_SIGNING_KEY_FILE;
+      expect(() => loadAuditRecorderConfig(env)).toThrow(
+        /AUDIT_SIGNING_KEY_FILE: is required when NODE_ENV=production/,
+      );
     });
   });
 

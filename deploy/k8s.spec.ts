@@ -8,7 +8,9 @@
  * agreeing with the services' configuration. Each check returns its problems, and a broken copy of the
  * manifests shows that it can fail.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix, relative, resolve } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { Deployment } from 'kubernetes-models/apps/v1';
@@ -18,7 +20,7 @@ import type { IJob } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
-import type { IConfigMap, IContainer, IPodSpec, ISecret, IService } from 'kubernetes-models/v1';
+import type { IConfigMap, IContainer, IPodSpec, ISecret, IService, IVolumeMount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError, migrationConfigShape } from '@audit/platform';
 import { AuditRecorderConfigSchema, loadAuditRecorderConfig } from '../apps/audit-recorder/src/config';
@@ -60,13 +62,32 @@ const DB_SETUP_VARIABLES = [
   'DATABASE_ADMIN_URL',
   ...SERVICE_NAMES.flatMap((name) => MIGRATION_VARIABLES.map((v) => `${SERVICES[name].prefix}_${v}`)),
 ];
-/** Variables whose value is a file the service reads at boot: it must be a key of a mounted Secret or ConfigMap. */
-const FILE_VARIABLES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SASL_PASSWORD_FILE'];
+/** Variables whose value is a file the service reads at boot: it must be a key of a Secret mounted read-only. */
+const FILE_VARIABLES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SASL_PASSWORD_FILE', 'AUDIT_SIGNING_KEY_FILE'];
 /** Valid values for what comes from Secrets, whose examples hold placeholders on purpose. */
 const SECRET_STAND_INS: Record<string, string> = {
   AUTH_JWT_SECRET: 'k8s-spec-stand-in-secret-0123456789abcdef',
   ENCRYPTION_KEY: '00'.repeat(32),
 };
+/**
+ * Valid files for the file variables the loaders read (written before the tests, removed after): the examples'
+ * placeholders would stop the service. File variables without a stand-in are left out of the environment.
+ */
+const FILE_STAND_INS: Record<string, string> = {};
+let standInDir = '';
+/** Writes `content` to a file of its own in the stand-in folder and returns its path. */
+function writeStandIn(name: string, content: string): string {
+  const path = join(standInDir, name);
+  writeFileSync(path, content, { mode: 0o600 });
+  return path;
+}
+const ed25519Pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+beforeAll(() => {
+  standInDir = mkdtempSync(join(tmpdir(), 'k8s-spec-'));
+  FILE_STAND_INS['AUDIT_SIGNING_KEY_FILE'] = writeStandIn('audit-signing-key.pem', ed25519Pem());
+});
+afterAll(() => rmSync(standInDir, { recursive: true, force: true }));
 
 // ---- loading ----------------------------------------------------------------------------------------------
 
@@ -221,16 +242,33 @@ function environment(m: Manifests, container: IContainer): Map<string, Source> {
   return env;
 }
 
-/** The environment a process would see, secrets replaced by valid stand-ins and file variables left out. */
+/** The environment a process would see, secrets and the files it reads replaced by valid stand-ins. */
 function processEnv(env: Map<string, Source>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, source] of env) {
-    if (FILE_VARIABLES.includes(name)) continue;
+    if (FILE_VARIABLES.includes(name)) {
+      if (FILE_STAND_INS[name]) result[name] = FILE_STAND_INS[name];
+      continue;
+    }
     if (source.from === 'field') result[name] = source.path === 'metadata.name' ? 'pod-name-7d9f8-x2x4q' : 'field';
     else if (source.from === 'secret') result[name] = SECRET_STAND_INS[name] ?? source.value ?? '';
     else result[name] = source.value ?? '';
   }
   return result;
+}
+
+/** The file a file variable names, the container's mount it lies under, and the key of the Secret mounted there. */
+function mountedFile(
+  spec: IPodSpec,
+  container: IContainer,
+  source: Source,
+): { path: string; mount?: IVolumeMount; secret?: string; key?: string } {
+  const path = source.from === 'value' || source.from === 'configMap' ? (source.value ?? '') : '';
+  const mount = (container.volumeMounts ?? []).find((v) => path.startsWith(`${v.mountPath}/`));
+  const volume = spec.volumes?.find((v) => v.name === mount?.name);
+  const file = mount ? path.slice(mount.mountPath.length + 1) : '';
+  const key = volume?.secret?.items?.find((i) => i.path === file)?.key ?? (volume?.secret?.items ? undefined : file);
+  return { path, mount, secret: volume?.secret?.secretName, key };
 }
 
 /** Which program a container runs, by its command: a service (the image's CMD), its migrate-only mode, db-setup. */
@@ -702,14 +740,10 @@ const CHECKS: Record<string, Check> = {
         for (const name of FILE_VARIABLES) {
           const source = env.get(name);
           if (!source) continue;
-          const path = source.from === 'value' || source.from === 'configMap' ? (source.value ?? '') : '';
-          const mount = (container.volumeMounts ?? []).find((v) => path.startsWith(`${v.mountPath}/`));
-          const volume = spec.volumes?.find((v) => v.name === mount?.name);
-          const file = mount ? path.slice(mount.mountPath.length + 1) : '';
-          const key =
-            volume?.secret?.items?.find((i) => i.path === file)?.key ?? (volume?.secret?.items ? undefined : file);
-          if (!volume?.secret?.secretName || !key || !secretKeys(m, volume.secret.secretName)?.has(key))
+          const { path, mount, secret, key } = mountedFile(spec, container, source);
+          if (!secret || !key || !secretKeys(m, secret)?.has(key))
             problems.push(`${where}: ${name}=${path} is not a key of a mounted Secret`);
+          else if (mount?.readOnly !== true) problems.push(`${where}: ${name} is on a mount that is not read-only`);
         }
         if (program.kind === 'service') {
           const logFile = env.get('AUDIT_LOG_FILE');
@@ -727,10 +761,38 @@ const CHECKS: Record<string, Check> = {
       }),
     ),
 
+  // Production refuses to start without AUDIT_SIGNING_KEY_FILE; the image's development key is public.
+  "audit-recorder's checkpoint signing key is a file of a Secret mounted read-only that no other pod reads": (m) => {
+    const spec = deploymentOf(m, 'audit-recorder')?.spec?.template.spec;
+    const container = spec?.containers.find((c) => c.name === 'audit-recorder');
+    if (!spec || !container) return ['no container audit-recorder'];
+    const source = environment(m, container).get('AUDIT_SIGNING_KEY_FILE');
+    if (!source) return ['audit-recorder: AUDIT_SIGNING_KEY_FILE is not set'];
+    const { path, mount, secret, key } = mountedFile(spec, container, source);
+    if (!secret || !key) return [`audit-recorder: AUDIT_SIGNING_KEY_FILE=${path} is not in a mounted Secret`];
+    const problems: string[] = [];
+    if (mount?.readOnly !== true) problems.push(`audit-recorder: the signing key's mount ${path} is not read-only`);
+    if (!secretKeys(m, secret)?.get(key)?.includes('-----BEGIN PRIVATE KEY-----'))
+      problems.push(`Secret ${secret}: the example of ${key} does not show a PEM private key`);
+    for (const { owner, spec: other } of podTemplates(m)) {
+      if (owner === 'Deployment/audit-recorder') continue;
+      const reads = [
+        ...(other.volumes ?? []).map((v) => v.secret?.secretName),
+        ...containersOf(other).flatMap((c) => [
+          ...(c.envFrom ?? []).map((f) => f.secretRef?.name),
+          ...(c.env ?? []).map((e) => e.valueFrom?.secretKeyRef?.name),
+        ]),
+      ];
+      if (reads.includes(secret)) problems.push(`${owner} reads the Secret ${secret}`);
+    }
+    return problems;
+  },
+
   "each service's own loader accepts its configuration, and the example placeholders stop it": (m) =>
     SERVICE_NAMES.flatMap((name) => {
-      const container = deploymentOf(m, name)?.spec?.template.spec?.containers.find((c) => c.name === name);
-      if (!container) return [`no container ${name}`];
+      const spec = deploymentOf(m, name)?.spec?.template.spec;
+      const container = spec?.containers.find((c) => c.name === name);
+      if (!spec || !container) return [`no container ${name}`];
       const env = environment(m, container);
       const problems: string[] = [];
       try {
@@ -738,8 +800,21 @@ const CHECKS: Record<string, Check> = {
       } catch (err) {
         problems.push(`${name}: ${(err as Error).message}`);
       }
-      for (const variable of Object.keys(SECRET_STAND_INS).filter((v) => env.get(v)?.from === 'secret')) {
-        const placeholder = { ...processEnv(env), [variable]: (env.get(variable) as { value?: string }).value ?? '' };
+      // Each example value in place of its valid stand-in: for a file, the example key of the mounted Secret.
+      const placeholders = [
+        ...Object.keys(SECRET_STAND_INS)
+          .filter((v) => env.get(v)?.from === 'secret')
+          .map((variable) => ({ variable, value: (env.get(variable) as { value?: string }).value ?? '' })),
+        ...Object.keys(FILE_STAND_INS).flatMap((variable) => {
+          const source = env.get(variable);
+          const { secret, key } = source ? mountedFile(spec, container, source) : {};
+          const example = secret && key ? secretKeys(m, secret)?.get(key) : undefined;
+          // An unset or unmounted file is reported by the other checks.
+          return example === undefined ? [] : [{ variable, value: writeStandIn(`example-${variable}`, example) }];
+        }),
+      ];
+      for (const { variable, value } of placeholders) {
+        const placeholder = { ...processEnv(env), [variable]: value };
         try {
           SERVICES[name].load(placeholder);
           problems.push(`${name}: the example value of ${variable} does not stop the service`);
@@ -953,6 +1028,8 @@ describe('deploy/k8s', () => {
   const pod = (m: Manifests, name: string) =>
     (find(m, 'Deployment', name) as unknown as IDeployment).spec!.template.spec!;
   const main = (m: Manifests, name: string) => pod(m, name).containers[0];
+  const mountOf = (m: Manifests, name: string, volume: string) =>
+    main(m, name).volumeMounts!.find((v) => v.name === volume)!;
   const check = (fragment: string) => Object.keys(CHECKS).find((k) => k.includes(fragment)) as string;
   const MUTATIONS: Mutation[] = [
     [
@@ -1137,6 +1214,40 @@ describe('deploy/k8s', () => {
       'is on the read-only root filesystem',
     ],
     [
+      'the signing key taken from the image',
+      check('variable a container sets'),
+      (m) =>
+        Object.assign(find(m, 'ConfigMap', 'audit-recorder')['data'], {
+          AUDIT_SIGNING_KEY_FILE: '/app/config/audit_signing/development-ed25519.pem',
+        }),
+      'AUDIT_SIGNING_KEY_FILE=/app/config/audit_signing/development-ed25519.pem is not a key of a mounted Secret',
+    ],
+    [
+      'a file variable on a writable mount',
+      check('variable a container sets'),
+      (m) => Object.assign(mountOf(m, 'audit-recorder', 'kafka-ca'), { readOnly: false }),
+      'KAFKA_SSL_CA_FILE is on a mount that is not read-only',
+    ],
+    [
+      'no signing key',
+      check('signing key'),
+      (m) => delete find(m, 'ConfigMap', 'audit-recorder')['data']['AUDIT_SIGNING_KEY_FILE'],
+      'AUDIT_SIGNING_KEY_FILE is not set',
+    ],
+    [
+      'a signing key mounted writable',
+      check('signing key'),
+      (m) => Object.assign(mountOf(m, 'audit-recorder', 'signing-key'), { readOnly: false }),
+      "the signing key's mount",
+    ],
+    [
+      'the signing key given to the streamer',
+      check('signing key'),
+      (m) =>
+        pod(m, 'audit-streamer').volumes!.push({ name: 'signing-key', secret: { secretName: 'audit-signing-key' } }),
+      'Deployment/audit-streamer reads the Secret audit-signing-key',
+    ],
+    [
       'a value the loader refuses',
       check('own loader'),
       (m) => Object.assign(find(m, 'ConfigMap', 'audit-platform-common')['data'], { KAFKA_TOPIC_PARTITIONS: '0' }),
@@ -1148,6 +1259,12 @@ describe('deploy/k8s', () => {
       (m) =>
         Object.assign(find(m, 'Secret', 'audit-platform-secrets')['stringData'], { ENCRYPTION_KEY: 'ab'.repeat(32) }),
       'the example value of ENCRYPTION_KEY does not stop the service',
+    ],
+    [
+      'a usable example signing key',
+      check('own loader'),
+      (m) => Object.assign(find(m, 'Secret', 'audit-signing-key')['stringData'], { 'signing-key.pem': ed25519Pem() }),
+      'the example value of AUDIT_SIGNING_KEY_FILE does not stop the service',
     ],
     [
       'a secret key that does not exist',

@@ -143,6 +143,15 @@ describe('configuration errors', () => {
     ['audit-recorder', { PORT: 'eighty' }, 'PORT'],
     ['release-service', { KAFKA_BROKERS: 'no-port-here' }, 'KAFKA_BROKERS'],
     ['audit-streamer', { NODE_ENV: 'production', ENCRYPTION_KEY: '' }, 'AUTH_JWT_SECRET'],
+    // Production never signs checkpoints with the repository's (public) development key.
+    [
+      'audit-recorder',
+      { NODE_ENV: 'production', AUTH_JWT_SECRET: 'e2e-production-secret-0123456789abcdef' },
+      'AUDIT_SIGNING_KEY_FILE',
+    ],
+    ['audit-recorder', { AUDIT_SIGNING_KEY_FILE: 'package.json' }, 'AUDIT_SIGNING_KEY_FILE'],
+    ['audit-recorder', { AUDIT_RETENTION_DAYS: '0' }, 'AUDIT_RETENTION_DAYS'],
+    ['audit-recorder', { AUDIT_LEGAL_HOLD: 'maybe' }, 'AUDIT_LEGAL_HOLD'],
     ['audit-recorder', { METRICS_ENABLED: 'maybe' }, 'METRICS_ENABLED'],
     ['release-service', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
     ['audit-streamer', { OTEL_TRACES_SAMPLER_ARG: '2' }, 'OTEL_TRACES_SAMPLER_ARG'],

@@ -39,6 +39,7 @@ import jwt from 'jsonwebtoken';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { Pool } from 'undici';
+import { ChainSeeder, dropAuditEventIndexes, ensureMonths, SEED_COLUMNS, signingKeyFile } from './support/audit-chain';
 import { databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
@@ -88,6 +89,7 @@ const names = {
   db: `bench_recexports_${suffix}`,
   topic: `bench-recexports-${suffix}`,
   auditLog: join(tmpdir(), `bench-recexports-${suffix}.log`),
+  signingKey: join(tmpdir(), `bench-recexports-${suffix}.pem`),
 };
 const GROUP_PATH = 'bench-exports';
 const PROJECT_ID = 1;
@@ -96,6 +98,8 @@ const DAY_MS = 86_400_000;
 /** Seeded events end a day before the run: the exports' own audit events (created now) sort before all of them. */
 const SEED_END = Date.now() - DAY_MS;
 const SEED_SPAN_MS = 730 * DAY_MS;
+/** The seeded rows' hash chains, events dealt to them in turn (the recorder's own audit events extend the topic's). */
+const SEED_CHAINS = ['bench-seed/0', 'bench-seed/1', 'bench-seed/2'];
 const LIST_PATH = `/api/v4/projects/${PROJECT_ID}/audit_events?per_page=20`;
 const EXPORT_PATH = `/api/v4/projects/${PROJECT_ID}/audit_events/export.csv`;
 const HEAD_BYTES = 64 * 1024;
@@ -116,6 +120,7 @@ function cleanup(): Promise<void> {
       ['drop database', () => dropDatabase(SERVER_URL, names.db)],
       ['delete topics', () => deleteTopics(kafka, [names.topic, `${names.topic}.dlq`])],
       ['remove audit log', async () => rmSync(names.auditLog, { force: true })],
+      ['remove signing key', async () => rmSync(names.signingKey, { force: true })],
     ];
     for (const [name, step] of steps)
       await step().catch((err: Error) => log(`cleanup: ${name} failed: ${err.message}`));
@@ -141,13 +146,15 @@ let database: DatabaseEnv | undefined;
 /**
  * The recorder as deployed: its node flags (startRecorder), NODE_ENV=production, default export caps
  * and rate limit, its database provisioned by the superuser and used through its own roles (or, for a
- * build before the roles, single-role mode: support/service.ts).
+ * build before the roles, single-role mode: support/service.ts), a checkpoint signing key of its own
+ * (production requires one; a build before issue 16 ignores it).
  */
 const launch = async () =>
   startRecorder(
     {
       ...(database ??= await serviceDatabase('audit-recorder', SERVER_URL, names.db)),
       NODE_ENV: 'production',
+      AUDIT_SIGNING_KEY_FILE: names.signingKey,
       KAFKA_BROKERS: BROKERS.join(','),
       KAFKA_TOPIC: names.topic,
       KAFKA_GROUP_ID: `bench-recexports-${suffix}`,
@@ -160,51 +167,50 @@ const launch = async () =>
 
 /**
  * The group, its project and BENCH_ROWS audit events of the project, created_at spread evenly over the
- * two years before SEED_END; written as the superuser into the tables the recorder's migrations
- * created, secondary indexes and primary key dropped and then rebuilt from their own definitions
- * (as recorder-query.bench.ts does: several times faster than maintaining them row by row).
+ * two years before SEED_END (25 monthly partitions, created first); written as the superuser into the
+ * tables the recorder's migrations created, secondary indexes and primary key dropped and then rebuilt
+ * from their own definitions (as recorder-query.bench.ts does: several times faster than maintaining
+ * them row by row). Every row is a valid link of one of SEED_CHAINS hash chains (hashed by PostgreSQL
+ * while seeding, support/audit-chain.ts), heads stored as the recorder leaves them.
  */
 async function seed(pg: Client): Promise<number> {
   const t0 = performance.now();
-  await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '256MB'`);
+  await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '256MB'; set work_mem = '128MB'`);
   await pg.query(
     `insert into namespaces (kind, id, full_path, parent_id) values ('Group', 1, $1, null), ('Project', $2, $3, 1)`,
     [GROUP_PATH, PROJECT_ID, PROJECT_PATH],
   );
-  const indexes = (
-    await pg.query<{ indexname: string; indexdef: string }>(
-      `select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`,
-    )
-  ).rows;
-  for (const ix of indexes) await pg.query(`drop index ${ix.indexname}`);
-  await pg.query('alter table audit_events drop constraint audit_events_pkey');
+  await ensureMonths(pg, SEED_END - SEED_SPAN_MS, SEED_END);
+  const restoreIndexes = await dropAuditEventIndexes(pg);
+  const seeder = new ChainSeeder(pg, SEED_CHAINS);
   const slice = 100_000;
   for (let lo = 1; lo <= cfg.rows; lo += slice) {
     const hi = Math.min(lo + slice - 1, cfg.rows);
-    await pg.query(
-      `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload, recorded_at)
-       select id, event_type, author_id, author_name, 'Project', $4::bigint, $5::text, 'Release', i, created_at,
+    await seeder.insert(
+      `select ${SEED_COLUMNS} from (
+       select i, id, event_type, author_id, author_name, 'Project'::text as entity_type, $4::bigint as entity_id,
+         $5::text as entity_path, 'Release'::text as target_type, i as target_id, created_at, (i % $8::int)::int as chain,
          json_build_object(
            'id', id, 'author_id', author_id, 'entity_id', $4::bigint, 'entity_type', 'Project',
            'details', json_build_object('author_name', author_name, 'target_id', i, 'target_type', 'Release', 'target_details', 'Release ' || i,
              'custom_message', message, 'ip_address', '203.0.113.7', 'entity_path', $5::text, 'correlation_id', 'corr-' || i),
            'ip_address', '203.0.113.7', 'author_name', author_name, 'entity_path', $5::text, 'target_details', 'Release ' || i,
            'created_at', to_char(created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           'target_type', 'Release', 'target_id', i, 'event_type', event_type),
-         created_at
+           'target_type', 'Release', 'target_id', i, 'event_type', event_type) as payload
        from (
          select i, gen_random_uuid() as id, 1 + i % 200 as author_id, 'user' || (1 + i % 200) as author_name,
            case when i % 10 < 7 then 'release_created' when i % 10 < 9 then 'release_updated' else 'release_deleted' end as event_type,
            case when i % 10 < 7 then 'Created Release v' || i when i % 10 < 9 then 'Updated Release v' || i else 'Deleted Release v' || i end as message,
            date_trunc('milliseconds', to_timestamp($6::float8 / 1000) + (i::float8 / $3::float8) * ($7::float8 / 1000) * interval '1 second') as created_at
          from generate_series($1::bigint, $2::bigint) i
-       ) r`,
-      [lo, hi, cfg.rows, PROJECT_ID, PROJECT_PATH, SEED_END - SEED_SPAN_MS, SEED_SPAN_MS],
+       ) r
+       ) seeded`,
+      [lo, hi, cfg.rows, PROJECT_ID, PROJECT_PATH, SEED_END - SEED_SPAN_MS, SEED_SPAN_MS, SEED_CHAINS.length],
     );
     log(`seeded ${hi} / ${cfg.rows} rows (${round((performance.now() - t0) / 1000, 1)} s)`);
   }
-  await pg.query('alter table audit_events add constraint audit_events_pkey primary key (id)');
-  for (const ix of indexes) await pg.query(ix.indexdef);
+  await seeder.finish();
+  await restoreIndexes();
   await pg.query('vacuum (analyze) audit_events');
   await pg.query('vacuum (analyze) namespaces');
   return round((performance.now() - t0) / 1000, 1);
@@ -626,6 +632,7 @@ async function main(): Promise<void> {
     `suffix ${suffix}: ${cfg.rows} events in project ${PROJECT_PATH}, ${cfg.exports} concurrent exports, list ${cfg.listMode} loop at ≤ ${cfg.listRate}/s; recorder from ${cfg.serviceRoot} (database roles: ${cfg.dbRoles}); machine ${busyBeforePct}% busy before the run`,
   );
   await createTopic();
+  signingKeyFile(names.signingKey);
   service = await launch();
   log(`audit-recorder ran its migrations on ${names.db}; stopping it to seed`);
   await service.stop();

@@ -10,7 +10,11 @@
  *
  * Seeded shape: BENCH_PROJECTS projects in BENCH_GROUPS groups (namespaces filled to match), project 1
  * is hot (every 40th event, 2.5 %), created_at spread evenly over two years from SEED_START, so a
- * created_at window selects a proportional share of rows. Requests are sequential (one in flight):
+ * created_at window selects a proportional share of rows, and the table has 25 monthly partitions
+ * (created first with the recorder's audit_events_ensure_partitions). Every row is a valid link of one of
+ * SEED_CHAINS hash chains (events dealt to them in turn, as to a topic's partitions; hashes computed by
+ * PostgreSQL while seeding, support/audit-chain.ts), with the heads stored as the recorder leaves them,
+ * so the seeded log passes GET /api/v4/audit_events/verify. Requests are sequential (one in flight):
  * the latencies are those of the query path, not of queueing.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +25,7 @@ import jwt from 'jsonwebtoken';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { Pool, request } from 'undici';
+import { ChainSeeder, dropAuditEventIndexes, ensureMonths, hasChainColumns, SEED_COLUMNS } from './support/audit-chain';
 import { databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { deleteTopics } from './support/kafka';
@@ -56,6 +61,8 @@ const HOT_PROJECT = 1;
 const SEED_START = Date.UTC(2024, 10, 21);
 const SEED_SPAN_MS = 730 * 86_400_000;
 const DAY_MS = 86_400_000;
+/** The seeded rows' hash chains (named apart from the topic's, which the recorder's own audit events extend). */
+const SEED_CHAINS = Array.from({ length: 12 }, (_, p) => `bench-seed/${p}`);
 
 const kafka = new Kafka({ brokers: BROKERS, clientId: 'recorder-query-bench', logLevel: logLevel.NOTHING });
 let service: RunningRecorder | undefined;
@@ -120,13 +127,14 @@ const launch = async () =>
   );
 
 /**
- * Bulk seed: the migrations' secondary indexes and primary key are dropped, the rows inserted by
- * generate_series in slices, then the very same index definitions (read from pg_indexes) rebuilt,
- * which is several times faster than maintaining six b-trees row by row.
+ * Bulk seed: the months' partitions are created, the migrations' secondary indexes and primary key
+ * dropped, the rows inserted by generate_series in slices, each slice continuing the chains, then the
+ * very same index definitions (read from pg_indexes) rebuilt, which is several times faster than
+ * maintaining seven b-trees row by row.
  */
 async function seed(pg: Client): Promise<number> {
   const t0 = performance.now();
-  await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '512MB'`);
+  await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '512MB'; set work_mem = '256MB'`);
   const g = cfg.groups;
   await pg.query(
     `insert into namespaces (kind, id, full_path, parent_id)
@@ -135,27 +143,24 @@ async function seed(pg: Client): Promise<number> {
      select 'Project', p, 'bench-g' || (((p - 1) % $1::int) + 1) || '/p' || p, ((p - 1) % $1::int) + 1 from generate_series(1, $2::int) p`,
     [g, cfg.projects],
   );
-  const indexes = (
-    await pg.query<{ indexname: string; indexdef: string }>(
-      `select indexname, indexdef from pg_indexes where tablename = 'audit_events' and indexname <> 'audit_events_pkey'`,
-    )
-  ).rows;
-  for (const ix of indexes) await pg.query(`drop index ${ix.indexname}`);
-  await pg.query('alter table audit_events drop constraint audit_events_pkey');
+  const partitions = await ensureMonths(pg, SEED_START, SEED_START + SEED_SPAN_MS);
+  log(`${partitions} monthly partitions created`);
+  const restoreIndexes = await dropAuditEventIndexes(pg);
+  const seeder = new ChainSeeder(pg, SEED_CHAINS);
   const slice = 250_000;
   for (let lo = 1; lo <= cfg.rows; lo += slice) {
     const hi = Math.min(lo + slice - 1, cfg.rows);
-    await pg.query(
-      `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload, recorded_at)
-       select id, event_type, author_id, author_name, 'Project', project, path, 'Release', i, created_at,
+    await seeder.insert(
+      `select ${SEED_COLUMNS} from (
+       select i, id, event_type, author_id, author_name, 'Project'::text as entity_type, project::bigint as entity_id,
+         path as entity_path, 'Release'::text as target_type, i as target_id, created_at, (i % $7::int)::int as chain,
          json_build_object(
            'id', id, 'author_id', author_id, 'entity_id', project, 'entity_type', 'Project',
            'details', json_build_object('author_name', author_name, 'target_id', i, 'target_type', 'Release', 'target_details', 'Release ' || i,
              'custom_message', message, 'ip_address', '203.0.113.7', 'entity_path', path, 'correlation_id', 'corr-' || i),
            'ip_address', '203.0.113.7', 'author_name', author_name, 'entity_path', path, 'target_details', 'Release ' || i,
            'created_at', to_char(created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           'target_type', 'Release', 'target_id', i, 'event_type', event_type),
-         created_at
+           'target_type', 'Release', 'target_id', i, 'event_type', event_type) as payload
        from (
          select i, gen_random_uuid() as id, project, 'bench-g' || (((project - 1) % $4::int) + 1) || '/p' || project as path,
            1 + i % 200 as author_id, 'user' || (1 + i % 200) as author_name,
@@ -163,13 +168,15 @@ async function seed(pg: Client): Promise<number> {
            case when i % 10 < 7 then 'Created Release v' || i when i % 10 < 9 then 'Updated Release v' || i else 'Deleted Release v' || i end as message,
            date_trunc('milliseconds', to_timestamp($5::float8 / 1000) + (i::float8 / $3::float8) * interval '730 days') as created_at
          from (select i, case when i % 40 = 0 then ${HOT_PROJECT} else 2 + i % ($6::int - 1) end as project from generate_series($1::bigint, $2::bigint) i) s
-       ) r`,
-      [lo, hi, cfg.rows, g, SEED_START, cfg.projects],
+       ) r
+       ) seeded`,
+      [lo, hi, cfg.rows, g, SEED_START, cfg.projects, SEED_CHAINS.length],
     );
     log(`seeded ${hi} / ${cfg.rows} rows (${round((performance.now() - t0) / 1000, 1)} s)`);
   }
-  await pg.query('alter table audit_events add constraint audit_events_pkey primary key (id)');
-  for (const ix of indexes) await pg.query(ix.indexdef);
+  const heads = await seeder.finish();
+  log(`${heads.length} chains, heads stored; rebuilding the indexes`);
+  await restoreIndexes();
   log(`indexes rebuilt (${round((performance.now() - t0) / 1000, 1)} s); vacuum analyze`);
   await pg.query('vacuum (analyze) audit_events');
   await pg.query('vacuum (analyze) namespaces');
@@ -327,27 +334,59 @@ async function benchExport(svc: RunningRecorder, token: string, after: string, b
   };
 }
 
-const csvish = (r: Row) => {
-  const p = r.payload;
-  return `${[p.id, p.author_id, p.author_name, p.entity_id, p.entity_type, p.entity_path, p.target_id, p.target_type, p.target_details, p.details.custom_message, p.ip_address, p.created_at].join(',')}\r\n`;
+/** A row as the service's export reads it: the stored text, and the chain fields when the table has them. */
+interface ExportRow {
+  payload: string;
+  id: string;
+  cursor_at: string;
+  chain_id?: string;
+  chain_seq?: string;
+  prev_hash?: string;
+  hash?: string;
+}
+
+/** The service's 12 readable columns, then (with chains) its chain columns and the stored text, as Event JSON. */
+const csvish = (r: ExportRow) => {
+  const p = JSON.parse(r.payload) as Row['payload'];
+  const fields: Array<string | number | null | undefined> = [
+    p.id,
+    p.author_id,
+    p.author_name,
+    p.entity_id,
+    p.entity_type,
+    p.entity_path,
+    p.target_id,
+    p.target_type,
+    p.target_details,
+    p.details.custom_message,
+    p.ip_address,
+    p.created_at,
+  ];
+  if (r.chain_id !== undefined) fields.push(r.chain_id, r.chain_seq, r.prev_hash, r.hash, r.payload);
+  return `${fields.join(',')}\r\n`;
 };
 
-/** pg-copy-streams and pg-cursor are not installed: the service's own keyset batches of 5000 through plain pg, lines built without quoting. */
-async function baselineExport(pg: Client, after: string, before: string): Promise<ExportFigures> {
+/**
+ * pg-copy-streams and pg-cursor are not installed: the service's own statement (the stored text and, on a table
+ * with chains, the chain fields) in keyset batches of 5000 through plain pg, each payload parsed as the service
+ * parses it for CSV, lines built without quoting.
+ */
+async function baselineExport(pg: Client, after: string, before: string, chained: boolean): Promise<ExportFigures> {
   const stopRss = sampleRss(undefined);
   const stopCpu = cpuWindow(undefined);
   const t0 = performance.now();
-  const sql = (
-    keyset: boolean,
-  ) => `select a.payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+  const columns = `a.payload::text as payload, a.id, to_char(a.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at${
+    chained ? ", a.chain_id, a.chain_seq, encode(a.prev_hash, 'hex') as prev_hash, encode(a.hash, 'hex') as hash" : ''
+  }`;
+  const sql = (keyset: boolean) => `select ${columns}
     from audit_events a where a.created_at >= $1::timestamptz and a.created_at <= $2::timestamptz
     ${keyset ? 'and (a.created_at, a.id) < ($4::timestamptz, $5::uuid)' : ''} order by a.created_at desc, a.id desc limit $3`;
   let rows = 0;
   let bytes = 0;
-  let last: Row | undefined;
+  let last: ExportRow | undefined;
   for (;;) {
     const batch = (
-      await pg.query<Row>(
+      await pg.query<ExportRow>(
         sql(last !== undefined),
         last ? [after, before, 5000, last.cursor_at, last.id] : [after, before, 5000],
       )
@@ -421,7 +460,7 @@ async function main(): Promise<void> {
     log(`export of ${exportCount} rows (${exportAfter} .. ${exportBefore})`);
     const svcExport = await benchExport(svc, token, exportAfter, exportBefore);
     log(`service export: ${svcExport.rows} rows in ${svcExport.seconds} s`);
-    const baseExport = await baselineExport(pg, exportAfter, exportBefore);
+    const baseExport = await baselineExport(pg, exportAfter, exportBefore, await hasChainColumns(pg));
     log(`baseline export: ${baseExport.rows} rows in ${baseExport.seconds} s`);
     const exitCode = await svc.stop();
 

@@ -11,6 +11,16 @@
  * Rates are given twice: end to end (from the service's spawn, or the baseline consumer's connect,
  * to the last row stored: boot, migrations and the group join included) and steady (from the first
  * stored row to the last), the latter being what the targets judge.
+ *
+ * The baseline is what PostgreSQL does with the same rows without the service: the recorder's table as its
+ * migrations leave it (partitioned by month, support/baseline.ts), the same columns the recorder inserts,
+ * chain fields included, one chain per partition as the recorder keeps them. The links are computed with
+ * linkEvents (libs/audit/chain) inside the timed loop, per batch, because the recorder pays that cost on its
+ * hot path too (ChainWriter hashes every chunk before its insert): hashing ahead of time would take the
+ * SHA-256 of every event out of the baseline and leave it in the service's figure. Its statement is the
+ * recorder's shape: the rows and the chain's head row (moved by compare-and-set) in one statement per batch.
+ * The months of the preloaded events are created before the timing starts (the recorder's migration creates
+ * the current month and the next two; the fixtures' events are of November 2026).
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -19,7 +29,9 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { v5 as uuidv5 } from 'uuid';
+import { chainName } from '../libs/audit/chain/src';
 import { releaseCreatedEvent } from '../libs/platform/testing/src/lib/fixtures';
+import { ChainAppender, ensureMonths } from './support/audit-chain';
 import { AUDIT_EVENTS_DDL, databaseUrl, dropDatabase } from './support/baseline';
 import { cpuWindow } from './support/cpu';
 import { createLogAppendTimeTopic, deleteTopics } from './support/kafka';
@@ -79,6 +91,9 @@ function cleanup(): Promise<void> {
   return cleaned;
 }
 
+/** The earliest and latest occurred_at of the preloaded events (ms): the months the baseline creates. */
+const occurred = { min: Infinity, max: -Infinity };
+
 /** Schema-valid ReleaseCreated envelopes, generated batch by batch so the bench process stays small. */
 async function preload(): Promise<{ seconds: number; eventsPerS: number }> {
   await createLogAppendTimeTopic(kafka, names.topic, cfg.partitions);
@@ -91,6 +106,9 @@ async function preload(): Promise<{ seconds: number; eventsPerS: number }> {
       for (let n = start; n < Math.min(start + cfg.produceBatch, cfg.events + 1); n++) {
         const projectId = (n % cfg.projects) + 1;
         const event = releaseCreatedEvent(n, projectId, `bench-group/project-${projectId}`);
+        const at = Date.parse(event.occurred_at);
+        if (at < occurred.min) occurred.min = at;
+        if (at > occurred.max) occurred.max = at;
         messages.push({ key: `Project:${projectId}`, value: JSON.stringify(event) });
       }
       await producer.send({ topic: names.topic, acks: -1, messages });
@@ -184,12 +202,9 @@ async function benchRecorder(): Promise<Drain & { exitCode: number | null }> {
   }
 }
 
-const INSERT = `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-  select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::json[])
-  on conflict (id) do nothing`;
-
 interface Envelope {
   id: string;
+  type: string;
   occurred_at: string;
   correlation_id?: string;
   actor: { id: number; name: string; ip_address: string };
@@ -197,7 +212,10 @@ interface Envelope {
   data: { release_id: number; name: string; tag_name: string };
 }
 
-/** A kafkajs consumer that maps and inserts each fetched batch with one statement, then commits its offsets. */
+/**
+ * A kafkajs consumer that maps each fetched batch, links it to its partition's chain and appends it with one
+ * statement (support/audit-chain.ts), then commits its offsets.
+ */
 async function benchBaseline(): Promise<Drain> {
   const admin = new Client({ connectionString: databaseUrl(SERVER_URL, 'postgres') });
   await admin.connect();
@@ -205,6 +223,8 @@ async function benchBaseline(): Promise<Drain> {
   const pg = new Client({ connectionString: databaseUrl(SERVER_URL, names.baselineDb) });
   await pg.connect();
   await pg.query(AUDIT_EVENTS_DDL);
+  await ensureMonths(pg, occurred.min, occurred.max);
+  const chains = new ChainAppender(pg);
   const consumer = kafka.consumer({ groupId: names.baselineGroup, allowAutoTopicCreation: false });
   let stored = 0;
   let first: { at: number; count: number } | undefined;
@@ -222,6 +242,8 @@ async function benchBaseline(): Promise<Drain> {
         const cols: unknown[][] = Array.from({ length: 11 }, () => []);
         for (const message of batch.messages) {
           const e = JSON.parse(message.value?.toString() ?? 'null') as Envelope;
+          // The recorder's own events (the checkpoint it signs when it stops) share the topic: not the workload.
+          if (e.type !== 'ReleaseCreated') continue;
           const eventType = 'release_created';
           const payload = {
             id: uuidv5(`${e.id}/${eventType}`, AUDIT_EVENT_ID_NAMESPACE),
@@ -263,8 +285,7 @@ async function benchBaseline(): Promise<Drain> {
           row.forEach((v, i) => cols[i].push(v));
         }
         if (batch.messages.length === 0) return;
-        const res = await pg.query(INSERT, cols);
-        stored += res.rowCount ?? 0;
+        stored += await chains.append(chainName(batch.topic, batch.partition), cols);
         if (!first) first = { at: performance.now(), count: stored };
         const last = batch.messages[batch.messages.length - 1].offset;
         resolveOffset(last);

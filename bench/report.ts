@@ -53,6 +53,7 @@ const ORDER = [
   'e2e',
   'fleet',
   'observability',
+  'verify',
 ];
 
 function readResults(): Map<string, ResultFile> {

@@ -20,6 +20,7 @@ const BENCHES = [
   'graphql-validation',
   'fleet',
   'observability',
+  'verify',
 ];
 
 function runBench(name: string): Promise<BenchRun> {

@@ -145,18 +145,51 @@ export function baselineOp(pool: Pool, mode: BaselineMode, projects: number, des
 }
 
 /**
- * The recorder's audit_events as Migration20261121000001/2 create it, indexes included (same write
- * cost), for the bare baselines (recorder, end to end); the append-only triggers fire on update/delete only and are left out.
+ * The recorder's audit_events as its migrations leave it (Migration20261121000001/2, and since issue 16
+ * Migration20261128000001): partitioned by UTC month of created_at, primary key (id, created_at), the chain
+ * columns and the chain index, indexes included (same write cost), and audit_chain_heads, whose row for a
+ * chain the recorder moves in the statement that appends to it. audit_events_ensure_partitions is the
+ * migration's function without what only guards the running role (advisory lock, the triggers, the revoke);
+ * the current month and the next two are created, as the migration creates them. For the bare baselines
+ * (recorder, end to end); the append-only triggers fire on update/delete only and are left out.
  */
 export const AUDIT_EVENTS_DDL = `
   create table audit_events (
-    id uuid primary key, event_type text not null, author_id bigint not null, author_name text not null,
+    id uuid not null, event_type text not null, author_id bigint not null, author_name text not null,
     entity_type text not null, entity_id bigint not null, entity_path text not null, target_type text not null,
-    target_id bigint null, created_at timestamptz not null, payload json not null, recorded_at timestamptz not null default now()
-  );
+    target_id bigint null, created_at timestamptz not null, payload json not null, recorded_at timestamptz not null default now(),
+    chain_id text not null, chain_seq bigint not null check (chain_seq >= 1),
+    prev_hash bytea not null check (length(prev_hash) = 32), hash bytea not null check (length(hash) = 32),
+    constraint audit_events_pkey primary key (id, created_at)
+  ) partition by range (created_at);
   create index audit_events_created on audit_events (created_at desc, id desc);
   create index audit_events_entity on audit_events (entity_type, entity_id, created_at desc, id desc);
   create index audit_events_entity_path on audit_events (entity_path text_pattern_ops, created_at desc);
   create index audit_events_author on audit_events (author_id, created_at desc, id desc);
   create index audit_events_type on audit_events (event_type, created_at desc, id desc);
-  create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);`;
+  create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);
+  create index audit_events_chain on audit_events (chain_id, chain_seq);
+  create table audit_chain_heads (
+    chain text primary key, seq bigint not null check (seq >= 0), hash bytea not null check (length(hash) = 32),
+    updated_at timestamptz not null default now()
+  );
+  create function audit_events_ensure_partitions(p_months date[]) returns integer language plpgsql as $$
+  declare
+    v_month date;
+    v_name text;
+    v_created integer := 0;
+  begin
+    foreach v_month in array coalesce(p_months, '{}') loop
+      v_month := date_trunc('month', v_month)::date;
+      v_name := format('audit_events_y%sm%s', to_char(v_month, 'YYYY'), to_char(v_month, 'MM'));
+      continue when to_regclass(v_name) is not null;
+      execute format('create table %I partition of audit_events for values from (%L) to (%L)', v_name,
+        to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(v_month + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+      v_created := v_created + 1;
+    end loop;
+    return v_created;
+  end $$;
+  select audit_events_ensure_partitions(array[
+    date_trunc('month', now() at time zone 'UTC')::date,
+    (date_trunc('month', now() at time zone 'UTC') + interval '1 month')::date,
+    (date_trunc('month', now() at time zone 'UTC') + interval '2 months')::date]);`;

@@ -1,17 +1,20 @@
 /**
  * The consuming half of the end-to-end floor (e2e-floor.ts), as its own process like the services:
- * a "recorder" consumer group inserting each fetched batch of audit events with one statement, and
+ * a "recorder" consumer group appending each fetched batch of audit events with one statement to its
+ * partition's hash chain (links computed per batch, as the recorder does; support/audit-chain.ts), and
  * a "streamer" consumer group POSTing each audit event, signed as the streamer signs it, to the
  * receiver; both commit their offsets after the batch. No schema check, no DLQ, no delivery records.
  *   BENCH_FLOOR_CONFIG='{"brokers":[...],"topic":"t","databaseUrl":"postgres://…","receiverUrl":"http://…","groupPrefix":"g","connections":32}'
  * Prints `ready` once both consumers joined their groups; SIGTERM disconnects them and exits.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { chainName } from '../../libs/audit/chain/src';
 import { AuditEvent, DomainEvent } from '../../libs/contracts/src';
 import { toAuditEvents } from '../../libs/audit/mapping/src';
 import { Consumer, EachBatchPayload, Kafka, logLevel } from 'kafkajs';
 import { Pool as PgPool } from 'pg';
 import { Pool } from 'undici';
+import { ChainAppender } from './audit-chain';
 
 interface Config {
   brokers: string[];
@@ -25,10 +28,6 @@ interface Config {
 const cfg = JSON.parse(process.env['BENCH_FLOOR_CONFIG'] ?? '') as Config;
 const kafka = new Kafka({ brokers: cfg.brokers, clientId: 'bench-e2e-floor', logLevel: logLevel.NOTHING });
 
-const INSERT = `insert into audit_events (id, event_type, author_id, author_name, entity_type, entity_id, entity_path, target_type, target_id, created_at, payload)
-  select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::json[])
-  on conflict (id) do nothing`;
-
 const auditEventsOf = (batch: EachBatchPayload['batch']): AuditEvent[] =>
   batch.messages.flatMap((m) => toAuditEvents(JSON.parse(m.value?.toString() ?? 'null') as DomainEvent));
 
@@ -41,6 +40,8 @@ async function commit(payload: EachBatchPayload, consumer: Consumer): Promise<vo
 }
 
 function recorder(pg: PgPool, consumer: Consumer) {
+  // Partitions are consumed concurrently, but each by one handler at a time: one writer per chain.
+  const chains = new ChainAppender(pg);
   return async (payload: EachBatchPayload): Promise<void> => {
     if (payload.batch.messages.length === 0) return;
     const cols: unknown[][] = Array.from({ length: 11 }, () => []);
@@ -60,7 +61,7 @@ function recorder(pg: PgPool, consumer: Consumer) {
       ];
       row.forEach((v, i) => cols[i].push(v));
     }
-    await pg.query(INSERT, cols);
+    await chains.append(chainName(payload.batch.topic, payload.batch.partition), cols);
     await commit(payload, consumer);
   };
 }

@@ -6,8 +6,9 @@
  *    to Kafka (acks -1) with no outbox relay in between; the write counts as done at COMMIT, as
  *    the service answers 201 at COMMIT and publishes afterwards;
  *  - e2e-floor-pipeline.ts, in its own process as the services are: a kafkajs consumer mapping
- *    each batch with the platform's own mapping and inserting it with one unnest statement into the
- *    recorder's audit_events table (same indexes), and another consumer group POSTing each audit
+ *    each batch with the platform's own mapping, linking it to its partition's hash chain and
+ *    appending it with one unnest statement (rows and chain head) into the recorder's audit_events
+ *    table (partitioned by month, same indexes), and another consumer group POSTing each audit
  *    event, signed, to the receiver through a keep-alive undici pool;
  *  - read: the poller's same keyset query (created_at, id ascending, pages of 100) through `pg`.
  * What the floor leaves out is what the services add: HTTP and Nest, auth, validation, the ORM,

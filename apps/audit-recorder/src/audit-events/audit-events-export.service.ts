@@ -33,6 +33,9 @@ export interface OpenExport {
 }
 
 /** One batch of an export in order; `next` is the position after its last row when more rows match. */
+/** What an export searches: the lists' search without their page size and position. */
+type ExportSearch = Omit<AuditEventSearch, 'limit' | 'after'>;
+
 export interface ExportPage {
   rows: ExportRow[];
   next?: CursorPosition;
@@ -90,9 +93,10 @@ export class AuditEventsExportService {
    * this cut an event stored late with an old created_at could be missed by the batches while the next
    * event of its chain is not, and the file would show a deleted event where there is none.
    */
-  async open(search: Omit<AuditEventSearch, 'limit' | 'after'>, format: ExportFormat): Promise<OpenExport> {
+  async open(search: ExportSearch, format: ExportFormat): Promise<OpenExport> {
     const heads = await this.chainHeads();
-    const first = await this.batch(search);
+    const spans = await this.monthSpans(search);
+    const first: ExportPage = spans.length > 0 ? await this.batch(spans[0]) : { rows: [] };
     let rows = 0;
     const counted = async function* (batches: AsyncIterable<ExportRow[]>) {
       for await (const batch of batches) {
@@ -103,7 +107,7 @@ export class AuditEventsExportService {
     };
     const encode = format === 'jsonl' ? jsonlChunks : csvChunks;
     return {
-      stream: Readable.from(encode(counted(this.batches(search, first))), { objectMode: false }),
+      stream: Readable.from(encode(counted(this.batches(spans, first))), { objectMode: false }),
       rowCount: () => rows,
     };
   }
@@ -185,16 +189,59 @@ export class AuditEventsExportService {
     await this.outbox.append(this.database.autocommit, [event]);
   }
 
-  private async *batches(
-    search: Omit<AuditEventSearch, 'limit' | 'after'>,
-    first: ExportPage,
-  ): AsyncGenerator<ExportRow[]> {
-    let page = first;
-    yield page.rows;
-    while (page.next) {
-      page = await this.batch(search, page.next);
-      yield page.rows;
+  /**
+   * The batches of every span in turn; `first` is the first batch of the first span, read already. The next
+   * batch is queried while the current one is encoded and sent: PostgreSQL and the encoding overlap instead of
+   * taking turns. At most one batch is read ahead, so memory stays two batches and a client that stops pulling
+   * stops the reads one batch later.
+   */
+  private async *batches(spans: ExportSearch[], first: ExportPage): AsyncGenerator<ExportRow[]> {
+    let span = 0;
+    let current = first;
+    for (;;) {
+      let next: Promise<ExportPage> | null = null;
+      if (current.next) next = this.batch(spans[span], current.next);
+      else if (span + 1 < spans.length) next = this.batch(spans[++span]);
+      // Observed now, awaited below: a read-ahead left behind by a client that went away must not go unhandled.
+      next?.catch(() => undefined);
+      yield current.rows;
+      if (!next) return;
+      current = await next;
     }
+  }
+
+  /**
+   * The search cut into one search per monthly partition of audit_events that the window touches, in the
+   * export's order. Each batch then plans one partition: over the whole window the planner weighed every
+   * partition for every batch, ~3 ms a batch at 25 months, more than running it.
+   */
+  private async monthSpans(search: ExportSearch): Promise<ExportSearch[]> {
+    const rows = await this.database.autocommit.query<{ month: string }>(
+      `select substr(c.relname, 15, 4) || '-' || substr(c.relname, 20, 2) as month
+         from pg_inherits i join pg_class c on c.oid = i.inhrelid
+        where i.inhparent = 'audit_events'::regclass and c.relname ~ '^audit_events_y[0-9]{4}m[0-9]{2}$'`,
+    );
+    const { createdAfter, createdBefore } = search.filters;
+    const after = createdAfter ? Date.parse(createdAfter) : -Infinity;
+    const before = createdBefore ? Date.parse(createdBefore) : Infinity;
+    const spans = rows
+      .map((r) => {
+        const start = Date.parse(`${r.month}-01T00:00:00.000Z`);
+        const next = new Date(start);
+        next.setUTCMonth(next.getUTCMonth() + 1);
+        return { start, end: next.getTime() };
+      })
+      .filter((m) => m.end > after && m.start <= before)
+      .sort((a, b) => (search.sort === 'desc' ? b.start - a.start : a.start - b.start));
+    return spans.map((m) => ({
+      ...search,
+      filters: {
+        ...search.filters,
+        createdAfter: m.start >= after ? new Date(m.start).toISOString() : createdAfter,
+        // The last microsecond of the month (timestamptz's precision): the bound is inclusive.
+        createdBefore: m.end - 1 <= before ? `${new Date(m.end - 1).toISOString().slice(0, -1)}999Z` : createdBefore,
+      },
+    }));
   }
 
   /** Each chain's last position now: every row up to it is committed (a chunk and its head move in one statement). */
@@ -206,7 +253,7 @@ export class AuditEventsExportService {
   }
 
   /** The next EXPORT_BATCH_SIZE rows after `after`; one extra row is read to know if more exist. */
-  async batch(search: Omit<AuditEventSearch, 'limit' | 'after'>, after?: CursorPosition): Promise<ExportPage> {
+  async batch(search: ExportSearch, after?: CursorPosition): Promise<ExportPage> {
     const { text, params } = exportStatement({ ...search, limit: EXPORT_BATCH_SIZE + 1, after });
     const rows = await this.database.autocommit.query<ExportRow>(text, params);
     if (rows.length <= EXPORT_BATCH_SIZE) return { rows };

@@ -168,7 +168,7 @@ export const AUDIT_EVENTS_DDL = `
   create index audit_events_author on audit_events (author_id, created_at desc, id desc);
   create index audit_events_type on audit_events (event_type, created_at desc, id desc);
   create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);
-  create index audit_events_chain on audit_events (chain_id, chain_seq);
+  create index audit_events_chain on audit_events (chain_id, chain_seq, id) include (prev_hash, hash);
   create table audit_chain_heads (
     chain text primary key, seq bigint not null check (seq >= 0), hash bytea not null check (length(hash) = 32),
     updated_at timestamptz not null default now()

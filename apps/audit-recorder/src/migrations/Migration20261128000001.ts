@@ -107,8 +107,9 @@ export class Migration20261128000001 extends Migration {
     this.addSql('create index audit_events_author on audit_events (author_id, created_at desc, id desc);');
     this.addSql('create index audit_events_type on audit_events (event_type, created_at desc, id desc);');
     this.addSql('create index audit_events_target on audit_events (target_type, target_id, created_at desc, id desc);');
-    // Verification walks each chain in order; the append path finds nothing here (it keeps heads in memory).
-    this.addSql('create index audit_events_chain on audit_events (chain_id, chain_seq);');
+    // Verification walks each chain in order from this index alone (an index-only scan: the links are in it), the
+    // payloads being hashed apart by a sequential scan; the append path never reads it (heads are in memory).
+    this.addSql('create index audit_events_chain on audit_events (chain_id, chain_seq, id) include (prev_hash, hash);');
     this.addSql(
       'create trigger audit_events_no_update_delete before update or delete on audit_events for each row execute function audit_events_append_only();',
     );

@@ -68,7 +68,7 @@ const MEMBER =
   /^,"audit_chain":\{"chain":("(?:[^"\\]|\\.)*"),"seq":([1-9]\d{0,15}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"\}\}\s*$/;
 const HEX_HASH = /^[0-9a-fA-F]{64}$/;
 // The recorder writes `id` first (the mapping's key order).
-const LEADING_ID = /^\{"id":"([^"\\]{1,128})"/;
+const LEADING_ID = /^\{\s*"id"\s*:\s*"([^"\\]{1,128})"/;
 
 /**
  * Reads one JSONL line back. The member is found textually (its last occurrence: inside the stored text a
@@ -81,19 +81,42 @@ export function parseJsonlLine(line: string, lineNumber = 1): ExportedEvent {
   if (member) {
     const seq = Number(member[2]);
     const text = `${line.slice(0, at)}}`;
-    let event: unknown = null;
-    try {
-      event = JSON.parse(text);
-    } catch {
-      // An edited text that no longer parses: still a row, whose content check fails at its position.
-    }
-    if (Number.isSafeInteger(seq) && (event === null || isObject(event))) {
+    // The id is read where the recorder writes it, first; the event is parsed only when asked for (checkpoints
+    // are looked for by the verifier): parsing every line cost more than hashing it.
+    const leading = LEADING_ID.exec(text)?.[1];
+    if (Number.isSafeInteger(seq)) {
       const chain = JSON.parse(member[1]) as string;
-      const id = event ? idOf(event) : (LEADING_ID.exec(text)?.[1] ?? '');
-      return { row: { id, chain, seq, prevHash: member[3], hash: member[4], text }, event };
+      const row = { id: leading ?? '', chain, seq, prevHash: member[3], hash: member[4], text };
+      if (leading !== undefined) return lazyEvent(row);
+      let event: unknown = null;
+      try {
+        event = JSON.parse(text);
+      } catch {
+        // An edited text that no longer parses: still a row, whose content check fails at its position.
+      }
+      if (event === null || isObject(event)) return { row: { ...row, id: event ? idOf(event) : '' }, event };
     }
   }
   return parseJsonlLineSlowly(line, lineNumber);
+}
+
+/** `row` with its event parsed from its text on first use; null when that text is not a JSON object. */
+function lazyEvent(row: ExportedRow): ExportedEvent {
+  let parsed: Record<string, unknown> | null | undefined;
+  return {
+    row,
+    get event() {
+      if (parsed === undefined) {
+        try {
+          const value: unknown = JSON.parse(row.text);
+          parsed = isObject(value) ? value : null;
+        } catch {
+          parsed = null;
+        }
+      }
+      return parsed;
+    },
+  };
 }
 
 function parseJsonlLineSlowly(line: string, lineNumber: number): ExportedEvent {

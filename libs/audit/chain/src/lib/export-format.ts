@@ -71,6 +71,24 @@ const HEX_HASH = /^[0-9a-fA-F]{64}$/;
 const LEADING_ID = /^\{\s*"id"\s*:\s*"([^"\\]{1,128})"/;
 
 /**
+ * The appended member exactly as jsonlLine writes it (`member` starts at its leading comma), or null: the byte
+ * reader of the offline verifier takes its lines' members from here and sends anything else through
+ * parseJsonlLine.
+ */
+export function parseChainMember(
+  member: string,
+): { chain: string; seq: number; prevHash: string; hash: string } | null {
+  const m = MEMBER.exec(member);
+  if (!m) return null;
+  const seq = Number(m[2]);
+  if (!Number.isSafeInteger(seq)) return null;
+  return { chain: JSON.parse(m[1]) as string, seq, prevHash: m[3], hash: m[4] };
+}
+
+/** The id of an event text whose first member is `id`, as the recorder writes it; undefined otherwise. */
+export const leadingId = (text: string): string | undefined => LEADING_ID.exec(text)?.[1];
+
+/**
  * Reads one JSONL line back. The member is found textually (its last occurrence: inside the stored text a
  * `"` would be escaped, so the stored text cannot contain it); a line written some other way (re-serialised
  * by a tool) is parsed, its member deleted, and the rest re-serialised.

@@ -44,28 +44,21 @@ export class DeliveryMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
     const warn = (err: Error) => this.logger.warn({ err: err.message }, 'could not read delivery figures for /metrics');
-    let backlog: Promise<{ n: string; age: number | null }> | null = null;
     // Deliveries still to make to active destinations; a deactivated destination's are not waited for.
-    const readBacklog = () =>
-      (backlog ??= database.autocommit
-        .query<{ n: string; age: number | null }>(
-          `select count(*) as n, extract(epoch from clock_timestamp() - min(dl.created_at))::float8 as age
-             from deliveries dl join destinations d on d.id = dl.destination_id and d.active
-            where dl.status <> 'delivered'`,
-        )
-        .then((rows) => rows[0])
-        .finally(() => setImmediate(() => (backlog = null))));
-    metrics.sampledGauge(
+    metrics.backlogGauges(
       { name: 'audit_stream_pending_deliveries', help: 'Deliveries to active destinations not yet delivered.' },
-      async () => [{ labels: {}, value: Number((await readBacklog()).n) }],
-      warn,
-    );
-    metrics.sampledGauge(
       {
         name: 'audit_stream_oldest_pending_age_seconds',
         help: 'How long the oldest delivery to an active destination has waited (0 when none waits).',
       },
-      async () => [{ labels: {}, value: (await readBacklog()).age ?? 0 }],
+      async () => {
+        const [row] = await database.autocommit.query<{ n: string; age: number | null }>(
+          `select count(*) as n, extract(epoch from clock_timestamp() - min(dl.created_at))::float8 as age
+             from deliveries dl join destinations d on d.id = dl.destination_id and d.active
+            where dl.status <> 'delivered'`,
+        );
+        return { count: Number(row.n), ageSeconds: row.age };
+      },
       warn,
     );
     metrics.sampledGauge(

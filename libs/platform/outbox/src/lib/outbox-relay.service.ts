@@ -214,29 +214,20 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
  * does, the figure is there): the same numbers from every replica; dashboards and alerts take the max.
  */
 function registerOutboxGauges(telemetry: Telemetry, database: Database, logger: Logger): void {
-  let backlog: Promise<{ n: string; age: number | null }> | null = null;
-  // One query for both gauges of a scrape.
-  const read = () =>
-    (backlog ??= database.autocommit
-      .query<{ n: string; age: number | null }>(
-        `select count(*) as n, extract(epoch from clock_timestamp() - min(created_at))::float8 as age
-           from outbox where published_at is null`,
-      )
-      .then((rows) => rows[0])
-      .finally(() => setImmediate(() => (backlog = null))));
-  const warn = (err: Error) => logger.warn({ err: err.message }, 'could not read the outbox backlog for /metrics');
-  telemetry.metrics.sampledGauge(
+  telemetry.metrics.backlogGauges(
     { name: 'audit_outbox_pending_events', help: 'Outbox rows not yet published to Kafka.' },
-    async () => [{ labels: {}, value: Number((await read()).n) }],
-    warn,
-  );
-  telemetry.metrics.sampledGauge(
     {
       name: 'audit_outbox_oldest_pending_age_seconds',
       help: 'How long the oldest unpublished outbox row has waited (0 when none waits).',
     },
-    async () => [{ labels: {}, value: (await read()).age ?? 0 }],
-    warn,
+    async () => {
+      const [row] = await database.autocommit.query<{ n: string; age: number | null }>(
+        `select count(*) as n, extract(epoch from clock_timestamp() - min(created_at))::float8 as age
+           from outbox where published_at is null`,
+      );
+      return { count: Number(row.n), ageSeconds: row.age };
+    },
+    (err) => logger.warn({ err: err.message }, 'could not read the outbox backlog for /metrics'),
   );
 }
 

@@ -56,6 +56,27 @@ describe('Metrics', () => {
     expect(errors).toEqual(['database down']);
   });
 
+  it('reads a backlog once for both its gauges, and prints an empty backlog as age 0', async () => {
+    const metrics = new Metrics(true, { defaultMetrics: false });
+    const backlog = [
+      { count: 3, ageSeconds: 12.5 },
+      { count: 0, ageSeconds: null },
+    ];
+    let reads = 0;
+    metrics.backlogGauges(
+      { name: 'queue_pending', help: 'pending' },
+      { name: 'queue_oldest_age_seconds', help: 'age' },
+      async () => backlog[reads++],
+    );
+    const text = await metrics.render();
+    expect(text).toContain('queue_pending 3');
+    expect(text).toContain('queue_oldest_age_seconds 12.5');
+    expect(reads).toBe(1);
+    const other = new Metrics(true, { defaultMetrics: false });
+    other.backlogGauges({ name: 'q_pending', help: 'p' }, { name: 'q_age', help: 'a' }, async () => backlog[1]);
+    expect(await other.render()).toContain('q_age 0');
+  });
+
   it('reads a source at most once a second however often it is scraped', async () => {
     const metrics = new Metrics(true, { defaultMetrics: false });
     let reads = 0;

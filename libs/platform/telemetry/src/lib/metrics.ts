@@ -83,6 +83,23 @@ export class Metrics {
     gauge.sources.push(new CachedSource(source as SampleSource, onError));
   }
 
+  /**
+   * A backlog's size and its oldest item's age: two gauges from one read per scrape (`read` is typically one
+   * `count(*)` and `min(created_at)` query). The age is 0 when nothing waits.
+   */
+  backlogGauges(
+    count: MetricConfig<never>,
+    age: MetricConfig<never>,
+    read: () => Promise<{ count: number; ageSeconds: number | null }>,
+    onError: (err: Error) => void = () => undefined,
+  ): void {
+    let pending: Promise<{ count: number; ageSeconds: number | null }> | null = null;
+    // Both gauges of one scrape share the read; the next scrape reads again.
+    const shared = () => (pending ??= read().finally(() => setImmediate(() => (pending = null))));
+    this.sampledGauge(count, async () => [{ labels: {}, value: (await shared()).count }], onError);
+    this.sampledGauge(age, async () => [{ labels: {}, value: (await shared()).ageSeconds ?? 0 }], onError);
+  }
+
   /** The text exposition format of everything registered. */
   render(): Promise<string> {
     return this.registry.metrics();

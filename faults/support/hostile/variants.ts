@@ -10,6 +10,13 @@ import { Prng } from './prng';
 import { reservedBodies, reservedGraphqlBodies } from './reserved-keys';
 import { sampleBody, violates } from './schema';
 
+/**
+ * Routes that page but whose fixture has no second page: the recorder's checkpoints are made on its own clock,
+ * which this suite stops (AUDIT_CHECKPOINT_INTERVAL_MS of an hour) so that none lands between the digests of
+ * the refused phase. Their Link is judged by apps/audit-recorder/src/integrity/integrity.int.spec.ts.
+ */
+const NO_SECOND_PAGE = new Set(['audit-recorder /api/v4/audit_events/checkpoints']);
+
 export interface VariantOptions {
   rng: Prng;
   fixture: Fixture;
@@ -297,7 +304,10 @@ function classVariants(
     }
   }
   // Host: a valid request (a page of one where the route pages, so a next link is due), any answer but a 5xx.
-  const pages = e.method === 'GET' && e.query.some((q) => q.name === 'per_page');
+  const pages =
+    e.method === 'GET' &&
+    e.query.some((q) => q.name === 'per_page') &&
+    !NO_SECOND_PAGE.has(`${e.service} ${e.template}`);
   for (const [label, host] of HOSTILE_HOSTS) {
     const body = validBody();
     out.push(

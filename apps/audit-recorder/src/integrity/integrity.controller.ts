@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Query, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiTags } from '@nestjs/swagger';
 import { VerificationResult } from '@audit/audit-chain';
 import {
@@ -7,9 +8,11 @@ import {
   CurrentPrincipal,
   INSTANT_MESSAGE,
   isoInstant,
+  linkNext,
   parseInput,
   PermissionDeniedError,
   Principal,
+  Req,
   ValidationError,
 } from '@audit/platform';
 import { z } from 'zod';
@@ -75,20 +78,30 @@ export class IntegrityController {
 
   @Get('checkpoints')
   @ApiZodQuery(CheckpointsQuerySchema)
-  async checkpoints(@Query() raw: unknown, @CurrentPrincipal() principal: Principal): Promise<CheckpointList> {
+  async checkpoints(
+    @Query() raw: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CheckpointList> {
     allowed(principal);
     const query = window(parseInput(CheckpointsQuerySchema, raw, 'query'));
     const key = this.config.signingKey;
-    return {
-      key_id: key.keyId,
-      public_key: key.publicKeyPem,
-      checkpoints: await this.integrity.checkpoints({
-        afterSequence: query.after_sequence,
-        limit: query.per_page,
-        createdAfter: query.created_after,
-        createdBefore: query.created_before,
-      }),
-    };
+    // One more than the page, to know whether a next page exists: its URL is in Link rel="next", as for the lists.
+    const checkpoints = await this.integrity.checkpoints({
+      afterSequence: query.after_sequence,
+      limit: query.per_page + 1,
+      createdAfter: query.created_after,
+      createdBefore: query.created_before,
+    });
+    if (checkpoints.length > query.per_page) {
+      checkpoints.length = query.per_page;
+      linkNext(req, res, {
+        after_sequence: String(checkpoints[checkpoints.length - 1].sequence),
+        per_page: String(query.per_page),
+      });
+    }
+    return { key_id: key.keyId, public_key: key.publicKeyPem, checkpoints };
   }
 
   /** The public key alone (PEM), as `npm run audit:verify -- --public-key` takes it. */

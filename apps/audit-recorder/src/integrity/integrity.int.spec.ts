@@ -316,6 +316,17 @@ describe('GET /api/v4/audit_events/checkpoints', () => {
     expect((await request(server).get('/api/v4/audit_events/checkpoints').set(member)).status).toBe(403);
     const pem = await request(server).get('/api/v4/audit_events/public_key.pem').set(auditor);
     expect(pem.text).toBe(res.body.public_key);
+    // Pages: one checkpoint per page here, the next one's URL in Link rel="next", none after the last.
+    await recorder.app.get(Checkpointer).checkpoint('purge');
+    const first = await request(server).get('/api/v4/audit_events/checkpoints?per_page=1').set(auditor);
+    expect(first.body.checkpoints.map((c: { sequence: number }) => c.sequence)).toEqual([1]);
+    const next = /^<([^>]+)>; rel="next"$/.exec(first.headers['link'] ?? '')?.[1] ?? '';
+    expect(next).toContain('after_sequence=1');
+    const second = await request(server)
+      .get(new URL(next, 'http://relative.invalid').pathname + new URL(next, 'http://relative.invalid').search)
+      .set(auditor);
+    expect(second.body.checkpoints.map((c: { sequence: number }) => c.sequence)).toEqual([2]);
+    expect(second.headers['link']).toBeUndefined();
     const bad = await request(server).get('/api/v4/audit_events/checkpoints?per_page=0').set(auditor);
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('per_page');

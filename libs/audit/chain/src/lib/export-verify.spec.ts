@@ -53,6 +53,14 @@ describe('verifyExportStream on JSON lines, from their bytes', () => {
     for (const size of [7, 61, 4096]) {
       expect(await verify(text, size)).toMatchObject({ valid: true, events_checked: 80, first_broken_event_id: null });
     }
+    // A stream that hands out strings (an encoding set, or made from strings) reads the same.
+    const strings = Readable.from([text.slice(0, 1000), text.slice(1000)]);
+    expect(
+      await verifyExportStream(strings, { format: 'jsonl', publicKey: key.publicKey, mode: 'full' }),
+    ).toMatchObject({
+      valid: true,
+      events_checked: 80,
+    });
   });
 
   it('names the event whose bytes were changed, wherever the chunks cut', async () => {

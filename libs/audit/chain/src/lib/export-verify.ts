@@ -211,7 +211,9 @@ async function readJsonlBytes(source: Readable, onLine: (line: Buffer, lineNumbe
     if (first === end) return;
     onLine(end === line.length ? line : line.subarray(0, end), lineNumber);
   };
-  for await (const chunk of source as AsyncIterable<Buffer>) {
+  for await (const piece of source as AsyncIterable<Buffer | string>) {
+    // A stream with an encoding set (or made from strings) hands out strings.
+    const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
     let start = 0;
     let nl = chunk.indexOf(10);
     if (partial && nl !== -1) {

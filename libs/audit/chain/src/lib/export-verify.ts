@@ -1,4 +1,4 @@
-import { createHash, KeyObject } from 'node:crypto';
+import { hash as hashOnce, KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { SignedCheckpoint } from './checkpoint';
 import {
@@ -191,7 +191,6 @@ const newChunk = (): Chunk => ({
 });
 
 const MEMBER_START = Buffer.from(',"audit_chain":{');
-const CLOSE = Buffer.from('}');
 const CHECKPOINT_BYTES = Buffer.from(CHECKPOINT_TYPE);
 
 /**
@@ -242,14 +241,14 @@ function takeJsonlLine(line: Buffer, table: RowTable, checkpoints: SignedCheckpo
   const member = parseChainMember(line.toString('utf8', at));
   const id = member ? leadingId(line.toString('utf8', 0, Math.min(at, 256))) : undefined;
   if (!member || id === undefined) return false;
-  const seq = Buffer.allocUnsafe(8);
-  seq.writeBigUInt64BE(BigInt(member.seq));
-  const hash = createHash('sha256')
-    .update(Buffer.from(member.prevHash, 'hex'))
-    .update(seq)
-    .update(line.subarray(0, at))
-    .update(CLOSE)
-    .digest('hex');
+  // One buffer hashed at once (prev_hash, position, text, closing brace): a Hash object and four updates per event
+  // cost more than copying the ~1 KB of text.
+  const input = Buffer.allocUnsafe(40 + at + 1);
+  input.write(member.prevHash, 0, 32, 'hex');
+  input.writeBigUInt64BE(BigInt(member.seq), 32);
+  line.copy(input, 40, 0, at);
+  input[40 + at] = 0x7d; // }
+  const hash = hashOnce('sha256', input, 'hex');
   table.add(id, member.chain, member.seq, member.prevHash, member.hash, hash === member.hash);
   if (checkpoints && line.indexOf(CHECKPOINT_BYTES) !== -1) {
     const checkpoint = checkpointOf(parseJsonlLine(line.toString('utf8')).event);

@@ -87,9 +87,4 @@ export class ChainWriter {
       if (attempt >= MAX_TRIES) throw new Error(`chain ${chain}: no append after ${MAX_TRIES} tries`);
     }
   }
-
-  /** Forgets the cached heads (a test that changed them behind the writer's back). */
-  forgetHeads(): void {
-    this.heads.clear();
-  }
 }

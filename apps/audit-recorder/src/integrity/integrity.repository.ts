@@ -24,16 +24,6 @@ export interface PurgeRecord {
   heads: ChainHead[];
 }
 
-/** A verified row's chain fields; content_ok is computed by PostgreSQL from the stored text. */
-export interface ChainRowRecord {
-  id: string;
-  chain_id: string;
-  chain_seq: string;
-  prev_hash: string;
-  hash: string;
-  content_ok: boolean;
-}
-
 const CHECKPOINT_COLUMNS = `sequence::int as sequence, id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
   reason, key_id, body, signature`;
 
@@ -62,20 +52,17 @@ export class IntegrityRepository {
     limit?: number;
     createdAfter?: string;
     createdBefore?: string;
-    order?: 'asc' | 'desc';
   }): Promise<StoredCheckpoint[]> {
-    const order = options.order === 'desc' ? 'desc' : 'asc';
     return this.database.autocommit.query<StoredCheckpoint>(
       `select ${CHECKPOINT_COLUMNS} from audit_checkpoints
-        where ($1::bigint is null or (case when $5 = 'asc' then sequence > $1 else sequence < $1 end))
+        where ($1::bigint is null or sequence > $1)
           and ($3::timestamptz is null or created_at >= $3) and ($4::timestamptz is null or created_at <= $4)
-        order by sequence ${order} limit $2`,
+        order by sequence limit $2`,
       [
         options.afterSequence ?? null,
         options.limit ?? 1_000_000,
         options.createdAfter ?? null,
         options.createdBefore ?? null,
-        order,
       ],
     );
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ChainVerifier, VerificationResult } from '@audit/audit-chain';
 import { APP_CONFIG, Database, TooManyRequestsError } from '@audit/platform';
 import type { AuditRecorderConfig } from '../config';
-import { ChainRowRecord, IntegrityRepository } from './integrity.repository';
+import { IntegrityRepository } from './integrity.repository';
 
 /** Rows per query: large enough that round trips do not count, small enough to hold a few MB. */
 const BATCH = 20_000;
@@ -18,7 +18,14 @@ export interface VerificationWindow {
   createdBefore?: string;
 }
 
-type LinkRecord = Omit<ChainRowRecord, 'content_ok'>;
+/** One event's link, as audit_events_chain holds it (hashes in hex). */
+interface LinkRecord {
+  id: string;
+  chain_id: string;
+  chain_seq: string;
+  prev_hash: string;
+  hash: string;
+}
 
 /**
  * Online verification (docs/architecture.md, "Integrity: verification"), in two passes over what was stored when
